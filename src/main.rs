@@ -1,0 +1,129 @@
+//! The `recproc` command line: parse arguments, load the configuration, set up logging, run
+//! the chosen command, and turn its result into an exit code. `anyhow` lives here only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use recproc::config::Config;
+use recproc::job::{self, Outcome};
+use recproc::media::tools;
+use recproc::pipeline::Runner;
+
+/// Turns the raw media of recorded video conferences into finished recording files.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The TOML configuration file (defaults ← this file ← RECPROC_<SECTION>__<KEY>).
+    #[arg(long, global = true, env = "RECPROC_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Process one conference-ended event file: prints the processed event as JSON and exits
+    /// 0, or prints the failure event and exits 1.
+    Process {
+        /// The conference-ended event, as JSON.
+        #[arg(value_name = "EVENT.json")]
+        event: PathBuf,
+    },
+    /// Validate the configuration (keys, directories, tools and their versions) and print the
+    /// effective configuration.
+    CheckConfig,
+}
+
+/// Exit code for a configuration or usage problem (the event was never processed).
+const EXIT_SETUP: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("recproc: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("recproc: {e:#}");
+            ExitCode::from(EXIT_SETUP)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RECPROC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    match cli.command {
+        Command::CheckConfig => check_config(&config).await,
+        Command::Process { event } => process(&config, &event).await,
+    }
+}
+
+/// The startup lines operators look for (SPEC.md "Logs").
+fn log_startup(config: &Config) {
+    if config.encryption.enabled {
+        tracing::info!("File encryption is enabled");
+    } else {
+        tracing::info!("File encryption is disabled");
+    }
+    let names = serde_json::json!({
+        "filenameFormat": config.recording.filename_format.to_string(),
+        "outputDir": config.paths.output_dir,
+        "videoCodec": config.recording.video_codec.to_string(),
+    });
+    tracing::info!("FilenameGenerator configured with: {names}");
+}
+
+async fn check_tools(config: &Config) -> anyhow::Result<Vec<tools::ToolVersion>> {
+    tools::check(config.recording.video_codec)
+        .await
+        .context("a required tool is missing")
+}
+
+async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
+    let versions = check_tools(config).await?;
+    println!("# recproc {} — configuration is valid", env!("CARGO_PKG_VERSION"));
+    for v in &versions {
+        println!("# {}: {}", v.tool, v.version);
+    }
+    println!("{}", config.effective_toml());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<ExitCode> {
+    log_startup(config);
+    check_tools(config).await?;
+    let raw = std::fs::read(event)
+        .with_context(|| format!("cannot read the event file {}", event.display()))?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
+    let outcome = job::process(config, &Runner::for_this_machine(), &raw).await;
+    let json = serde_json::to_string_pretty(&outcome.to_json())?;
+    println!("{json}");
+    Ok(match outcome {
+        Outcome::Processed(_) => ExitCode::SUCCESS,
+        Outcome::Failed(_) => ExitCode::FAILURE,
+    })
+}

@@ -1,0 +1,164 @@
+//! ffprobe: the arguments that ask for stream facts, and the parser of its JSON answer.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::process::Invocation;
+
+/// `ffprobe` asking for what recproc needs to know of a media file, as JSON.
+pub fn invocation(path: &Path) -> Invocation {
+    Invocation::new("ffprobe")
+        .args(["-v", "error", "-show_entries"])
+        .arg("stream=index,codec_type,codec_name,width,height,start_time,duration,sample_rate,channels:format=duration,start_time")
+        .args(["-of", "json"])
+        .path_arg(path)
+}
+
+/// One stream, as ffprobe describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    pub codec_type: String,
+    pub codec_name: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub start_time: Option<f64>,
+    pub duration: Option<f64>,
+}
+
+/// The facts of one media file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub streams: Vec<Stream>,
+    pub start_time: Option<f64>,
+    pub duration: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawProbe {
+    #[serde(default)]
+    streams: Vec<RawStream>,
+    #[serde(default)]
+    format: Option<RawFormat>,
+}
+
+#[derive(Deserialize)]
+struct RawStream {
+    #[serde(default)]
+    codec_type: String,
+    #[serde(default)]
+    codec_name: String,
+    width: Option<u32>,
+    height: Option<u32>,
+    start_time: Option<String>,
+    duration: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawFormat {
+    start_time: Option<String>,
+    duration: Option<String>,
+}
+
+fn seconds(v: &Option<String>) -> Option<f64> {
+    v.as_deref()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|f| f.is_finite())
+}
+
+/// Parses ffprobe's JSON output.
+pub fn parse(json: &[u8]) -> Result<Probe, String> {
+    let raw: RawProbe =
+        serde_json::from_slice(json).map_err(|e| format!("unreadable ffprobe output: {e}"))?;
+    let (start_time, duration) = match &raw.format {
+        Some(f) => (seconds(&f.start_time), seconds(&f.duration)),
+        None => (None, None),
+    };
+    Ok(Probe {
+        streams: raw
+            .streams
+            .iter()
+            .map(|s| Stream {
+                codec_type: s.codec_type.clone(),
+                codec_name: s.codec_name.clone(),
+                width: s.width,
+                height: s.height,
+                start_time: seconds(&s.start_time),
+                duration: seconds(&s.duration),
+            })
+            .collect(),
+        start_time,
+        duration,
+    })
+}
+
+impl Probe {
+    pub fn first(&self, codec_type: &str) -> Option<&Stream> {
+        self.streams.iter().find(|s| s.codec_type == codec_type)
+    }
+
+    /// Where the stream's media begins and ends, in seconds of the file's own clock: the
+    /// stream's start time (the file's when the stream has none) and its end (start plus
+    /// duration, or the file's duration, which counts from zero).
+    pub fn span(&self, codec_type: &str) -> Option<(f64, f64)> {
+        let s = self.first(codec_type)?;
+        let start = s.start_time.or(self.start_time).unwrap_or(0.0);
+        let end = match s.duration {
+            Some(d) => start + d,
+            None => self.duration?,
+        };
+        (end > start).then_some((start, end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_webm_video_without_stream_duration() {
+        let json = br#"{"programs":[],"streams":[{"index":0,"codec_name":"vp8","codec_type":"video","width":640,"height":480,"start_time":"0.000000"}],
+            "format":{"start_time":"0.000000","duration":"10.780000"}}"#;
+        let p = parse(json).unwrap();
+        let v = p.first("video").unwrap();
+        assert_eq!((v.width, v.height), (Some(640), Some(480)));
+        assert_eq!(p.span("video"), Some((0.0, 10.78)));
+        assert_eq!(p.span("audio"), None);
+    }
+
+    #[test]
+    fn reads_a_late_starting_stream() {
+        let json = br#"{"streams":[{"codec_type":"video","codec_name":"h264","start_time":"2.000000","duration":"5.500000"}],"format":{"duration":"7.5"}}"#;
+        assert_eq!(parse(json).unwrap().span("video"), Some((2.0, 7.5)));
+    }
+
+    #[test]
+    fn reads_a_wav() {
+        let json = br#"{"streams":[{"codec_type":"audio","codec_name":"pcm_s16le","sample_rate":"8000","channels":1,"duration":"19.842000"}],"format":{"duration":"19.842000"}}"#;
+        let p = parse(json).unwrap();
+        assert_eq!(p.first("audio").unwrap().codec_name, "pcm_s16le");
+        assert_eq!(p.span("audio"), Some((0.0, 19.842)));
+    }
+
+    #[test]
+    fn n_a_values_are_absent() {
+        let json = br#"{"streams":[{"codec_type":"video","codec_name":"vp8","start_time":"N/A"}],"format":{"duration":"N/A"}}"#;
+        let p = parse(json).unwrap();
+        assert_eq!(p.first("video").unwrap().start_time, None);
+        assert_eq!(p.span("video"), None);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse(b"not json").is_err());
+    }
+
+    #[test]
+    fn invocation_asks_for_json() {
+        let inv = invocation(Path::new("/w/a.webm"));
+        assert_eq!(inv.program, "ffprobe");
+        let args = inv.args_lossy();
+        assert_eq!(args.last().unwrap(), "/w/a.webm");
+        assert!(args.windows(2).any(|w| w == ["-of", "json"]));
+    }
+}

@@ -1,0 +1,129 @@
+//! The external tools recproc needs, checked at startup: present, runnable, their versions,
+//! and the ffmpeg encoders the configured output uses.
+
+use std::time::Duration;
+
+use crate::config::VideoCodec;
+use crate::process::{self, Invocation, ProcessError};
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A tool and the version it reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolVersion {
+    pub tool: &'static str,
+    pub version: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("{0}")]
+    Missing(#[from] ProcessError),
+    #[error("ffmpeg lacks the {encoder} encoder that {purpose} needs: install Debian's ffmpeg package (apt-get install ffmpeg)")]
+    MissingEncoder {
+        encoder: &'static str,
+        purpose: &'static str,
+    },
+}
+
+/// The first line of a `-version` output, without the copyright.
+pub fn first_line_version(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    line.split(" Copyright").next().unwrap_or(line).trim().to_owned()
+}
+
+/// The encoders a configuration needs, with what each is for.
+pub fn required_encoders(codec: VideoCodec) -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![("libx264", "slicing tracks into pieces")];
+    match codec {
+        VideoCodec::Vp8 => v.extend([("libvpx", "video_codec = vp8"), ("libopus", "webm audio")]),
+        VideoCodec::Vp9 => v.extend([
+            ("libvpx-vp9", "video_codec = vp9"),
+            ("libopus", "webm audio"),
+        ]),
+        VideoCodec::H264 => v.push(("aac", "mp4 audio")),
+    }
+    v
+}
+
+/// Whether `ffmpeg -encoders` output lists `name`.
+pub fn lists_encoder(encoders: &str, name: &str) -> bool {
+    encoders
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(name))
+}
+
+/// Runs each tool once; errors name the missing tool or encoder and how to install it.
+pub async fn check(codec: VideoCodec) -> Result<Vec<ToolVersion>, ToolError> {
+    let mut found = Vec::new();
+    for (tool, flag) in [
+        ("ffmpeg", "-version"),
+        ("ffprobe", "-version"),
+        ("janus-pp-rec", "--file-extensions"),
+    ] {
+        let out = process::run(&Invocation::new(tool).arg(flag), CHECK_TIMEOUT).await?;
+        let text = if out.stdout.is_empty() {
+            out.stderr_tail.clone()
+        } else {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        found.push(ToolVersion {
+            tool,
+            version: first_line_version(
+                text.lines()
+                    .find(|l| l.contains("version"))
+                    .unwrap_or(&text),
+            ),
+        });
+    }
+    let encoders = process::run(
+        &Invocation::new("ffmpeg").args(["-hide_banner", "-encoders"]),
+        CHECK_TIMEOUT,
+    )
+    .await?;
+    let encoders = String::from_utf8_lossy(&encoders.stdout);
+    for (encoder, purpose) in required_encoders(codec) {
+        if !lists_encoder(&encoders, encoder) {
+            return Err(ToolError::MissingEncoder { encoder, purpose });
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_line_drops_the_copyright() {
+        assert_eq!(
+            first_line_version("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers\nbuilt with gcc"),
+            "ffmpeg version 5.1.9-0+deb12u1"
+        );
+        assert_eq!(
+            first_line_version("\nJanus version: 1102 (1.1.2)\nJanus commit: x"),
+            "Janus version: 1102 (1.1.2)"
+        );
+    }
+
+    #[test]
+    fn finds_encoders_by_exact_name() {
+        let list = " V....D libvpx               libvpx VP8 (codec vp8)\n V....D libvpx-vp9           libvpx VP9 (codec vp9)\n";
+        assert!(lists_encoder(list, "libvpx"));
+        assert!(lists_encoder(list, "libvpx-vp9"));
+        assert!(!lists_encoder(list, "libx264"));
+    }
+
+    #[test]
+    fn each_codec_needs_the_slicer_and_its_own_encoders() {
+        for c in [VideoCodec::Vp8, VideoCodec::Vp9, VideoCodec::H264] {
+            assert!(required_encoders(c).iter().any(|(e, _)| *e == "libx264"));
+        }
+        assert!(required_encoders(VideoCodec::Vp9)
+            .iter()
+            .any(|(e, _)| *e == "libvpx-vp9"));
+        assert!(required_encoders(VideoCodec::H264)
+            .iter()
+            .any(|(e, _)| *e == "aac"));
+    }
+}

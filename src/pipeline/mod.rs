@@ -1,0 +1,290 @@
+//! The staged pipeline of one conference: preprocess → plan → render → concat → mux →
+//! deliver. Each stage is its own module; this one owns what they share: the stage names,
+//! the classified stage error, the job's work directory and the bound on parallel tools.
+
+pub mod deliver;
+pub mod preprocess;
+pub mod render;
+mod run;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::process::{self, Finished, Invocation, ProcessError};
+
+pub use run::{run, Delivered, DeliveredFile, Mode};
+
+/// A step of the pipeline, as failure events and logs name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Validate,
+    Preprocess,
+    Plan,
+    Render,
+    Concat,
+    Mux,
+    Encrypt,
+    Deliver,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Validate => "validate",
+            Stage::Preprocess => "preprocess",
+            Stage::Plan => "plan",
+            Stage::Render => "render",
+            Stage::Concat => "concat",
+            Stage::Mux => "mux",
+            Stage::Encrypt => "encrypt",
+            Stage::Deliver => "deliver",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whose fault a failure is: the message's (retrying cannot help) or the system's (a tool
+/// missing, a disk full: retrying later can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Blame {
+    Input,
+    System,
+}
+
+/// A failed stage: which, whose fault, and a message that says what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{stage} failed: {message}")]
+pub struct StageError {
+    pub stage: Stage,
+    pub blame: Blame,
+    pub message: String,
+}
+
+impl StageError {
+    pub fn input(stage: Stage, message: impl Into<String>) -> Self {
+        StageError {
+            stage,
+            blame: Blame::Input,
+            message: message.into(),
+        }
+    }
+
+    pub fn system(stage: Stage, message: impl Into<String>) -> Self {
+        StageError {
+            stage,
+            blame: Blame::System,
+            message: message.into(),
+        }
+    }
+
+    /// A tool failure in `stage`: missing tools, timeouts and full disks are the system's;
+    /// a tool rejecting what it was given is blamed on `otherwise`.
+    pub fn from_process(stage: Stage, otherwise: Blame, e: &ProcessError) -> Self {
+        let text = e.to_string();
+        let system = e.is_system()
+            || matches!(e, ProcessError::TimedOut { .. })
+            || text.contains("No space left on device")
+            || text.contains("Cannot allocate memory");
+        StageError {
+            stage,
+            blame: if system { Blame::System } else { otherwise },
+            message: text,
+        }
+    }
+
+    pub fn from_io(stage: Stage, what: &str, path: &Path, e: &std::io::Error) -> Self {
+        StageError::system(stage, format!("{what} {}: {e}", path.display()))
+    }
+}
+
+/// How many tools run at once, shared by every stage of a job (and, in the daemon, by every
+/// job): one per core.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    limit: Arc<Semaphore>,
+    cores: usize,
+}
+
+impl Runner {
+    pub fn new(cores: usize) -> Self {
+        let cores = cores.max(1);
+        Runner {
+            limit: Arc::new(Semaphore::new(cores)),
+            cores,
+        }
+    }
+
+    /// One tool per core of this machine.
+    pub fn for_this_machine() -> Self {
+        Runner::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    /// Threads each of `jobs` parallel tools should use so that together they fill the
+    /// machine without oversubscribing it.
+    pub fn threads_for(&self, jobs: usize) -> usize {
+        (self.cores / jobs.clamp(1, self.cores)).max(1)
+    }
+
+    /// Runs `inv` once a slot is free.
+    pub async fn run(&self, inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .expect("the runner's semaphore is never closed");
+        tracing::debug!(command = %inv.display(), "Running tool.");
+        process::run(inv, timeout).await
+    }
+}
+
+/// A generous time limit for a tool working on `media_seconds` of media: tools that hang are
+/// killed, slow machines are not punished.
+pub fn budget(media_seconds: f64, seconds_per_media_second: f64) -> Duration {
+    Duration::from_secs_f64(120.0 + media_seconds.max(0.0) * seconds_per_media_second)
+}
+
+/// The work directory of one job, and where each stage writes.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(root: PathBuf) -> Self {
+        Workspace { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn tracks(&self) -> PathBuf {
+        self.root.join("tracks")
+    }
+
+    pub fn track(&self, index: usize, extension: &str) -> PathBuf {
+        self.tracks().join(format!("track-{index:02}.{extension}"))
+    }
+
+    pub fn slices(&self) -> PathBuf {
+        self.root.join("slices")
+    }
+
+    pub fn slice_dir(&self, track: usize) -> PathBuf {
+        self.slices().join(format!("track-{track:02}"))
+    }
+
+    pub fn piece(&self, track: usize, piece: usize) -> PathBuf {
+        self.slice_dir(track).join(format!("piece-{piece:04}.mkv"))
+    }
+
+    pub fn piece_pattern(&self, track: usize) -> PathBuf {
+        self.slice_dir(track).join("piece-%04d.mkv")
+    }
+
+    pub fn parts(&self) -> PathBuf {
+        self.root.join("parts")
+    }
+
+    pub fn part(&self, index: usize) -> PathBuf {
+        self.parts().join(format!("part-{index:04}.mkv"))
+    }
+
+    pub fn concat_list(&self) -> PathBuf {
+        self.parts().join("list.txt")
+    }
+
+    pub fn video(&self) -> PathBuf {
+        self.root.join("video.mkv")
+    }
+
+    pub fn output(&self) -> PathBuf {
+        self.root.join("output")
+    }
+}
+
+/// Creates `dir` empty: whatever an earlier attempt left there is removed first.
+pub fn fresh_dir(stage: Stage, dir: &Path) -> Result<(), StageError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StageError::from_io(stage, "cannot clear", dir, &e)),
+    }
+    std::fs::create_dir_all(dir).map_err(|e| StageError::from_io(stage, "cannot create", dir, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_split_the_cores_between_parallel_tools() {
+        let r = Runner::new(8);
+        assert_eq!(r.threads_for(1), 8);
+        assert_eq!(r.threads_for(3), 2);
+        assert_eq!(r.threads_for(8), 1);
+        assert_eq!(r.threads_for(50), 1);
+        assert_eq!(r.threads_for(0), 8);
+        assert_eq!(Runner::new(0).cores(), 1);
+    }
+
+    #[test]
+    fn budget_grows_with_media_length() {
+        assert_eq!(budget(0.0, 10.0), Duration::from_secs(120));
+        assert_eq!(budget(60.0, 10.0), Duration::from_secs(720));
+    }
+
+    #[test]
+    fn tool_failures_are_classified() {
+        let missing = ProcessError::NotFound {
+            program: "ffmpeg".into(),
+            package: "ffmpeg",
+        };
+        assert_eq!(
+            StageError::from_process(Stage::Render, Blame::Input, &missing).blame,
+            Blame::System
+        );
+        let full = ProcessError::Failed {
+            program: "ffmpeg".into(),
+            status: std::process::ExitStatus::default(),
+            stderr_tail: "av_interleaved_write_frame(): No space left on device".into(),
+        };
+        assert_eq!(
+            StageError::from_process(Stage::Mux, Blame::Input, &full).blame,
+            Blame::System
+        );
+        let bad = ProcessError::Failed {
+            program: "janus-pp-rec".into(),
+            status: std::process::ExitStatus::default(),
+            stderr_tail: "Invalid header".into(),
+        };
+        let e = StageError::from_process(Stage::Preprocess, Blame::Input, &bad);
+        assert_eq!(e.blame, Blame::Input);
+        assert!(e.to_string().starts_with("preprocess failed: "), "{e}");
+    }
+
+    #[test]
+    fn stage_names_are_lowercase_words() {
+        assert_eq!(Stage::Preprocess.to_string(), "preprocess");
+        assert_eq!(
+            serde_json::to_string(&Stage::Deliver).unwrap(),
+            "\"deliver\""
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Preprocess: every video `.mjr` is checked, converted by janus-pp-rec (tracks in parallel)
+//! and probed for where its first decodable frame and its end really are; the mixed WAV is
+//! probed for its length. What comes out is what the media says, for the planner.
+
+use std::path::{Path, PathBuf};
+
+use futures::future::try_join_all;
+
+use crate::event::{AudioSource, VideoSource};
+use crate::media::{janus, mjr, probe};
+use crate::pipeline::{budget, Blame, Runner, Stage, StageError, Workspace};
+use crate::plan::{AudioFacts, VideoFacts};
+use crate::process::Invocation;
+
+/// How far into a track to look for its first decodable frame.
+const FIRST_FRAME_LOOKAHEAD_S: u32 = 30;
+
+/// One converted video track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    pub source: VideoSource,
+    pub codec: mjr::VideoCodec,
+    /// The janus-pp-rec output.
+    pub file: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    /// The file's first timestamp, in seconds of its own clock: ffmpeg reads the file as
+    /// starting there.
+    pub file_start: f64,
+    pub facts: VideoFacts,
+}
+
+/// The mixed audio, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    pub source: AudioSource,
+    pub facts: AudioFacts,
+}
+
+fn probe_failed(path: &Path, what: &str) -> StageError {
+    StageError::input(
+        Stage::Preprocess,
+        format!("{}: {what}", path.display()),
+    )
+}
+
+/// Converts and probes every video track, in parallel.
+pub async fn videos(
+    runner: &Runner,
+    work: &Workspace,
+    sources: &[VideoSource],
+) -> Result<Vec<Track>, StageError> {
+    let dir = work.tracks();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e))?;
+    try_join_all(
+        sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| video(runner, work, i, s)),
+    )
+    .await
+}
+
+async fn video(
+    runner: &Runner,
+    work: &Workspace,
+    index: usize,
+    source: &VideoSource,
+) -> Result<Track, StageError> {
+    tracing::info!(path = %source.path.display(), user_id = %source.user_id, "Processing video: {}", source.path.display());
+    let path = source.path.clone();
+    let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
+        .await
+        .map_err(|e| StageError::system(Stage::Preprocess, format!("inspection task: {e}")))?
+        .map_err(|e| match e {
+            mjr::MjrError::Io(io) => {
+                StageError::from_io(Stage::Preprocess, "cannot read", &source.path, &io)
+            }
+            other => probe_failed(&source.path, &other.to_string()),
+        })?;
+    let codec = inspection
+        .header
+        .video_codec()
+        .map_err(|e| probe_failed(&source.path, &e.to_string()))?;
+
+    let file = work.track(index, codec.container_extension());
+    let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
+    runner
+        .run(&janus::convert(&source.path, &file), budget(size_mb, 5.0))
+        .await
+        .map_err(|e| {
+            let mut err = StageError::from_process(Stage::Preprocess, Blame::Input, &e);
+            err.message = format!("converting {}: {}", source.path.display(), err.message);
+            err
+        })?;
+
+    let probed = probe_file(runner, &file).await?;
+    let stream = probed
+        .first("video")
+        .ok_or_else(|| probe_failed(&source.path, "janus-pp-rec produced no video stream"))?;
+    let (width, height) = match (stream.width, stream.height) {
+        (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
+        _ => return Err(probe_failed(&source.path, "the video has no picture size")),
+    };
+    let (stream_start, end) = probed
+        .span("video")
+        .ok_or_else(|| probe_failed(&source.path, "the converted video has no frames"))?;
+    let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
+    let first_frame = first_frame(runner, &file)
+        .await?
+        .ok_or_else(|| {
+            probe_failed(
+                &source.path,
+                &format!("no decodable frame in the first {FIRST_FRAME_LOOKAHEAD_S} s (no keyframe was recorded)"),
+            )
+        })?;
+    Ok(Track {
+        source: source.clone(),
+        codec,
+        file,
+        width,
+        height,
+        file_start,
+        facts: VideoFacts {
+            first_packet: inspection.header.first_packet,
+            first_frame: first_frame.max(stream_start),
+            end,
+            event_stop: source.stop,
+        },
+    })
+}
+
+async fn probe_file(runner: &Runner, file: &Path) -> Result<probe::Probe, StageError> {
+    let out = runner
+        .run(&probe::invocation(file), budget(0.0, 0.0))
+        .await
+        .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
+    probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
+}
+
+/// The timestamp of the first frame the decoder really produces (frames before the first
+/// keyframe cannot be decoded and are not shown).
+async fn first_frame(runner: &Runner, file: &Path) -> Result<Option<f64>, StageError> {
+    let inv = Invocation::new("ffprobe")
+        .args(["-v", "quiet", "-select_streams", "v:0", "-read_intervals"])
+        .arg(format!("%+{FIRST_FRAME_LOOKAHEAD_S}"))
+        .args(["-show_entries", "frame=best_effort_timestamp_time"])
+        .args(["-of", "csv=p=0"])
+        .path_arg(file);
+    let out = runner
+        .run(&inv, budget(FIRST_FRAME_LOOKAHEAD_S as f64, 2.0))
+        .await
+        .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok()))
+}
+
+/// Checks the mixed WAV and measures it.
+pub async fn audio(runner: &Runner, source: &AudioSource) -> Result<Audio, StageError> {
+    let probed = probe_file(runner, &source.path).await.map_err(|mut e| {
+        e.message = format!("the mixed audio is unreadable: {}", e.message);
+        e
+    })?;
+    let (_, end) = probed.span("audio").ok_or_else(|| {
+        probe_failed(&source.path, "holds no audio stream (expected the audiomixer's WAV)")
+    })?;
+    Ok(Audio {
+        source: source.clone(),
+        facts: AudioFacts {
+            start: source.start,
+            duration: end,
+            event_stop: source.stop,
+        },
+    })
+}

@@ -1,0 +1,179 @@
+//! Render, concat and mux: each visible track is decoded once and cut into keyframe-aligned
+//! pieces on the output frame grid; every interval is laid out from its pieces (intervals in
+//! parallel, one tool per core); the parts are joined without re-encoding; the mixed audio
+//! is muxed in.
+
+use std::path::{Path, PathBuf};
+
+use futures::future::try_join_all;
+
+use crate::media::ffmpeg::{self, Encoding, Render, Slice, TileInput};
+use crate::pipeline::preprocess::Track;
+use crate::pipeline::{budget, fresh_dir, Blame, Runner, Stage, StageError, Workspace};
+use crate::plan::{fit_within, Plan, TrackCut, FPS};
+
+/// Cuts every visible track into its pieces, in parallel.
+pub async fn slices(
+    runner: &Runner,
+    work: &Workspace,
+    plan: &Plan,
+    tracks: &[Track],
+    anchors: &[f64],
+    canvas: (u32, u32),
+) -> Result<(), StageError> {
+    fresh_dir(Stage::Render, &work.slices())?;
+    let threads = runner.threads_for(plan.cuts.len());
+    try_join_all(plan.cuts.iter().map(|cut| {
+        let track = &tracks[cut.track];
+        slice(runner, work, cut, track, anchors[cut.track], canvas, threads)
+    }))
+    .await?;
+    Ok(())
+}
+
+async fn slice(
+    runner: &Runner,
+    work: &Workspace,
+    cut: &TrackCut,
+    track: &Track,
+    anchor: f64,
+    canvas: (u32, u32),
+    threads: usize,
+) -> Result<(), StageError> {
+    let dir = work.slice_dir(cut.track);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &dir, &e))?;
+    let (width, height) = fit_within(track.width, track.height, canvas.0, canvas.1);
+    let pattern = work.piece_pattern(cut.track);
+    let single = work.piece(cut.track, 0);
+    let frames = cut.end_frame - cut.start_frame;
+    let inv = ffmpeg::slice(&Slice {
+        input: &track.file,
+        shift: anchor + track.file_start,
+        start_frame: cut.start_frame,
+        frames,
+        cuts: &cut.cuts,
+        width,
+        height,
+        pattern: &pattern,
+        single: &single,
+        threads,
+    });
+    let seconds = frames as f64 / FPS as f64;
+    runner
+        .run(&inv, budget(seconds, 4.0))
+        .await
+        .map_err(|e| {
+            let mut err = StageError::from_process(Stage::Render, Blame::Input, &e);
+            err.message = format!(
+                "slicing {} (user {}): {}",
+                track.source.path.display(),
+                track.source.user_id,
+                err.message
+            );
+            err
+        })?;
+    Ok(())
+}
+
+/// Lays out every interval, in parallel; returns the parts in order.
+pub async fn intervals(
+    runner: &Runner,
+    work: &Workspace,
+    plan: &Plan,
+    canvas: (u32, u32),
+    encoding: Encoding,
+) -> Result<Vec<PathBuf>, StageError> {
+    fresh_dir(Stage::Render, &work.parts())?;
+    let encoding = Encoding {
+        threads: runner.threads_for(plan.intervals.len()),
+        ..encoding
+    };
+    let parts: Vec<PathBuf> = (0..plan.intervals.len()).map(|i| work.part(i)).collect();
+    try_join_all(plan.intervals.iter().enumerate().map(|(i, interval)| {
+        let output = &parts[i];
+        async move {
+            let pieces: Vec<(PathBuf, _)> = interval
+                .tiles
+                .iter()
+                .filter_map(|t| {
+                    let piece = work.piece(t.track, t.piece);
+                    if piece.exists() {
+                        Some((piece, t.rect))
+                    } else {
+                        // The track ended a frame or two before the plan expected: show
+                        // black rather than fail the recording.
+                        tracing::warn!(track = t.track, piece = t.piece, "A track piece is missing; its tile stays black for {} frames.", interval.frames());
+                        None
+                    }
+                })
+                .collect();
+            let inv = ffmpeg::render(&Render {
+                tiles: pieces
+                    .iter()
+                    .map(|(p, rect)| TileInput { piece: p, rect: *rect })
+                    .collect(),
+                width: canvas.0,
+                height: canvas.1,
+                frames: interval.frames(),
+                encoding,
+                output,
+            });
+            runner
+                .run(&inv, budget(interval.seconds(), 10.0))
+                .await
+                .map_err(|e| {
+                    let mut err = StageError::from_process(Stage::Render, Blame::System, &e);
+                    err.message = format!(
+                        "rendering the interval at {:.2}s: {}",
+                        interval.start_seconds(),
+                        err.message
+                    );
+                    err
+                })
+        }
+    }))
+    .await?;
+    Ok(parts)
+}
+
+/// Joins the parts into one video, stream-copied.
+pub async fn concat(
+    runner: &Runner,
+    work: &Workspace,
+    parts: &[PathBuf],
+    seconds: f64,
+) -> Result<PathBuf, StageError> {
+    let list = work.concat_list();
+    let refs: Vec<&Path> = parts.iter().map(PathBuf::as_path).collect();
+    std::fs::write(&list, ffmpeg::concat_list(&refs))
+        .map_err(|e| StageError::from_io(Stage::Concat, "cannot write", &list, &e))?;
+    let video = work.video();
+    runner
+        .run(&ffmpeg::concat(&list, &video), budget(seconds, 1.0))
+        .await
+        .map_err(|e| StageError::from_process(Stage::Concat, Blame::System, &e))?;
+    Ok(video)
+}
+
+/// Muxes the final file from the video and/or the audio.
+pub async fn mux(
+    runner: &Runner,
+    video: Option<&Path>,
+    audio: Option<&Path>,
+    seconds: f64,
+    encoding: &Encoding,
+    output: &Path,
+) -> Result<(), StageError> {
+    if let Some(dir) = output.parent() {
+        fresh_dir(Stage::Mux, dir)?;
+    }
+    runner
+        .run(
+            &ffmpeg::mux(video, audio, seconds, encoding, output),
+            budget(seconds, 2.0),
+        )
+        .await
+        .map_err(|e| StageError::from_process(Stage::Mux, Blame::Input, &e))?;
+    Ok(())
+}

@@ -1,0 +1,721 @@
+//! Planning, pure: from when each track's media really starts and ends, the output timeline
+//! (t=0, duration), the intervals between joins and leaves, and the tile geometry of each
+//! interval (SPEC.md "Timeline and layout"). No I/O here; everything is unit-tested.
+//!
+//! Times are snapped to a frame grid of [`FPS`] so that every interval holds a whole number of
+//! frames: the rendered parts then concatenate to exactly the planned length.
+
+use crate::timestamp::Timestamp;
+
+/// Output frame rate. 25 fps is exact in Matroska's millisecond timestamps, so concatenated
+/// parts never drift.
+pub const FPS: u32 = 25;
+/// The most tiles one merged layout ever shows (SPEC.md: `mix_limit`, never more than 9).
+pub const MAX_TILES: usize = 9;
+
+/// What the media says about one video track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoFacts {
+    /// When Janus wrote the track's first packet (`u` in the `.mjr` header).
+    pub first_packet: Timestamp,
+    /// Seconds after `first_packet` at which the first decodable frame shows.
+    pub first_frame: f64,
+    /// Seconds after `first_packet` at which the last frame ends.
+    pub end: f64,
+    /// The wrapper's stop time for the track, if the event gave one.
+    pub event_stop: Option<Timestamp>,
+}
+
+/// What the event and the media say about the mixed audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioFacts {
+    /// The event's start time for the audio: the call start.
+    pub start: Timestamp,
+    /// Length of the WAV, in seconds.
+    pub duration: f64,
+    pub event_stop: Option<Timestamp>,
+}
+
+/// Where a track sits on the output timeline, in seconds from t=0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub start: f64,
+    pub end: f64,
+}
+
+/// The output timeline: its origin, its length, and each video track placed on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// The instant that is t=0 of the output.
+    pub origin: Timestamp,
+    /// Seconds.
+    pub duration: f64,
+    /// One per input video, in the same order; `None` for a track with no frame inside the
+    /// output.
+    pub tracks: Vec<Option<Span>>,
+    /// Seconds from t=0 at which each video's first packet was written: where its media
+    /// timestamps are anchored.
+    pub anchors: Vec<f64>,
+}
+
+/// Places every track on one timeline (SPEC.md "Timeline and layout"):
+/// t=0 is the audio's start when there is audio, otherwise the earliest video frame; the
+/// output lasts until the latest stop time (`completed` standing in for a missing one), and
+/// never cuts media short.
+pub fn timeline(
+    audio: Option<&AudioFacts>,
+    videos: &[VideoFacts],
+    completed: Option<Timestamp>,
+) -> Option<Timeline> {
+    let origin = match audio {
+        Some(a) => a.start,
+        None => videos
+            .iter()
+            .map(|v| v.first_packet.add_seconds(v.first_frame))
+            .min()?,
+    };
+    let at = |t: Timestamp| t.seconds_since(origin);
+
+    let mut end: f64 = 0.0;
+    if let Some(a) = audio {
+        end = end.max(a.duration);
+        if let Some(stop) = a.event_stop.or(completed) {
+            end = end.max(at(stop));
+        }
+    }
+    let mut anchors = Vec::with_capacity(videos.len());
+    let mut spans = Vec::with_capacity(videos.len());
+    for v in videos {
+        let anchor = at(v.first_packet);
+        anchors.push(anchor);
+        let span = Span {
+            start: (anchor + v.first_frame).max(0.0),
+            end: anchor + v.end,
+        };
+        if let Some(stop) = v.event_stop.or(completed) {
+            end = end.max(at(stop));
+        }
+        end = end.max(span.end);
+        spans.push((span.end > span.start).then_some(span));
+    }
+    Some(Timeline {
+        origin,
+        duration: end,
+        tracks: spans,
+        anchors,
+    })
+}
+
+/// A rectangle on the canvas, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// The grid of SPEC.md for `n` tiles on a `width`×`height` canvas: `cols = ceil(sqrt(n))`,
+/// `rows = ceil(n / cols)`, tiles `2*floor(W/cols/2)` × `2*floor(H/rows/2)`, the grid centred,
+/// a short last row centred horizontally. Tile k is in row `k / cols`, column `k % cols`.
+pub fn grid(n: usize, width: u32, height: u32) -> Vec<Rect> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let cols = ceil_sqrt(n);
+    let rows = n.div_ceil(cols);
+    let tw = 2 * (width / cols as u32 / 2);
+    let th = 2 * (height / rows as u32 / 2);
+    let top = (height - th * rows as u32) / 2;
+    (0..n)
+        .map(|k| {
+            let row = k / cols;
+            let col = k % cols;
+            let in_row = if row == rows - 1 { n - row * cols } else { cols };
+            let left = (width - tw * in_row as u32) / 2;
+            Rect {
+                x: left + tw * col as u32,
+                y: top + th * row as u32,
+                w: tw,
+                h: th,
+            }
+        })
+        .collect()
+}
+
+/// The largest even size with `width`×`height`'s aspect that fits inside `max_w`×`max_h`
+/// without upscaling: how big a track is kept between decoding and laying out.
+pub fn fit_within(width: u32, height: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let (width, height) = (width.max(2), height.max(2));
+    let scale = (max_w as f64 / width as f64)
+        .min(max_h as f64 / height as f64)
+        .min(1.0);
+    let even = |v: f64| (((v + 1e-6) / 2.0).floor() as u32 * 2).max(2);
+    (even(width as f64 * scale), even(height as f64 * scale))
+}
+
+fn ceil_sqrt(n: usize) -> usize {
+    let mut c = (n as f64).sqrt() as usize;
+    while c * c < n {
+        c += 1;
+    }
+    while c > 1 && (c - 1) * (c - 1) >= n {
+        c -= 1;
+    }
+    c
+}
+
+/// One visible video track, as planning sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanTrack {
+    /// Index into the conference's videos.
+    pub track: usize,
+    pub user_id: String,
+    pub span: Span,
+}
+
+/// A tile of an interval: which track shows where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    pub track: usize,
+    pub rect: Rect,
+    /// Which of that track's pieces (see [`TrackCut`]) covers this interval.
+    pub piece: usize,
+}
+
+/// A stretch of the output during which the same tracks are visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interval {
+    pub start_frame: u64,
+    pub end_frame: u64,
+    pub tiles: Vec<Tile>,
+}
+
+impl Interval {
+    pub fn frames(&self) -> u64 {
+        self.end_frame - self.start_frame
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.frames() as f64 / FPS as f64
+    }
+
+    pub fn start_seconds(&self) -> f64 {
+        self.start_frame as f64 / FPS as f64
+    }
+}
+
+/// How one track is cut so that each interval can read its own piece, starting at a keyframe,
+/// without decoding the track from its beginning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackCut {
+    pub track: usize,
+    /// First output frame of the track.
+    pub start_frame: u64,
+    /// Output frame after its last one.
+    pub end_frame: u64,
+    /// Frame numbers, counted from `start_frame`, at which a new piece begins.
+    pub cuts: Vec<u64>,
+}
+
+impl TrackCut {
+    pub fn pieces(&self) -> usize {
+        self.cuts.len() + 1
+    }
+}
+
+/// The whole render plan of a merged recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub total_frames: u64,
+    pub intervals: Vec<Interval>,
+    pub cuts: Vec<TrackCut>,
+    /// The most tracks visible at one time.
+    pub max_visible: usize,
+}
+
+impl Plan {
+    pub fn duration(&self) -> f64 {
+        self.total_frames as f64 / FPS as f64
+    }
+}
+
+/// Seconds to the nearest output frame.
+pub fn to_frame(seconds: f64) -> u64 {
+    (seconds.max(0.0) * FPS as f64).round() as u64
+}
+
+/// Splits `duration` seconds into intervals at every join and leave, and lays out each
+/// interval: tiles ordered by track start (ties: user ID, then track index), reflowing when
+/// someone leaves. A track shorter than half a frame is not shown.
+pub fn plan(duration: f64, tracks: &[PlanTrack], width: u32, height: u32) -> Plan {
+    let total_frames = to_frame(duration);
+    // Snap every track to the frame grid; drop what vanishes.
+    let mut snapped: Vec<(&PlanTrack, u64, u64)> = tracks
+        .iter()
+        .map(|t| {
+            let s = to_frame(t.span.start).min(total_frames);
+            let e = to_frame(t.span.end).min(total_frames);
+            (t, s, e)
+        })
+        .filter(|(_, s, e)| e > s)
+        .collect();
+    snapped.sort_by(|a, b| {
+        a.1.cmp(&b.1)
+            .then_with(|| a.0.user_id.cmp(&b.0.user_id))
+            .then_with(|| a.0.track.cmp(&b.0.track))
+    });
+
+    let mut bounds: Vec<u64> = vec![0, total_frames];
+    for (_, s, e) in &snapped {
+        bounds.push(*s);
+        bounds.push(*e);
+    }
+    bounds.sort_unstable();
+    bounds.dedup();
+
+    let mut cuts: Vec<TrackCut> = snapped
+        .iter()
+        .map(|(t, s, e)| TrackCut {
+            track: t.track,
+            start_frame: *s,
+            end_frame: *e,
+            cuts: bounds
+                .iter()
+                .filter(|b| **b > *s && **b < *e)
+                .map(|b| b - s)
+                .collect(),
+        })
+        .collect();
+
+    let mut intervals = Vec::new();
+    let mut max_visible = 0;
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b == a {
+            continue;
+        }
+        let visible: Vec<&TrackCut> = cuts
+            .iter()
+            .filter(|c| c.start_frame <= a && b <= c.end_frame)
+            .collect();
+        max_visible = max_visible.max(visible.len());
+        let rects = grid(visible.len(), width, height);
+        let tiles = visible
+            .iter()
+            .zip(rects)
+            .map(|(c, rect)| Tile {
+                track: c.track,
+                rect,
+                piece: c.cuts.iter().filter(|k| c.start_frame + **k <= a).count(),
+            })
+            .collect();
+        intervals.push(Interval {
+            start_frame: a,
+            end_frame: b,
+            tiles,
+        });
+    }
+    cuts.sort_by_key(|c| c.track);
+    Plan {
+        total_frames,
+        intervals,
+        cuts,
+        max_visible,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: f64) -> Timestamp {
+        Timestamp::from_micros(1_700_000_000_000_000).add_seconds(s)
+    }
+
+    fn track(i: usize, user: &str, start: f64, end: f64) -> PlanTrack {
+        PlanTrack {
+            track: i,
+            user_id: user.to_owned(),
+            span: Span { start, end },
+        }
+    }
+
+    fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    // ---- geometry -------------------------------------------------------------------------
+
+    #[test]
+    fn one_tile_fills_the_canvas() {
+        assert_eq!(grid(1, 640, 480), vec![rect(0, 0, 640, 480)]);
+    }
+
+    #[test]
+    fn two_tiles_side_by_side_full_height() {
+        // cols 2, rows 1: 320x480 each.
+        assert_eq!(
+            grid(2, 640, 480),
+            vec![rect(0, 0, 320, 480), rect(320, 0, 320, 480)]
+        );
+    }
+
+    #[test]
+    fn three_tiles_short_last_row_is_centred() {
+        // cols 2, rows 2: 320x240; the third alone in row 1, centred: x = (640-320)/2.
+        assert_eq!(
+            grid(3, 640, 480),
+            vec![
+                rect(0, 0, 320, 240),
+                rect(320, 0, 320, 240),
+                rect(160, 240, 320, 240)
+            ]
+        );
+    }
+
+    #[test]
+    fn four_tiles_two_by_two() {
+        assert_eq!(
+            grid(4, 640, 480),
+            vec![
+                rect(0, 0, 320, 240),
+                rect(320, 0, 320, 240),
+                rect(0, 240, 320, 240),
+                rect(320, 240, 320, 240)
+            ]
+        );
+    }
+
+    #[test]
+    fn five_tiles_three_columns_centred_grid() {
+        // cols 3, rows 2: tw = 2*floor(640/3/2) = 212, th = 240; grid 636 wide.
+        let g = grid(5, 640, 480);
+        assert_eq!(g[0], rect(2, 0, 212, 240));
+        assert_eq!(g[2], rect(426, 0, 212, 240));
+        // last row of 2: (640 - 424) / 2 = 108.
+        assert_eq!(g[3], rect(108, 240, 212, 240));
+        assert_eq!(g[4], rect(320, 240, 212, 240));
+    }
+
+    #[test]
+    fn seven_tiles_three_rows_with_centred_single() {
+        // cols 3, rows 3: th = 2*floor(480/3/2) = 160.
+        let g = grid(7, 640, 480);
+        assert_eq!(g.len(), 7);
+        assert_eq!(g[6], rect(214, 320, 212, 160));
+    }
+
+    #[test]
+    fn nine_tiles_three_by_three() {
+        let g = grid(9, 640, 480);
+        assert_eq!(g[4], rect(214, 160, 212, 160));
+        assert_eq!(g[8], rect(426, 320, 212, 160));
+    }
+
+    #[test]
+    fn odd_canvas_sizes_keep_tiles_even_and_centred() {
+        let g = grid(3, 1000, 562);
+        // cols 2, rows 2: tw = 500, th = 2*floor(562/2/2) = 280; vertical margin (562-560)/2.
+        assert_eq!(g[0], rect(0, 1, 500, 280));
+        assert_eq!(g[2], rect(250, 281, 500, 280));
+        for r in grid(6, 1000, 562) {
+            assert_eq!(r.w % 2, 0);
+            assert_eq!(r.h % 2, 0);
+        }
+    }
+
+    #[test]
+    fn tiles_never_overlap_nor_leave_the_canvas() {
+        for n in 1..=9 {
+            for (w, h) in [(640, 480), (1280, 720), (320, 240), (642, 482)] {
+                let g = grid(n, w, h);
+                assert_eq!(g.len(), n);
+                for (i, a) in g.iter().enumerate() {
+                    assert!(a.x + a.w <= w && a.y + a.h <= h, "n={n} {a:?}");
+                    for b in &g[i + 1..] {
+                        let apart = a.x + a.w <= b.x
+                            || b.x + b.w <= a.x
+                            || a.y + a.h <= b.y
+                            || b.y + b.h <= a.y;
+                        assert!(apart, "n={n}: {a:?} overlaps {b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect_and_never_upscales() {
+        assert_eq!(fit_within(320, 240, 640, 480), (320, 240));
+        assert_eq!(fit_within(1280, 720, 640, 480), (640, 360));
+        assert_eq!(fit_within(480, 640, 640, 480), (360, 480));
+        assert_eq!(fit_within(641, 481, 640, 480), (638, 480));
+        assert_eq!(fit_within(0, 0, 640, 480), (2, 2));
+    }
+
+    #[test]
+    fn no_tiles_for_nobody() {
+        assert!(grid(0, 640, 480).is_empty());
+    }
+
+    #[test]
+    fn ceil_sqrt_matches_definition() {
+        for n in 1..200usize {
+            let c = ceil_sqrt(n);
+            assert!(c * c >= n && (c - 1) * (c - 1) < n, "n={n} c={c}");
+        }
+    }
+
+    // ---- timeline -------------------------------------------------------------------------
+
+    fn video(first_packet: f64, first_frame: f64, end: f64, stop: Option<f64>) -> VideoFacts {
+        VideoFacts {
+            first_packet: ts(first_packet),
+            first_frame,
+            end,
+            event_stop: stop.map(ts),
+        }
+    }
+
+    #[test]
+    fn audio_start_is_t0_and_video_is_placed_by_its_first_packet() {
+        let audio = AudioFacts {
+            start: ts(0.0),
+            duration: 20.0,
+            event_stop: Some(ts(20.0)),
+        };
+        let videos = [
+            video(0.035, 0.0, 19.76, Some(19.8)),
+            video(4.2, 0.0, 9.6, Some(13.8)),
+        ];
+        let t = timeline(Some(&audio), &videos, None).unwrap();
+        assert_eq!(t.origin, ts(0.0));
+        assert!((t.duration - 20.0).abs() < 1e-6);
+        let s0 = t.tracks[0].unwrap();
+        assert!((s0.start - 0.035).abs() < 1e-6 && (s0.end - 19.795).abs() < 1e-6);
+        let s1 = t.tracks[1].unwrap();
+        assert!((s1.start - 4.2).abs() < 1e-6 && (s1.end - 13.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn late_first_keyframe_delays_the_tile_not_the_timeline() {
+        let audio = AudioFacts {
+            start: ts(0.0),
+            duration: 10.0,
+            event_stop: None,
+        };
+        // Packets from 3 s, first decodable frame 2 s later.
+        let t = timeline(Some(&audio), &[video(3.0, 2.0, 7.0, None)], None).unwrap();
+        let s = t.tracks[0].unwrap();
+        assert!((s.start - 5.0).abs() < 1e-6 && (s.end - 10.0).abs() < 1e-6);
+        assert!((t.anchors[0] - 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn without_audio_the_earliest_video_frame_is_t0() {
+        let videos = [video(5.0, 0.5, 10.0, None), video(3.0, 0.0, 4.0, None)];
+        let t = timeline(None, &videos, None).unwrap();
+        assert_eq!(t.origin, ts(3.0));
+        assert!((t.tracks[0].unwrap().start - 2.5).abs() < 1e-6);
+        assert!((t.duration - 12.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nothing_at_all_has_no_timeline() {
+        assert_eq!(timeline(None, &[], None), None);
+    }
+
+    #[test]
+    fn output_lasts_until_the_latest_stop_or_completed() {
+        let audio = AudioFacts {
+            start: ts(0.0),
+            duration: 8.0,
+            event_stop: None,
+        };
+        let t = timeline(Some(&audio), &[], Some(ts(9.5))).unwrap();
+        assert!((t.duration - 9.5).abs() < 1e-6);
+        let audio = AudioFacts {
+            event_stop: Some(ts(8.5)),
+            ..audio
+        };
+        let t = timeline(Some(&audio), &[], Some(ts(9.5))).unwrap();
+        assert!((t.duration - 8.5).abs() < 1e-6, "a stop time beats completed");
+    }
+
+    #[test]
+    fn media_longer_than_the_stop_time_is_not_cut() {
+        let audio = AudioFacts {
+            start: ts(0.0),
+            duration: 12.0,
+            event_stop: Some(ts(10.0)),
+        };
+        let t = timeline(Some(&audio), &[video(1.0, 0.0, 11.5, Some(10.0))], None).unwrap();
+        assert!((t.duration - 12.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn video_before_the_audio_start_is_trimmed_to_t0() {
+        let audio = AudioFacts {
+            start: ts(1.0),
+            duration: 10.0,
+            event_stop: None,
+        };
+        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None).unwrap();
+        let s = t.tracks[0].unwrap();
+        assert_eq!(s.start, 0.0);
+        assert!((s.end - 4.0).abs() < 1e-6);
+        assert!((t.anchors[0] + 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn video_entirely_before_t0_is_not_shown() {
+        let audio = AudioFacts {
+            start: ts(10.0),
+            duration: 10.0,
+            event_stop: None,
+        };
+        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None).unwrap();
+        assert_eq!(t.tracks[0], None);
+    }
+
+    // ---- intervals ------------------------------------------------------------------------
+
+    #[test]
+    fn four_party_joins_and_a_leave_make_five_intervals() {
+        // The conference: joins at 0, 3, 6, 9; the third leaves at 14; 20 s.
+        let tracks = [
+            track(0, "red", 0.0, 20.0),
+            track(1, "green", 3.0, 20.0),
+            track(2, "blue", 6.0, 14.0),
+            track(3, "yellow", 9.0, 20.0),
+        ];
+        let p = plan(20.0, &tracks, 640, 480);
+        assert_eq!(p.total_frames, 500);
+        let spans: Vec<(u64, u64)> = p
+            .intervals
+            .iter()
+            .map(|i| (i.start_frame, i.end_frame))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![(0, 75), (75, 150), (150, 225), (225, 350), (350, 500)]
+        );
+        let who: Vec<Vec<usize>> = p
+            .intervals
+            .iter()
+            .map(|i| i.tiles.iter().map(|t| t.track).collect())
+            .collect();
+        assert_eq!(
+            who,
+            vec![vec![0], vec![0, 1], vec![0, 1, 2], vec![0, 1, 2, 3], vec![0, 1, 3]]
+        );
+        assert_eq!(p.max_visible, 4);
+        // After blue leaves, yellow reflows into blue's place (third tile, centred last row).
+        let last = &p.intervals[4];
+        assert_eq!(last.tiles[2].rect, rect(160, 240, 320, 240));
+    }
+
+    #[test]
+    fn intervals_cover_the_whole_output_without_gaps() {
+        let tracks = [
+            track(0, "a", 1.01, 7.3),
+            track(1, "b", 2.5, 3.0),
+            track(2, "c", 6.99, 12.0),
+        ];
+        let p = plan(12.345, &tracks, 640, 480);
+        assert_eq!(p.intervals.first().unwrap().start_frame, 0);
+        assert_eq!(p.intervals.last().unwrap().end_frame, p.total_frames);
+        for w in p.intervals.windows(2) {
+            assert_eq!(w[0].end_frame, w[1].start_frame);
+            assert!(w[0].frames() > 0);
+        }
+        assert_eq!(p.intervals[0].tiles, vec![], "black before anyone shows");
+    }
+
+    #[test]
+    fn ties_in_start_time_are_ordered_by_user_id() {
+        let tracks = [track(0, "zoe", 0.0, 5.0), track(1, "adam", 0.0, 5.0)];
+        let p = plan(5.0, &tracks, 640, 480);
+        let order: Vec<usize> = p.intervals[0].tiles.iter().map(|t| t.track).collect();
+        assert_eq!(order, vec![1, 0]);
+    }
+
+    #[test]
+    fn a_user_with_two_tracks_gets_two_tiles() {
+        let tracks = [track(0, "a", 0.0, 10.0), track(1, "a", 5.0, 10.0)];
+        let p = plan(10.0, &tracks, 640, 480);
+        assert_eq!(p.intervals[1].tiles.len(), 2);
+    }
+
+    #[test]
+    fn pieces_follow_each_tracks_cuts() {
+        let tracks = [
+            track(0, "a", 0.0, 20.0),
+            track(1, "b", 4.0, 14.0),
+            track(2, "c", 8.0, 20.0),
+        ];
+        let p = plan(20.0, &tracks, 640, 480);
+        // a is cut where b and c come and go: at 4, 8, 14 s.
+        assert_eq!(p.cuts[0].cuts, vec![100, 200, 350]);
+        assert_eq!(p.cuts[0].pieces(), 4);
+        // c starts at 8 s; it is cut where b leaves (14 s), 6 s into c.
+        assert_eq!(p.cuts[2].start_frame, 200);
+        assert_eq!(p.cuts[2].cuts, vec![150]);
+        // Every tile of every interval points at the piece that starts with the interval.
+        for iv in &p.intervals {
+            for tile in &iv.tiles {
+                let c = &p.cuts[tile.track];
+                let piece_start = if tile.piece == 0 {
+                    c.start_frame
+                } else {
+                    c.start_frame + c.cuts[tile.piece - 1]
+                };
+                assert_eq!(piece_start, iv.start_frame, "{iv:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_blip_shorter_than_half_a_frame_is_dropped() {
+        let tracks = [track(0, "a", 0.0, 10.0), track(1, "b", 5.0, 5.01)];
+        let p = plan(10.0, &tracks, 640, 480);
+        assert_eq!(p.intervals.len(), 1);
+        assert_eq!(p.cuts.len(), 1);
+    }
+
+    #[test]
+    fn tracks_are_clamped_to_the_output() {
+        let tracks = [track(0, "a", 2.0, 30.0)];
+        let p = plan(10.0, &tracks, 640, 480);
+        assert_eq!(p.cuts[0].end_frame, 250);
+        assert_eq!(p.intervals.len(), 2);
+    }
+
+    #[test]
+    fn audio_only_is_one_black_interval() {
+        let p = plan(3.0, &[], 640, 480);
+        assert_eq!(p.intervals.len(), 1);
+        assert!(p.intervals[0].tiles.is_empty());
+        assert_eq!(p.max_visible, 0);
+    }
+
+    #[test]
+    fn ten_at_once_is_reported_for_splitting() {
+        let tracks: Vec<PlanTrack> = (0..10).map(|i| track(i, "u", 0.0, 5.0)).collect();
+        let p = plan(5.0, &tracks, 640, 480);
+        assert_eq!(p.max_visible, 10);
+    }
+
+    #[test]
+    fn cost_is_linear_each_interval_reads_one_piece_per_tile() {
+        // 50 people coming and going: pieces in all = tiles in all, never more.
+        let tracks: Vec<PlanTrack> = (0..50)
+            .map(|i| track(i, "u", i as f64, i as f64 + 5.5))
+            .collect();
+        let p = plan(60.0, &tracks, 640, 480);
+        let pieces: usize = p.cuts.iter().map(TrackCut::pieces).sum();
+        let tiles: usize = p.intervals.iter().map(|i| i.tiles.len()).sum();
+        assert_eq!(pieces, tiles);
+    }
+}

@@ -1,0 +1,200 @@
+//! The events recproc publishes (SPEC.md "Events (output)"): the processed event, in the
+//! split-metadata shape plus status, mode, encryption and the delivered files; and the failure
+//! event. Built here from what the pipeline returned, serialised with serde.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::event::Conference;
+use crate::pipeline::{Delivered, StageError};
+use crate::timestamp::Timestamp;
+
+/// `"0.1234MB"`: megabytes (2^20 bytes) with four decimals, as the metadata carries sizes.
+pub fn size_text(bytes: u64) -> String {
+    format!("{:.4}MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoEntry {
+    pub start_time: String,
+    pub stop_time: String,
+    pub filename: String,
+    pub size: String,
+    pub bytes: u64,
+    #[serde(rename = "userID")]
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AudioEntry {
+    pub filename: String,
+    pub start_time: String,
+    pub stop_time: String,
+    pub size: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileEntry {
+    pub path: String,
+    pub kind: &'static str,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Processed {
+    pub conference_id: String,
+    pub uuid: String,
+    pub start_time: Option<String>,
+    pub stop_time: Option<String>,
+    pub should_record_audio: bool,
+    pub should_record_video: bool,
+    pub videos: Vec<VideoEntry>,
+    pub audio: Option<AudioEntry>,
+    pub status: &'static str,
+    pub mode: &'static str,
+    pub encrypted: bool,
+    /// The final file in merged mode.
+    pub filename: Option<String>,
+    pub files: Vec<FileEntry>,
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The processed event of a successful run.
+pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
+    let at = |seconds: f64| d.origin.map(|o| o.add_seconds(seconds).to_iso_millis());
+    let videos = d
+        .tracks
+        .iter()
+        .filter_map(|(track, span)| {
+            let span = (*span)?;
+            let bytes = file_size(&track.source.path);
+            Some(VideoEntry {
+                start_time: at(span.start)?,
+                stop_time: at(span.end.min(d.duration))?,
+                filename: track.source.path.display().to_string(),
+                size: size_text(bytes),
+                bytes,
+                user_id: track.source.user_id.clone(),
+            })
+        })
+        .collect();
+    let audio = d.audio.as_ref().and_then(|a| {
+        let bytes = file_size(&a.source.path);
+        Some(AudioEntry {
+            filename: a.source.path.display().to_string(),
+            start_time: at(0.0)?,
+            stop_time: at(a.facts.duration.min(d.duration))?,
+            size: size_text(bytes),
+            bytes,
+        })
+    });
+    let files: Vec<FileEntry> = d
+        .files
+        .iter()
+        .map(|f| FileEntry {
+            path: f.path.display().to_string(),
+            kind: f.kind,
+            bytes: f.bytes,
+            sha256: f.sha256.clone(),
+        })
+        .collect();
+    Processed {
+        conference_id: conference.conference_id.clone(),
+        uuid: conference.uuid.clone(),
+        start_time: at(0.0),
+        stop_time: at(d.duration),
+        should_record_audio: d.should_record_audio,
+        should_record_video: d.should_record_video,
+        videos,
+        audio,
+        status: "processed",
+        mode: d.mode.as_str(),
+        encrypted: false,
+        filename: files.first().map(|f| f.path.clone()),
+        files,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Failed {
+    pub conference_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    pub status: &'static str,
+    pub stage: &'static str,
+    pub error: String,
+    /// `input` (the message is at fault) or `system`.
+    pub blame: &'static str,
+    /// Where the kept temporary files are.
+    pub work_dir: Option<String>,
+    pub failed_at: String,
+    /// The original message, or its raw text when it was not valid JSON.
+    pub event: serde_json::Value,
+}
+
+/// The failure event for `error`.
+pub fn failed(
+    ids: (Option<String>, Option<String>),
+    error: &StageError,
+    work_dir: Option<&Path>,
+    event: serde_json::Value,
+) -> Failed {
+    Failed {
+        conference_id: ids.0,
+        uuid: ids.1,
+        status: "failed",
+        stage: error.stage.as_str(),
+        error: error.message.clone(),
+        blame: match error.blame {
+            crate::pipeline::Blame::Input => "input",
+            crate::pipeline::Blame::System => "system",
+        },
+        work_dir: work_dir.map(|p| p.display().to_string()),
+        failed_at: Timestamp::now().to_iso_millis(),
+        event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Stage;
+
+    #[test]
+    fn sizes_are_megabytes_with_four_decimals() {
+        assert_eq!(size_text(0), "0.0000MB");
+        assert_eq!(size_text(129_394), "0.1234MB");
+        assert_eq!(size_text(3 * 1024 * 1024), "3.0000MB");
+    }
+
+    #[test]
+    fn failure_event_has_the_contract_fields() {
+        let e = StageError::input(Stage::Validate, "recordingInfo.uuid is missing");
+        let f = failed(
+            (Some("c1".into()), None),
+            &e,
+            None,
+            serde_json::Value::String("not json".into()),
+        );
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["conferenceId"], "c1");
+        assert!(v.get("uuid").is_none());
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["stage"], "validate");
+        assert_eq!(v["error"], "recordingInfo.uuid is missing");
+        assert_eq!(v["blame"], "input");
+        assert_eq!(v["workDir"], serde_json::Value::Null);
+        assert_eq!(v["event"], "not json");
+        assert!(Timestamp::parse(v["failedAt"].as_str().unwrap()).is_ok());
+    }
+}
