@@ -1,6 +1,7 @@
 //! The `recproc` command line: parse arguments, load the configuration, set up logging, run
 //! the chosen command, and turn its result into an exit code. `anyhow` lives here only.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -70,12 +71,13 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::CheckConfig => check_config(&config).await,
         Command::Process { event } => process(&config, &event).await,
