@@ -168,10 +168,12 @@ pub fn slice(s: &Slice<'_>) -> Invocation {
     if s.cuts.is_empty() {
         return inv.args(["-f", "matroska"]).path_arg(s.single);
     }
-    let times: Vec<String> = s.cuts.iter().map(|c| frame_time(*c)).collect();
+    // Keyframes by frame number, not time: a time list is rounded to the encoder's time
+    // base and can land a frame early, and the segment muxer only cuts at keyframes.
+    let forced: Vec<String> = s.cuts.iter().map(|c| format!("eq(n,{c})")).collect();
     let frames: Vec<String> = s.cuts.iter().map(u64::to_string).collect();
     inv = inv
-        .args(["-force_key_frames", &times.join(",")])
+        .args(["-force_key_frames", &format!("expr:{}", forced.join("+"))])
         .args(["-f", "segment", "-segment_format", "matroska"])
         .args(["-segment_frames", &frames.join(",")])
         .args(["-reset_timestamps", "1"]);
@@ -338,7 +340,10 @@ mod tests {
     #[test]
     fn slice_cuts_at_forced_keyframes_on_exact_frames() {
         let args = slice_args(&[74, 149]);
-        assert_eq!(value_after(&args, "-force_key_frames"), "2.960000,5.960000");
+        assert_eq!(
+            value_after(&args, "-force_key_frames"),
+            "expr:eq(n,74)+eq(n,149)"
+        );
         assert_eq!(value_after(&args, "-segment_frames"), "74,149");
         assert_eq!(value_after(&args, "-forced-idr"), "1");
         assert_eq!(value_after(&args, "-reset_timestamps"), "1");
@@ -360,11 +365,21 @@ mod tests {
             tiles: vec![
                 TileInput {
                     piece: &a,
-                    rect: Rect { x: 0, y: 0, w: 320, h: 480 },
+                    rect: Rect {
+                        x: 0,
+                        y: 0,
+                        w: 320,
+                        h: 480,
+                    },
                 },
                 TileInput {
                     piece: &b,
-                    rect: Rect { x: 320, y: 0, w: 320, h: 480 },
+                    rect: Rect {
+                        x: 320,
+                        y: 0,
+                        w: 320,
+                        h: 480,
+                    },
                 },
             ],
             width: 640,

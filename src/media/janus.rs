@@ -23,7 +23,12 @@ mod tests {
         assert_eq!(inv.program, "janus-pp-rec");
         assert_eq!(
             inv.args_lossy(),
-            vec!["--disable-colors", "--debug-level=3", "/raw/a.mjr", "/w/t0.webm"]
+            vec![
+                "--disable-colors",
+                "--debug-level=3",
+                "/raw/a.mjr",
+                "/w/t0.webm"
+            ]
         );
     }
 }

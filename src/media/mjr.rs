@@ -108,7 +108,9 @@ pub enum MjrError {
     Io(#[from] io::Error),
     #[error("not a Janus recording: it does not start with MJR00002")]
     NotMjr,
-    #[error("an old-format recording ({0}): only MJR00002 files (Janus 0.7.3 and later) are supported")]
+    #[error(
+        "an old-format recording ({0}): only MJR00002 files (Janus 0.7.3 and later) are supported"
+    )]
     OldVersion(String),
     #[error("the header is cut short: the file ends inside it")]
     TruncatedHeader,
@@ -142,7 +144,11 @@ pub fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
         "v" => Kind::Video,
         "a" => Kind::Audio,
         "d" => Kind::Data,
-        other => return Err(MjrError::BadHeader(format!("unknown media type t={other:?}"))),
+        other => {
+            return Err(MjrError::BadHeader(format!(
+                "unknown media type t={other:?}"
+            )))
+        }
     };
     if raw.u < raw.s || raw.s <= 0 {
         return Err(MjrError::BadHeader(format!(
@@ -213,15 +219,12 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
             return Err(MjrError::Corrupt {
                 index: packets,
                 offset,
-                what: format!(
-                    "expected a MEET record, found bytes {:02x?}",
-                    &record[..4]
-                ),
+                what: format!("expected a MEET record, found bytes {:02x?}", &record[..4]),
             });
         }
         let ms = u32::from_be_bytes([record[4], record[5], record[6], record[7]]);
         let size = u16::from_be_bytes([record[8], record[9]]) as usize;
-        if size < RTP_HEADER || size > MAX_PACKET {
+        if !(RTP_HEADER..=MAX_PACKET).contains(&size) {
             return Err(MjrError::Corrupt {
                 index: packets,
                 offset,
@@ -312,7 +315,14 @@ mod tests {
         b.truncate(b.len() - 50);
         let e = inspect_bytes(&b).unwrap_err();
         assert!(
-            matches!(e, MjrError::Truncated { index: 1, missing: 50, .. }),
+            matches!(
+                e,
+                MjrError::Truncated {
+                    index: 1,
+                    missing: 50,
+                    ..
+                }
+            ),
             "{e:?}"
         );
         assert!(e.to_string().contains("truncated"), "{e}");

@@ -9,8 +9,8 @@ use crate::process::Invocation;
 /// `ffprobe` asking for what recproc needs to know of a media file, as JSON.
 pub fn invocation(path: &Path) -> Invocation {
     Invocation::new("ffprobe")
-        .args(["-v", "error", "-show_entries"])
-        .arg("stream=index,codec_type,codec_name,width,height,start_time,duration,sample_rate,channels:format=duration,start_time")
+        .args(["-v", "error", "-count_packets", "-show_entries"])
+        .arg("stream=index,codec_type,codec_name,width,height,start_time,duration,nb_read_packets:format=duration,start_time")
         .args(["-of", "json"])
         .path_arg(path)
 }
@@ -24,6 +24,8 @@ pub struct Stream {
     pub height: Option<u32>,
     pub start_time: Option<f64>,
     pub duration: Option<f64>,
+    /// Packets (for video: frames) in the stream, counted without decoding.
+    pub packets: Option<u64>,
 }
 
 /// The facts of one media file.
@@ -52,6 +54,7 @@ struct RawStream {
     height: Option<u32>,
     start_time: Option<String>,
     duration: Option<String>,
+    nb_read_packets: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +88,7 @@ pub fn parse(json: &[u8]) -> Result<Probe, String> {
                 height: s.height,
                 start_time: seconds(&s.start_time),
                 duration: seconds(&s.duration),
+                packets: s.nb_read_packets.as_deref().and_then(|n| n.parse().ok()),
             })
             .collect(),
         start_time,
@@ -109,6 +113,13 @@ impl Probe {
         };
         (end > start).then_some((start, end))
     }
+
+    /// The mean time between frames of the stream, from its span and packet count.
+    pub fn mean_frame_interval(&self, codec_type: &str) -> Option<f64> {
+        let (start, end) = self.span(codec_type)?;
+        let packets = self.first(codec_type)?.packets?;
+        (packets > 1).then(|| (end - start) / (packets - 1) as f64)
+    }
 }
 
 #[cfg(test)]
@@ -117,13 +128,16 @@ mod tests {
 
     #[test]
     fn reads_a_webm_video_without_stream_duration() {
-        let json = br#"{"programs":[],"streams":[{"index":0,"codec_name":"vp8","codec_type":"video","width":640,"height":480,"start_time":"0.000000"}],
+        let json = br#"{"programs":[],"streams":[{"index":0,"codec_name":"vp8","codec_type":"video","width":640,"height":480,"start_time":"0.000000","nb_read_packets":"292"}],
             "format":{"start_time":"0.000000","duration":"10.780000"}}"#;
         let p = parse(json).unwrap();
         let v = p.first("video").unwrap();
         assert_eq!((v.width, v.height), (Some(640), Some(480)));
         assert_eq!(p.span("video"), Some((0.0, 10.78)));
         assert_eq!(p.span("audio"), None);
+        let interval = p.mean_frame_interval("video").unwrap();
+        assert!((interval - 10.78 / 291.0).abs() < 1e-9);
+        assert_eq!(p.mean_frame_interval("audio"), None);
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub enum ToolError {
 /// The first line of a `-version` output, without the copyright.
 pub fn first_line_version(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    line.split(" Copyright").next().unwrap_or(line).trim().to_owned()
+    line.split(" Copyright")
+        .next()
+        .unwrap_or(line)
+        .trim()
+        .to_owned()
 }
 
 /// The encoders a configuration needs, with what each is for.

@@ -44,7 +44,9 @@ pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
     match fs::hard_link(src, dest) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) || e.raw_os_error() == Some(libc::EPERM) => {
+        Err(e)
+            if e.raw_os_error() == Some(libc::EXDEV) || e.raw_os_error() == Some(libc::EPERM) =>
+        {
             let mut tmp = tempfile::Builder::new()
                 .prefix(".recproc-")
                 .suffix(".partial")

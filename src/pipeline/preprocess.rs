@@ -14,6 +14,8 @@ use crate::process::Invocation;
 
 /// How far into a track to look for its first decodable frame.
 const FIRST_FRAME_LOOKAHEAD_S: u32 = 30;
+/// The longest a track's last frame is held past its timestamp.
+const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 
 /// One converted video track.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,10 +40,7 @@ pub struct Audio {
 }
 
 fn probe_failed(path: &Path, what: &str) -> StageError {
-    StageError::input(
-        Stage::Preprocess,
-        format!("{}: {what}", path.display()),
-    )
+    StageError::input(Stage::Preprocess, format!("{}: {what}", path.display()))
 }
 
 /// Converts and probes every video track, in parallel.
@@ -103,9 +102,16 @@ async fn video(
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
         _ => return Err(probe_failed(&source.path, "the video has no picture size")),
     };
-    let (stream_start, end) = probed
+    let (stream_start, last) = probed
         .span("video")
         .ok_or_else(|| probe_failed(&source.path, "the converted video has no frames"))?;
+    // janus-pp-rec's WebM ends at the last frame's timestamp; like a player, keep that frame
+    // on screen for one frame interval.
+    let hold = probed
+        .mean_frame_interval("video")
+        .unwrap_or(0.0)
+        .min(MAX_LAST_FRAME_HOLD_S);
+    let end = last + hold;
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
     let first_frame = first_frame(runner, &file)
         .await?
@@ -164,7 +170,10 @@ pub async fn audio(runner: &Runner, source: &AudioSource) -> Result<Audio, Stage
         e
     })?;
     let (_, end) = probed.span("audio").ok_or_else(|| {
-        probe_failed(&source.path, "holds no audio stream (expected the audiomixer's WAV)")
+        probe_failed(
+            &source.path,
+            "holds no audio stream (expected the audiomixer's WAV)",
+        )
     })?;
     Ok(Audio {
         source: source.clone(),

@@ -25,7 +25,15 @@ pub async fn slices(
     let threads = runner.threads_for(plan.cuts.len());
     try_join_all(plan.cuts.iter().map(|cut| {
         let track = &tracks[cut.track];
-        slice(runner, work, cut, track, anchors[cut.track], canvas, threads)
+        slice(
+            runner,
+            work,
+            cut,
+            track,
+            anchors[cut.track],
+            canvas,
+            threads,
+        )
     }))
     .await?;
     Ok(())
@@ -60,19 +68,16 @@ async fn slice(
         threads,
     });
     let seconds = frames as f64 / FPS as f64;
-    runner
-        .run(&inv, budget(seconds, 4.0))
-        .await
-        .map_err(|e| {
-            let mut err = StageError::from_process(Stage::Render, Blame::Input, &e);
-            err.message = format!(
-                "slicing {} (user {}): {}",
-                track.source.path.display(),
-                track.source.user_id,
-                err.message
-            );
-            err
-        })?;
+    runner.run(&inv, budget(seconds, 4.0)).await.map_err(|e| {
+        let mut err = StageError::from_process(Stage::Render, Blame::Input, &e);
+        err.message = format!(
+            "slicing {} (user {}): {}",
+            track.source.path.display(),
+            track.source.user_id,
+            err.message
+        );
+        err
+    })?;
     Ok(())
 }
 
@@ -103,7 +108,12 @@ pub async fn intervals(
                     } else {
                         // The track ended a frame or two before the plan expected: show
                         // black rather than fail the recording.
-                        tracing::warn!(track = t.track, piece = t.piece, "A track piece is missing; its tile stays black for {} frames.", interval.frames());
+                        tracing::warn!(
+                            track = t.track,
+                            piece = t.piece,
+                            "A track piece is missing; its tile stays black for {} frames.",
+                            interval.frames()
+                        );
                         None
                     }
                 })
@@ -111,7 +121,10 @@ pub async fn intervals(
             let inv = ffmpeg::render(&Render {
                 tiles: pieces
                     .iter()
-                    .map(|(p, rect)| TileInput { piece: p, rect: *rect })
+                    .map(|(p, rect)| TileInput {
+                        piece: p,
+                        rect: *rect,
+                    })
                     .collect(),
                 width: canvas.0,
                 height: canvas.1,

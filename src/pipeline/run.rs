@@ -60,7 +60,12 @@ async fn timed<T>(
     let out = f.await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if out.is_ok() {
-        tracing::info!(conference_id, stage = stage.as_str(), elapsed_ms, "Stage finished.");
+        tracing::info!(
+            conference_id,
+            stage = stage.as_str(),
+            elapsed_ms,
+            "Stage finished."
+        );
     }
     out
 }
@@ -99,7 +104,10 @@ pub async fn run(
         files: Vec::new(),
     };
     if conference.recording_type == RecordingType::None {
-        tracing::info!(conference_id = id, "The recording type is none: nothing to render.");
+        tracing::info!(
+            conference_id = id,
+            "The recording type is none: nothing to render."
+        );
         return Ok(delivered);
     }
     if video_sources.is_empty() && audio_source.is_none() {
@@ -123,8 +131,12 @@ pub async fn run(
 
     // Plan.
     let facts: Vec<_> = tracks.iter().map(|t| t.facts.clone()).collect();
-    let timeline = plan::timeline(audio.as_ref().map(|a| &a.facts), &facts, conference.completed)
-        .ok_or_else(|| StageError::input(Stage::Plan, "no media to place on a timeline"))?;
+    let timeline = plan::timeline(
+        audio.as_ref().map(|a| &a.facts),
+        &facts,
+        conference.completed,
+    )
+    .ok_or_else(|| StageError::input(Stage::Plan, "no media to place on a timeline"))?;
     let plan_tracks: Vec<PlanTrack> = tracks
         .iter()
         .enumerate()
@@ -181,7 +193,14 @@ pub async fn run(
             render::intervals(runner, work, &layout, canvas, encoding),
         )
         .await?;
-        Some(timed(id, Stage::Concat, render::concat(runner, work, &parts, duration)).await?)
+        Some(
+            timed(
+                id,
+                Stage::Concat,
+                render::concat(runner, work, &parts, duration),
+            )
+            .await?,
+        )
     } else {
         None
     };

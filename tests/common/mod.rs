@@ -1,0 +1,269 @@
+//! Test helpers: a sandbox per test (its own roots, work and output directories and config),
+//! fixtures written by the project's generator, the real `recproc` binary, and what a user
+//! would check in its output: streams, duration, and the colour of a pixel at a time.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use recproc::fixture::{self, Generated, Scenario};
+use serde_json::Value;
+
+/// A temporary world for one test.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Sandbox {
+    /// Roots, work and output directories, and a config pointing at them; `extra_toml` is
+    /// appended to the config.
+    pub fn new(extra_toml: &str) -> Sandbox {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = fixture::write_config(dir.path(), extra_toml).expect("write config");
+        Sandbox { dir, config }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn video_root(&self) -> PathBuf {
+        self.path().join("video")
+    }
+
+    pub fn audio_root(&self) -> PathBuf {
+        self.path().join("audio")
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.path().join("output")
+    }
+
+    pub fn work_dir(&self) -> PathBuf {
+        self.path().join("work")
+    }
+
+    /// Writes the scenario's media and event into the sandbox.
+    pub fn generate(&self, scenario: &Scenario) -> Generated {
+        fixture::generate(scenario, self.path()).expect("generate fixture")
+    }
+
+    /// Runs `recproc process` on `event`.
+    pub fn process(&self, event: &Path) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_recproc"))
+            .arg("process")
+            .arg("--config")
+            .arg(&self.config)
+            .arg(event)
+            .env("RECPROC_LOG", "info")
+            .output()
+            .expect("run recproc");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+        Run {
+            code: out.status.code(),
+            json,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Writes `text` as an event file and processes it.
+    pub fn process_text(&self, text: &str) -> Run {
+        let p = self.path().join("event-under-test.json");
+        std::fs::write(&p, text).unwrap();
+        self.process(&p)
+    }
+
+    /// Every file in the output directory (recursively).
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(&self.output_dir(), &mut v);
+        v.sort();
+        v
+    }
+}
+
+/// What `recproc process` did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub json: Value,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns the delivered file.
+    pub fn delivered(&self) -> PathBuf {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "recproc failed\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(self.json["status"], "processed", "{}", self.stdout);
+        PathBuf::from(self.json["filename"].as_str().expect("filename"))
+    }
+
+    /// Asserts a failure event for `stage` whose error mentions every one of `words`.
+    pub fn failed(&self, stage: &str, words: &[&str]) {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected a failure\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert_eq!(self.json["status"], "failed", "{}", self.stdout);
+        assert_eq!(self.json["stage"], stage, "{}", self.stdout);
+        let error = self.json["error"].as_str().unwrap_or_default();
+        for w in words {
+            assert!(error.contains(w), "the error should mention {w:?}: {error}");
+        }
+    }
+}
+
+/// Streams and duration of a media file, as ffprobe reports them.
+#[derive(Debug)]
+pub struct Probed {
+    pub duration: f64,
+    /// (codec_type, codec_name, width, height)
+    pub streams: Vec<(String, String, u32, u32)>,
+}
+
+impl Probed {
+    pub fn codecs(&self) -> Vec<String> {
+        self.streams.iter().map(|s| s.1.clone()).collect()
+    }
+}
+
+pub fn probe(path: &Path) -> Probed {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries"])
+        .arg("stream=codec_type,codec_name,width,height:format=duration")
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {:?}",
+        path.display(),
+        out
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duration = v["format"]["duration"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("duration");
+    let streams = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["codec_type"].as_str().unwrap_or("").to_owned(),
+                s["codec_name"].as_str().unwrap_or("").to_owned(),
+                s["width"].as_u64().unwrap_or(0) as u32,
+                s["height"].as_u64().unwrap_or(0) as u32,
+            )
+        })
+        .collect();
+    Probed { duration, streams }
+}
+
+/// One decoded frame as RGB.
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * self.width + x) * 3) as usize;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// The frame shown at `seconds` (decoded from the start: exact, not a seek to a keyframe).
+pub fn frame_at(path: &Path, seconds: f64) -> Frame {
+    let p = probe(path);
+    let (_, _, width, height) = p
+        .streams
+        .iter()
+        .find(|s| s.0 == "video")
+        .cloned()
+        .expect("a video stream");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-ss", &format!("{seconds:.3}")])
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(out.status.success(), "decoding a frame: {out:?}");
+    assert_eq!(
+        out.stdout.len(),
+        (width * height * 3) as usize,
+        "no frame at {seconds}s in {}",
+        path.display()
+    );
+    Frame {
+        width,
+        height,
+        rgb: out.stdout,
+    }
+}
+
+pub const RED: [u8; 3] = [255, 0, 0];
+pub const GREEN: [u8; 3] = [0, 255, 0];
+pub const BLUE: [u8; 3] = [0, 0, 255];
+pub const YELLOW: [u8; 3] = [255, 255, 0];
+pub const WHITE: [u8; 3] = [255, 255, 255];
+pub const BLACK: [u8; 3] = [0, 0, 0];
+
+/// Whether `got` is `want` within lossy-coding error.
+pub fn close(got: [u8; 3], want: [u8; 3]) -> bool {
+    got.iter()
+        .zip(want)
+        .all(|(g, w)| (*g as i32 - w as i32).abs() <= 48)
+}
+
+/// Asserts the colour at each point of the frame at `seconds`; on failure names them all.
+pub fn assert_colours(path: &Path, seconds: f64, expect: &[((u32, u32), [u8; 3])]) {
+    let f = frame_at(path, seconds);
+    let wrong: Vec<String> = expect
+        .iter()
+        .filter(|(at, want)| !close(f.pixel(at.0, at.1), *want))
+        .map(|(at, want)| format!("at {at:?} want {want:?} got {:?}", f.pixel(at.0, at.1)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{}: frame at {seconds}s: {}",
+        path.display(),
+        wrong.join("; ")
+    );
+}
+
+/// The real Janus recordings beside the repository.
+pub fn real_janus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata/real-janus")
+        .join(name)
+}

@@ -1,0 +1,294 @@
+//! Merged recordings end to end with the real janus-pp-rec and ffmpeg: fixtures generated
+//! as real `.mjr` files, `recproc process` run as a user would, and the output checked for
+//! what a viewer sees: length, streams, and who is in which tile when.
+
+mod common;
+
+use common::*;
+use recproc::fixture::{sample_four_party, Participant, Scenario};
+
+fn centre(x: u32, y: u32, w: u32, h: u32) -> (u32, u32) {
+    (x + w / 2, y + h / 2)
+}
+
+#[test]
+fn four_participants_join_and_leave_in_the_right_tiles() {
+    // Joins at 0, 3, 6 and 9 s; blue leaves at 14 s; yellow is H.264; 20 s in all.
+    let sb = Sandbox::new("");
+    let generated = sb.generate(&sample_four_party());
+    let run = sb.process(&generated.event);
+    let out = run.delivered();
+
+    assert_eq!(out.extension().unwrap(), "webm");
+    assert_eq!(
+        out.parent().unwrap(),
+        sb.output_dir().canonicalize().unwrap()
+    );
+    let p = probe(&out);
+    assert!((p.duration - 20.0).abs() <= 0.3, "duration {}", p.duration);
+    assert_eq!(p.codecs(), vec!["vp8", "opus"]);
+    assert_eq!((p.streams[0].2, p.streams[0].3), (640, 480));
+
+    // 0–3 s: red alone fills the canvas.
+    assert_colours(&out, 1.5, &[((320, 240), RED), ((20, 20), RED)]);
+    // 3–6 s: two 320x480 tiles, each 4:3 picture letterboxed to 320x240 in the middle.
+    assert_colours(
+        &out,
+        4.5,
+        &[
+            (centre(0, 0, 320, 480), RED),
+            (centre(320, 0, 320, 480), GREEN),
+            ((160, 60), BLACK),
+            ((480, 420), BLACK),
+        ],
+    );
+    // 6–9 s: 2x2 grid, the third tile alone in the last row, centred.
+    assert_colours(
+        &out,
+        7.5,
+        &[
+            (centre(0, 0, 320, 240), RED),
+            (centre(320, 0, 320, 240), GREEN),
+            (centre(160, 240, 320, 240), BLUE),
+            ((60, 360), BLACK),
+            ((580, 360), BLACK),
+        ],
+    );
+    // 9–14 s: four tiles.
+    assert_colours(
+        &out,
+        11.5,
+        &[
+            (centre(0, 0, 320, 240), RED),
+            (centre(320, 0, 320, 240), GREEN),
+            (centre(0, 240, 320, 240), BLUE),
+            (centre(320, 240, 320, 240), YELLOW),
+        ],
+    );
+    // 14–20 s: blue has left; yellow reflows into the centred third tile.
+    assert_colours(
+        &out,
+        17.0,
+        &[
+            (centre(0, 0, 320, 240), RED),
+            (centre(320, 0, 320, 240), GREEN),
+            (centre(160, 240, 320, 240), YELLOW),
+            ((60, 360), BLACK),
+        ],
+    );
+
+    // The processed event describes what was delivered.
+    let e = &run.json;
+    assert_eq!(e["conferenceId"], "fixture-conf");
+    assert_eq!(e["uuid"], "fixture-uuid");
+    assert_eq!(e["mode"], "merged");
+    assert_eq!(e["encrypted"], false);
+    assert_eq!(e["files"].as_array().unwrap().len(), 1);
+    let file = &e["files"][0];
+    assert_eq!(file["path"], out.to_str().unwrap());
+    assert_eq!(
+        file["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&out).unwrap().len()
+    );
+    assert_eq!(file["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(e["videos"].as_array().unwrap().len(), 4);
+    assert_eq!(e["startTime"], "2026-01-01T10:00:00.000Z");
+    // The name follows the default filename_format.
+    assert_eq!(
+        out.file_name().unwrap(),
+        "recording-fixture-conf-fixture-uuid.webm"
+    );
+    // Temporary files are gone (clean_temporary_files defaults to true).
+    assert_eq!(std::fs::read_dir(sb.work_dir()).unwrap().count(), 0);
+    // The operator's log lines are there, with the conference ID as a field.
+    for line in [
+        "File encryption is disabled",
+        "FilenameGenerator configured with",
+        "Received a process recording event with id: fixture-conf",
+        "Processing video: ",
+        "Recording with ID fixture-conf processed correctly.",
+        "stage=\"render\"",
+    ] {
+        assert!(
+            run.stderr.contains(line),
+            "log lacks {line:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_late_first_keyframe_and_a_gap_keep_the_timeline() {
+    // red: whole call. green: packets from 2 s but its first keyframe was lost, so its
+    // picture starts at 4 s. blue: no packets from 5 to 7 s, and it turns white at 9 s.
+    let mut green = Participant::new("green", "0x00FF00", 2.0, 12.0);
+    green.first_keyframe_at = Some(4.0);
+    let mut blue = Participant::new("blue", "blue", 0.0, 12.0);
+    blue.gaps = vec![(5.0, 7.0)];
+    blue.colour_changes = vec![recproc::fixture::ColourChange {
+        at: 9.0,
+        colour: "white".into(),
+    }];
+    let scenario = Scenario {
+        duration: 12.0,
+        participants: vec![Participant::new("red", "red", 0.0, 12.0), blue, green],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    let p = probe(&out);
+    assert!((p.duration - 12.0).abs() <= 0.3, "duration {}", p.duration);
+
+    // Red and blue start together: ties are ordered by user ID, so blue takes tile 0.
+    // Before green's first decodable frame: two tiles side by side.
+    assert_colours(
+        &out,
+        3.0,
+        &[
+            (centre(0, 0, 320, 480), BLUE),
+            (centre(320, 0, 320, 480), RED),
+        ],
+    );
+    // From 4 s green shows too, as the third tile.
+    assert_colours(
+        &out,
+        4.5,
+        &[
+            (centre(0, 0, 320, 240), BLUE),
+            (centre(320, 0, 320, 240), RED),
+            (centre(160, 240, 320, 240), GREEN),
+        ],
+    );
+    // Blue's gap does not shift what follows: still blue just before 9 s, white after.
+    assert_colours(&out, 8.6, &[(centre(0, 0, 320, 240), BLUE)]);
+    assert_colours(&out, 9.4, &[(centre(0, 0, 320, 240), WHITE)]);
+    assert_colours(&out, 11.5, &[(centre(160, 240, 320, 240), GREEN)]);
+}
+
+#[test]
+fn without_audio_the_output_is_video_only() {
+    let scenario = Scenario {
+        duration: 6.0,
+        audio: false,
+        participants: vec![
+            Participant::new("a", "red", 0.0, 6.0),
+            Participant::new("b", "blue", 2.0, 6.0),
+        ],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
+    let p = probe(&out);
+    assert_eq!(p.codecs(), vec!["vp8"]);
+    assert!((p.duration - 6.0).abs() <= 0.3, "duration {}", p.duration);
+    assert_colours(&out, 1.0, &[((320, 240), RED)]);
+    assert_colours(&out, 4.0, &[((480, 240), BLUE)]);
+    assert_eq!(run.json["audio"], serde_json::Value::Null);
+}
+
+#[test]
+fn without_video_the_output_is_audio_only() {
+    let scenario = Scenario {
+        duration: 7.0,
+        participants: vec![],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
+    let p = probe(&out);
+    assert_eq!(p.codecs(), vec!["opus"]);
+    assert!((p.duration - 7.0).abs() <= 0.3, "duration {}", p.duration);
+    assert_eq!(run.json["videos"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn temporary_files_are_kept_when_asked() {
+    let scenario = Scenario {
+        duration: 3.0,
+        participants: vec![Participant::new("a", "red", 0.0, 3.0)],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("[recording]\nclean_temporary_files = false\n");
+    sb.process(&sb.generate(&scenario).event).delivered();
+    let kept = sb.work_dir().join("fixture-conf-fixture-uuid");
+    assert!(kept.join("tracks/track-00.webm").is_file());
+    assert!(kept.join("video.mkv").is_file());
+}
+
+/// Decodes `path`'s audio as 8 kHz mono samples.
+fn audio_samples(path: &std::path::Path) -> Vec<i16> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// The mean colour of every frame of `path`'s video, in order (25 fps from t=0).
+fn frame_colours(path: &std::path::Path) -> Vec<[u8; 3]> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:v:0", "-vf", "scale=1:1:flags=area"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(3)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect()
+}
+
+#[test]
+fn audio_and_video_stay_in_sync_within_a_frame() {
+    // One participant joins at an odd moment and turns white at 6.0 s of the call; the
+    // mixed audio beeps at every whole second of the call, so also at 6.0 s.
+    let mut p = Participant::new("solo", "red", 2.37, 8.0);
+    p.colour_changes = vec![recproc::fixture::ColourChange {
+        at: 6.0,
+        colour: "white".into(),
+    }];
+    let scenario = Scenario {
+        duration: 8.0,
+        participants: vec![p],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+
+    let colours = frame_colours(&out);
+    let white_frame = colours
+        .iter()
+        .position(|c| close(*c, WHITE))
+        .expect("the picture turns white");
+    let video_t = white_frame as f64 / 25.0;
+
+    let samples = audio_samples(&out);
+    let from = (5.7 * 8000.0) as usize;
+    let onset = samples[from..]
+        .iter()
+        .position(|s| s.unsigned_abs() > 3000)
+        .expect("a beep after 5.7 s");
+    let audio_t = (from + onset) as f64 / 8000.0;
+
+    eprintln!("sync: picture turns white at {video_t:.3}s, beep starts at {audio_t:.4}s");
+    assert!(
+        (video_t - 6.0).abs() <= 0.041,
+        "picture turns white at {video_t}"
+    );
+    assert!(
+        (video_t - audio_t).abs() <= 0.045,
+        "picture at {video_t}s, sound at {audio_t}s"
+    );
+}
