@@ -73,7 +73,12 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
     let work = Workspace::new(dir.clone());
     let result = match std::fs::create_dir_all(&dir) {
         Ok(()) => pipeline::run(config, runner, &conference, &work).await,
-        Err(e) => Err(StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e)),
+        Err(e) => Err(StageError::from_io(
+            Stage::Preprocess,
+            "cannot create",
+            &dir,
+            &e,
+        )),
     };
     match result {
         Ok(delivered) => {

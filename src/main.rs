@@ -107,7 +107,10 @@ async fn check_tools(config: &Config) -> anyhow::Result<Vec<tools::ToolVersion>>
 
 async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     let versions = check_tools(config).await?;
-    println!("# recproc {} — configuration is valid", env!("CARGO_PKG_VERSION"));
+    println!(
+        "# recproc {} — configuration is valid",
+        env!("CARGO_PKG_VERSION")
+    );
     for v in &versions {
         println!("# {}: {}", v.tool, v.version);
     }

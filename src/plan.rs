@@ -131,7 +131,11 @@ pub fn grid(n: usize, width: u32, height: u32) -> Vec<Rect> {
         .map(|k| {
             let row = k / cols;
             let col = k % cols;
-            let in_row = if row == rows - 1 { n - row * cols } else { cols };
+            let in_row = if row == rows - 1 {
+                n - row * cols
+            } else {
+                cols
+            };
             let left = (width - tw * in_row as u32) / 2;
             Rect {
                 x: left + tw * col as u32,
@@ -540,7 +544,10 @@ mod tests {
             ..audio
         };
         let t = timeline(Some(&audio), &[], Some(ts(9.5))).unwrap();
-        assert!((t.duration - 8.5).abs() < 1e-6, "a stop time beats completed");
+        assert!(
+            (t.duration - 8.5).abs() < 1e-6,
+            "a stop time beats completed"
+        );
     }
 
     #[test]
@@ -608,7 +615,13 @@ mod tests {
             .collect();
         assert_eq!(
             who,
-            vec![vec![0], vec![0, 1], vec![0, 1, 2], vec![0, 1, 2, 3], vec![0, 1, 3]]
+            vec![
+                vec![0],
+                vec![0, 1],
+                vec![0, 1, 2],
+                vec![0, 1, 2, 3],
+                vec![0, 1, 3]
+            ]
         );
         assert_eq!(p.max_visible, 4);
         // After blue leaves, yellow reflows into blue's place (third tile, centred last row).

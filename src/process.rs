@@ -252,7 +252,10 @@ mod tests {
         let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
         match &err {
             ProcessError::Failed { stderr_tail, .. } => {
-                assert!(stderr_tail.contains("/definitely/not/here"), "{stderr_tail}")
+                assert!(
+                    stderr_tail.contains("/definitely/not/here"),
+                    "{stderr_tail}"
+                )
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -279,12 +282,8 @@ mod tests {
     #[tokio::test]
     async fn stderr_tail_is_bounded() {
         // 100 kB on stderr: drained (no deadlock) and only the tail kept.
-        let inv = Invocation::new("dd").args([
-            "if=/dev/zero",
-            "of=/dev/stderr",
-            "bs=1000",
-            "count=100",
-        ]);
+        let inv =
+            Invocation::new("dd").args(["if=/dev/zero", "of=/dev/stderr", "bs=1000", "count=100"]);
         let done = run(&inv, Duration::from_secs(5)).await.unwrap();
         assert!(done.stderr_tail.len() <= STDERR_TAIL_BYTES);
     }
