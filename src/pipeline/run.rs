@@ -51,6 +51,23 @@ pub struct Delivered {
     pub files: Vec<DeliveredFile>,
 }
 
+/// The longest file name common filesystems accept.
+const MAX_NAME_BYTES: usize = 255;
+
+/// `filename_format` rendered for this conference, with the container's extension.
+fn merged_name(config: &Config, conference: &Conference, at: Timestamp) -> String {
+    format!(
+        "{}.{}",
+        config.recording.filename_format.render(&NameValues {
+            uuid: &conference.uuid,
+            confbridgeid: &conference.conference_id,
+            userid: None,
+            at,
+        }),
+        config.recording.video_codec.extension()
+    )
+}
+
 async fn timed<T>(
     conference_id: &str,
     stage: Stage,
@@ -109,6 +126,17 @@ pub async fn run(
             "The recording type is none: nothing to render."
         );
         return Ok(delivered);
+    }
+    // The name's length does not depend on the instant: check it before any work.
+    let provisional = merged_name(config, conference, Timestamp::from_micros(0));
+    if provisional.len() > MAX_NAME_BYTES {
+        return Err(StageError::input(
+            Stage::Validate,
+            format!(
+                "the output name would be {} bytes ({provisional:?}); file names may have at most {MAX_NAME_BYTES}: shorten recording.filename_format or the IDs",
+                provisional.len()
+            ),
+        ));
     }
     if video_sources.is_empty() && audio_source.is_none() {
         return Err(StageError::input(
@@ -205,16 +233,7 @@ pub async fn run(
         None
     };
 
-    let name = format!(
-        "{}.{}",
-        rec.filename_format.render(&NameValues {
-            uuid: &conference.uuid,
-            confbridgeid: &conference.conference_id,
-            userid: None,
-            at: timeline.origin,
-        }),
-        rec.video_codec.extension()
-    );
+    let name = merged_name(config, conference, timeline.origin);
     let muxed = work.output().join(&name);
     timed(
         id,

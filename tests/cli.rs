@@ -1,0 +1,145 @@
+//! The command line as an operator meets it: `check-config` on good and bad configurations,
+//! and `process` on an event file that is not there.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn recproc(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recproc"));
+    cmd.args(args).env_remove("RECPROC_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run recproc")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_config_prints_tools_and_the_effective_configuration() {
+    let sb = Sandbox::new("[recording]\nmix_limit = 4\n");
+    let out = recproc(
+        &["check-config", "--config", sb.config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ffmpeg version"), "{stdout}");
+    assert!(stdout.contains("Janus version"), "{stdout}");
+    assert!(stdout.contains("mix_limit = 4"), "{stdout}");
+    assert!(
+        stdout.contains(&*sb.output_dir().canonicalize().unwrap().to_string_lossy()),
+        "{stdout}"
+    );
+    // The broker password is not printed.
+    assert!(!stdout.contains("guest:guest"), "{stdout}");
+}
+
+#[test]
+fn the_config_file_can_come_from_the_environment() {
+    let sb = Sandbox::new("");
+    let out = recproc(
+        &["check-config"],
+        &[("RECPROC_CONFIG", sb.config.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_unknown_key_is_named() {
+    let sb = Sandbox::new("[recording]\nmix_limt = 4\n");
+    let out = recproc(
+        &["check-config", "--config", sb.config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("mix_limt"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_environment_value_is_named_with_its_variable() {
+    let sb = Sandbox::new("");
+    let out = recproc(
+        &["check-config", "--config", sb.config.to_str().unwrap()],
+        &[("RECPROC_RECORDING__WIDTH", "641")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("recording.width"), "{stderr}");
+    assert!(stderr.contains("RECPROC_RECORDING__WIDTH"), "{stderr}");
+}
+
+#[test]
+fn a_missing_directory_is_named() {
+    let sb = Sandbox::new("");
+    std::fs::remove_dir(sb.output_dir()).unwrap();
+    let out = recproc(
+        &["check-config", "--config", sb.config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("paths.output_dir"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_not_the_defaults() {
+    let out = recproc(
+        &["check-config", "--config", "/nonexistent/recproc.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/recproc.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_event_file_is_a_usage_error() {
+    let sb = Sandbox::new("");
+    let out = recproc(
+        &[
+            "process",
+            "--config",
+            sb.config.to_str().unwrap(),
+            "/nonexistent/event.json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/event.json"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_output_name_too_long_for_the_filesystem_fails_before_any_work() {
+    let sb = Sandbox::new(
+        "[recording]\nfilename_format = \"{{confbridgeid}}-{{uuid}}-{{confbridgeid}}-{{uuid}}\"\n",
+    );
+    let mut scenario = recproc::fixture::Scenario {
+        duration: 2.0,
+        ..Default::default()
+    };
+    scenario.conference_id = "c".repeat(120);
+    let run = sb.process(&sb.generate(&scenario).event);
+    run.failed("validate", &["at most 255", "filename_format"]);
+    assert!(sb.outputs().is_empty());
+}
