@@ -220,3 +220,30 @@ fn odd_but_harmless_ids_are_sanitised_in_names() {
     );
     assert_eq!(run.json["conferenceId"], "conf 42@été");
 }
+
+#[test]
+fn an_audio_file_cannot_pull_in_media_from_outside_the_roots() {
+    // An HLS playlist named like the WAV, pointing at real audio outside audio_root: ffmpeg
+    // would follow it if it guessed the format from the content.
+    let (sb, event) = good();
+    let secret = sb.path().join("secret.ts");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-f", "lavfi", "-i", "sine=d=3", "-c:a", "mp2",
+        ])
+        .arg(&secret)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(
+        sb.audio_root().join("fixture-conf.wav"),
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3.0,\n{}\n#EXT-X-ENDLIST\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let run = sb.process_text(&event.to_string());
+    run.failed("preprocess", &["mixed audio"]);
+    assert_nothing_delivered(&sb);
+}

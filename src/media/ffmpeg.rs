@@ -275,7 +275,11 @@ pub fn mux(
         inv = inv.arg("-i").path_arg(v);
     }
     if let Some(a) = audio {
-        inv = inv.arg("-i").path_arg(a);
+        // Read as WAV and nothing else: the file comes from outside and its content must not
+        // be able to make ffmpeg open other files.
+        inv = inv
+            .args(["-protocol_whitelist", "file", "-f", "wav", "-i"])
+            .path_arg(a);
     }
     if video.is_some() {
         inv = inv.args(["-map", "0:v:0", "-c:v", "copy"]);
@@ -462,6 +466,8 @@ mod tests {
             .map(|w| &w[1])
             .collect();
         assert_eq!(maps, vec!["0:v:0", "1:a:0"]);
+        let audio_input = args.iter().position(|a| a == "/a/mix.wav").unwrap();
+        assert_eq!(args[audio_input - 3..audio_input], ["-f", "wav", "-i"]);
         assert_eq!(value_after(&args, "-f"), "webm");
     }
 

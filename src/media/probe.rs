@@ -6,13 +6,18 @@ use serde::Deserialize;
 
 use crate::process::Invocation;
 
-/// `ffprobe` asking for what recproc needs to know of a media file, as JSON.
-pub fn invocation(path: &Path) -> Invocation {
-    Invocation::new("ffprobe")
+/// `ffprobe` asking for what recproc needs to know of a media file, as JSON. With a `format`
+/// the file is read as that and nothing else: its content cannot make ffprobe open another
+/// file (an HLS playlist named `.wav` would otherwise read media outside the roots).
+pub fn invocation(path: &Path, format: Option<&str>) -> Invocation {
+    let mut inv = Invocation::new("ffprobe")
         .args(["-v", "error", "-count_packets", "-show_entries"])
         .arg("stream=index,codec_type,codec_name,width,height,start_time,duration,nb_read_packets:format=duration,start_time")
-        .args(["-of", "json"])
-        .path_arg(path)
+        .args(["-of", "json", "-protocol_whitelist", "file"]);
+    if let Some(f) = format {
+        inv = inv.args(["-f", f]);
+    }
+    inv.path_arg(path)
 }
 
 /// One stream, as ffprobe describes it.
@@ -169,10 +174,21 @@ mod tests {
 
     #[test]
     fn invocation_asks_for_json() {
-        let inv = invocation(Path::new("/w/a.webm"));
+        let inv = invocation(Path::new("/w/a.webm"), None);
         assert_eq!(inv.program, "ffprobe");
         let args = inv.args_lossy();
         assert_eq!(args.last().unwrap(), "/w/a.webm");
         assert!(args.windows(2).any(|w| w == ["-of", "json"]));
+        assert!(!args.contains(&"-f".to_owned()));
+    }
+
+    #[test]
+    fn a_forced_format_reads_only_local_files() {
+        let args = invocation(Path::new("/a/mix.wav"), Some("wav")).args_lossy();
+        let n = args.len();
+        assert_eq!(args[n - 3..], ["-f", "wav", "/a/mix.wav"]);
+        assert!(args
+            .windows(2)
+            .any(|w| w == ["-protocol_whitelist", "file"]));
     }
 }

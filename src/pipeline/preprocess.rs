@@ -14,6 +14,8 @@ use crate::process::Invocation;
 
 /// How far into a track to look for its first decodable frame.
 const FIRST_FRAME_LOOKAHEAD_S: u32 = 30;
+/// The mixed audio is read as WAV and only as WAV (see `probe::invocation`).
+pub const WAV_FORMAT: &str = "wav";
 /// The longest a track's last frame is held past its timestamp.
 const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 
@@ -94,7 +96,7 @@ async fn video(
             err
         })?;
 
-    let probed = probe_file(runner, &file).await?;
+    let probed = probe_file(runner, &file, None).await?;
     let stream = probed
         .first("video")
         .ok_or_else(|| probe_failed(&source.path, "janus-pp-rec produced no video stream"))?;
@@ -137,9 +139,13 @@ async fn video(
     })
 }
 
-async fn probe_file(runner: &Runner, file: &Path) -> Result<probe::Probe, StageError> {
+async fn probe_file(
+    runner: &Runner,
+    file: &Path,
+    format: Option<&str>,
+) -> Result<probe::Probe, StageError> {
     let out = runner
-        .run(&probe::invocation(file), budget(0.0, 0.0))
+        .run(&probe::invocation(file, format), budget(0.0, 0.0))
         .await
         .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
     probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
@@ -165,10 +171,12 @@ async fn first_frame(runner: &Runner, file: &Path) -> Result<Option<f64>, StageE
 
 /// Checks the mixed WAV and measures it.
 pub async fn audio(runner: &Runner, source: &AudioSource) -> Result<Audio, StageError> {
-    let probed = probe_file(runner, &source.path).await.map_err(|mut e| {
-        e.message = format!("the mixed audio is unreadable: {}", e.message);
-        e
-    })?;
+    let probed = probe_file(runner, &source.path, Some(WAV_FORMAT))
+        .await
+        .map_err(|mut e| {
+            e.message = format!("the mixed audio is unreadable: {}", e.message);
+            e
+        })?;
     let (_, end) = probed.span("audio").ok_or_else(|| {
         probe_failed(
             &source.path,
