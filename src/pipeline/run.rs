@@ -68,9 +68,11 @@ fn merged_name(config: &Config, conference: &Conference, at: Timestamp) -> Strin
     )
 }
 
+/// Runs one step of a stage and logs how long it took.
 async fn timed<T>(
     conference_id: &str,
     stage: Stage,
+    step: &str,
     f: impl Future<Output = Result<T, StageError>>,
 ) -> Result<T, StageError> {
     let started = Instant::now();
@@ -80,6 +82,7 @@ async fn timed<T>(
         tracing::info!(
             conference_id,
             stage = stage.as_str(),
+            step,
             elapsed_ms,
             "Stage finished."
         );
@@ -145,7 +148,7 @@ pub async fn run(
         ));
     }
 
-    let (tracks, audio) = timed(id, Stage::Preprocess, async {
+    let (tracks, audio) = timed(id, Stage::Preprocess, "convert", async {
         let videos = preprocess::videos(runner, work, &video_sources);
         let audio = async {
             match &audio_source {
@@ -212,12 +215,14 @@ pub async fn run(
         timed(
             id,
             Stage::Render,
+            "slice",
             render::slices(runner, work, &layout, &tracks, &timeline.anchors, canvas),
         )
         .await?;
         let parts = timed(
             id,
             Stage::Render,
+            "layout",
             render::intervals(runner, work, &layout, canvas, encoding),
         )
         .await?;
@@ -225,6 +230,7 @@ pub async fn run(
             timed(
                 id,
                 Stage::Concat,
+                "concat",
                 render::concat(runner, work, &parts, duration),
             )
             .await?,
@@ -238,6 +244,7 @@ pub async fn run(
     timed(
         id,
         Stage::Mux,
+        "mux",
         render::mux(
             runner,
             video.as_deref(),
@@ -250,7 +257,7 @@ pub async fn run(
     .await?;
 
     let dest = config.paths.output_dir.join(&name);
-    let file = timed(id, Stage::Deliver, async {
+    let file = timed(id, Stage::Deliver, "place", async {
         let (muxed, dest) = (muxed.clone(), dest.clone());
         tokio::task::spawn_blocking(move || {
             let digested = deliver::digest(&muxed)
