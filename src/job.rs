@@ -56,14 +56,15 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
     let shown_id = ids.0.clone().unwrap_or_default();
     tracing::info!(conference_id = %shown_id, "Received a process recording event with id: {shown_id}");
 
-    let roots = Roots {
-        video_root: config.paths.video_root.clone(),
-        audio_root: config.paths.audio_root.clone(),
-    };
+    let roots = Roots::from_paths(&config.paths);
     let conference = match event::validate(&value, &roots) {
         Ok(c) => c,
         Err(e) => {
-            let err = StageError::input(Stage::Validate, e.to_string());
+            let err = if e.is_input_fault() {
+                StageError::input(Stage::Validate, e.to_string())
+            } else {
+                StageError::system(Stage::Validate, e.to_string())
+            };
             tracing::warn!(conference_id = %shown_id, error = %err.message, "Rejected an invalid event.");
             return Outcome::Failed(Box::new(report::failed(ids, &err, None, value)));
         }

@@ -119,16 +119,40 @@ async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<ExitCode> {
+    // Listen before the first tool starts, so a signal never finds a child to orphan.
+    let interrupted = interrupted()?;
     log_startup(config);
     check_tools(config).await?;
     let raw = std::fs::read(event)
         .with_context(|| format!("cannot read the event file {}", event.display()))?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
-    let outcome = job::process(config, &Runner::for_this_machine(), &raw).await;
+    let runner = Runner::for_this_machine();
+    let outcome = tokio::select! {
+        outcome = job::process(config, &runner, &raw) => outcome,
+        code = interrupted => {
+            // The job's future is dropped here, and with it every tool it was running.
+            tracing::warn!(exit_code = code, "Interrupted: the tools were stopped; the work directory is kept and nothing was delivered.");
+            return Ok(ExitCode::from(code));
+        }
+    };
     let json = serde_json::to_string_pretty(&outcome.to_json())?;
     println!("{json}");
     Ok(match outcome {
         Outcome::Processed(_) => ExitCode::SUCCESS,
         Outcome::Failed(_) => ExitCode::FAILURE,
+    })
+}
+
+/// Starts listening for SIGINT and SIGTERM; the future resolves to the conventional exit
+/// code (128 + signal) when one arrives.
+fn interrupted() -> anyhow::Result<impl std::future::Future<Output = u8>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => 143,
+            _ = int.recv() => 130,
+        }
     })
 }

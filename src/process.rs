@@ -110,13 +110,16 @@ pub enum ProcessError {
 }
 
 impl ProcessError {
-    /// True when the tool itself is missing or could not run: the machine's fault, never the
-    /// input's.
+    /// True when the machine, not what the tool was given, is at fault: the tool is missing
+    /// or could not run, it hung, or it was killed by a signal (the OOM killer, an operator).
     pub fn is_system(&self) -> bool {
-        matches!(
-            self,
-            ProcessError::NotFound { .. } | ProcessError::Spawn { .. } | ProcessError::Io { .. }
-        )
+        match self {
+            ProcessError::NotFound { .. }
+            | ProcessError::Spawn { .. }
+            | ProcessError::Io { .. }
+            | ProcessError::TimedOut { .. } => true,
+            ProcessError::Failed { status, .. } => status.code().is_none(),
+        }
     }
 }
 
@@ -251,15 +254,28 @@ mod tests {
         let inv = Invocation::new("ls").arg("/definitely/not/here");
         let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
         match &err {
-            ProcessError::Failed { stderr_tail, .. } => {
+            ProcessError::Failed {
+                stderr_tail,
+                status,
+                ..
+            } => {
                 assert!(
                     stderr_tail.contains("/definitely/not/here"),
                     "{stderr_tail}"
-                )
+                );
+                assert_eq!(status.code(), Some(2));
             }
             other => panic!("unexpected {other:?}"),
         }
         assert!(!err.is_system());
+    }
+
+    #[tokio::test]
+    async fn a_child_killed_by_a_signal_is_the_systems_fault() {
+        let inv = Invocation::new("sh").args(["-c", "kill -KILL $$"]);
+        let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(err, ProcessError::Failed { .. }), "{err:?}");
+        assert!(err.is_system());
     }
 
     #[tokio::test]
@@ -276,6 +292,7 @@ mod tests {
         let started = Instant::now();
         let err = run(&inv, Duration::from_millis(200)).await.unwrap_err();
         assert!(matches!(err, ProcessError::TimedOut { .. }), "{err:?}");
+        assert!(err.is_system());
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 

@@ -143,3 +143,56 @@ fn an_output_name_too_long_for_the_filesystem_fails_before_any_work() {
     run.failed("validate", &["at most 255", "filename_format"]);
     assert!(sb.outputs().is_empty());
 }
+
+#[test]
+fn sigterm_stops_the_tools_and_delivers_nothing() {
+    let sb = Sandbox::new("");
+    let generated = sb.generate(&recproc::fixture::sample_four_party());
+    let child = Command::new(env!("CARGO_BIN_EXE_recproc"))
+        .args(["process", "--config"])
+        .arg(&sb.config)
+        .arg(&generated.event)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until a tool is working on the job (writing into the work directory), then stop
+    // recproc.
+    let work = sb.work_dir().canonicalize().unwrap();
+    let working = || -> Option<String> {
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        let busy = children.split_whitespace().any(|c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .map(|cmd| String::from_utf8_lossy(&cmd).contains(&*work.to_string_lossy()))
+                .unwrap_or(false)
+        });
+        busy.then_some(children)
+    };
+    let started = std::time::Instant::now();
+    let children = loop {
+        if let Some(c) = working() {
+            break c;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "recproc never started a tool on the job"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    // Every tool it had running is gone, not re-parented and still writing.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for child in children.split_whitespace() {
+        let alive = std::fs::read_to_string(format!("/proc/{child}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        assert!(!alive, "tool {child} still runs after recproc was stopped");
+    }
+    assert!(sb.outputs().is_empty());
+}

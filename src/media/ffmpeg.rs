@@ -468,7 +468,8 @@ mod tests {
         assert_eq!(maps, vec!["0:v:0", "1:a:0"]);
         let audio_input = args.iter().position(|a| a == "/a/mix.wav").unwrap();
         assert_eq!(args[audio_input - 3..audio_input], ["-f", "wav", "-i"]);
-        assert_eq!(value_after(&args, "-f"), "webm");
+        let n = args.len();
+        assert_eq!(args[n - 3..], ["-f", "webm", "/w/out.webm"]);
     }
 
     #[test]

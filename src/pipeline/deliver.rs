@@ -41,6 +41,8 @@ pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
     let dir = dest
         .parent()
         .ok_or_else(|| io::Error::other("destination has no directory"))?;
+    // A link shares the inode: make its data durable before it becomes visible.
+    File::open(src)?.sync_all()?;
     match fs::hard_link(src, dest) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),

@@ -94,7 +94,6 @@ impl StageError {
     pub fn from_process(stage: Stage, otherwise: Blame, e: &ProcessError) -> Self {
         let text = e.to_string();
         let system = e.is_system()
-            || matches!(e, ProcessError::TimedOut { .. })
             || text.contains("No space left on device")
             || text.contains("Cannot allocate memory");
         StageError {
@@ -276,6 +275,26 @@ mod tests {
         };
         let e = StageError::from_process(Stage::Preprocess, Blame::Input, &bad);
         assert_eq!(e.blame, Blame::Input);
+        // Killed by a signal (the OOM killer): not the input's fault.
+        use std::os::unix::process::ExitStatusExt;
+        let killed = ProcessError::Failed {
+            program: "ffmpeg".into(),
+            status: std::process::ExitStatus::from_raw(9),
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            StageError::from_process(Stage::Render, Blame::Input, &killed).blame,
+            Blame::System
+        );
+        let hung = ProcessError::TimedOut {
+            program: "ffmpeg".into(),
+            timeout: Duration::from_secs(1),
+            stderr_tail: String::new(),
+        };
+        assert_eq!(
+            StageError::from_process(Stage::Render, Blame::Input, &hung).blame,
+            Blame::System
+        );
         assert!(e.to_string().starts_with("preprocess failed: "), "{e}");
     }
 
