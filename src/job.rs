@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use sha2::{Digest, Sha256};
+
 use crate::config::Config;
 use crate::event::{self, Roots};
 use crate::names::sanitize;
@@ -28,12 +30,23 @@ impl Outcome {
     }
 }
 
-/// The work directory of a conference: the same for every attempt at the same event.
+/// The work directory of a conference: the same for every attempt at the same event, and
+/// different for different IDs even where sanitising makes them look alike (`room 1` and
+/// `room_1`; `a-b`+`c` and `a`+`b-c`): a hash of the raw IDs ends the name.
 pub fn work_dir(config: &Config, conference_id: &str, uuid: &str) -> PathBuf {
-    config
-        .paths
-        .work_dir
-        .join(format!("{}-{}", sanitize(conference_id), sanitize(uuid)))
+    let mut h = Sha256::new();
+    h.update(conference_id.as_bytes());
+    h.update([0]);
+    h.update(uuid.as_bytes());
+    let tag: String = h.finalize()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    config.paths.work_dir.join(format!(
+        "{}-{}-{tag}",
+        sanitize(conference_id),
+        sanitize(uuid)
+    ))
 }
 
 /// Processes one raw conference-ended event.
@@ -71,7 +84,7 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
     };
 
     let dir = work_dir(config, &conference.conference_id, &conference.uuid);
-    let work = Workspace::new(dir.clone());
+    let work = Workspace::new(dir.clone(), &conference.conference_id);
     let result = match std::fs::create_dir_all(&dir) {
         Ok(()) => pipeline::run(config, runner, &conference, &work).await,
         Err(e) => Err(StageError::from_io(

@@ -10,8 +10,6 @@ use crate::timestamp::Timestamp;
 /// Output frame rate. 25 fps is exact in Matroska's millisecond timestamps, so concatenated
 /// parts never drift.
 pub const FPS: u32 = 25;
-/// The most tiles one merged layout ever shows (SPEC.md: `mix_limit`, never more than 9).
-pub const MAX_TILES: usize = 9;
 
 /// What the media says about one video track.
 #[derive(Debug, Clone, PartialEq)]

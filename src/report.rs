@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::event::Conference;
-use crate::pipeline::{Delivered, StageError};
+use crate::pipeline::{Blame, Delivered, StageError};
 use crate::timestamp::Timestamp;
 
 /// `"0.1234MB"`: megabytes (2^20 bytes) with four decimals, as the metadata carries sizes.
@@ -37,6 +37,15 @@ pub struct AudioEntry {
     pub bytes: u64,
 }
 
+/// A video track left out of the recording.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SkippedEntry {
+    pub filename: String,
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FileEntry {
     pub path: String,
@@ -56,6 +65,8 @@ pub struct Processed {
     pub should_record_video: bool,
     pub videos: Vec<VideoEntry>,
     pub audio: Option<AudioEntry>,
+    /// Video tracks left out because nothing in them could be shown.
+    pub skipped: Vec<SkippedEntry>,
     pub status: &'static str,
     pub mode: &'static str,
     pub encrypted: bool,
@@ -116,6 +127,15 @@ pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
         should_record_video: d.should_record_video,
         videos,
         audio,
+        skipped: d
+            .skipped
+            .iter()
+            .map(|s| SkippedEntry {
+                filename: s.source.path.display().to_string(),
+                user_id: s.source.user_id.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
         status: "processed",
         mode: d.mode.as_str(),
         encrypted: false,
@@ -134,7 +154,7 @@ pub struct Failed {
     pub stage: &'static str,
     pub error: String,
     /// `input` (the message is at fault) or `system`.
-    pub blame: &'static str,
+    pub blame: Blame,
     /// Where the kept temporary files are.
     pub work_dir: Option<String>,
     pub failed_at: String,
@@ -155,10 +175,7 @@ pub fn failed(
         status: "failed",
         stage: error.stage.as_str(),
         error: error.message.clone(),
-        blame: match error.blame {
-            crate::pipeline::Blame::Input => "input",
-            crate::pipeline::Blame::System => "system",
-        },
+        blame: error.blame,
         work_dir: work_dir.map(|p| p.display().to_string()),
         failed_at: Timestamp::now().to_iso_millis(),
         event,

@@ -247,3 +247,15 @@ fn an_audio_file_cannot_pull_in_media_from_outside_the_roots() {
     run.failed("preprocess", &["mixed audio"]);
     assert_nothing_delivered(&sb);
 }
+
+#[test]
+fn an_existing_recording_is_never_overwritten_nor_rendered_again() {
+    let (sb, event) = good();
+    let first = sb.process_text(&event.to_string()).delivered();
+    let before = std::fs::read(&first).unwrap();
+    let run = sb.process_text(&event.to_string());
+    run.failed("deliver", &["already exists", "never overwrites"]);
+    assert_eq!(std::fs::read(&first).unwrap(), before);
+    // Refused before rendering anything.
+    assert!(!run.stderr.contains("stage=\"render\""), "{}", run.stderr);
+}

@@ -159,7 +159,9 @@ fn a_late_first_keyframe_and_a_gap_keep_the_timeline() {
             (centre(160, 240, 320, 240), GREEN),
         ],
     );
-    // Blue's gap does not shift what follows: still blue just before 9 s, white after.
+    // During blue's gap its last picture stays (frozen, not black)...
+    assert_colours(&out, 6.0, &[(centre(0, 0, 320, 240), BLUE)]);
+    // ...and the gap does not shift what follows: still blue just before 9 s, white after.
     assert_colours(&out, 8.6, &[(centre(0, 0, 320, 240), BLUE)]);
     assert_colours(&out, 9.4, &[(centre(0, 0, 320, 240), WHITE)]);
     assert_colours(&out, 11.5, &[(centre(160, 240, 320, 240), GREEN)]);
@@ -212,7 +214,14 @@ fn temporary_files_are_kept_when_asked() {
     };
     let sb = Sandbox::new("[recording]\nclean_temporary_files = false\n");
     sb.process(&sb.generate(&scenario).event).delivered();
-    let kept = sb.work_dir().join("fixture-conf-fixture-uuid");
+    let dirs: Vec<_> = std::fs::read_dir(sb.work_dir())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    let kept = dirs[0].path();
+    let name = kept.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("fixture-conf-fixture-uuid-"), "{name}");
     assert!(kept.join("tracks/track-00.webm").is_file());
     assert!(kept.join("video.mkv").is_file());
 }
@@ -291,4 +300,49 @@ fn audio_and_video_stay_in_sync_within_a_frame() {
         (video_t - audio_t).abs() <= 0.045,
         "picture at {video_t}s, sound at {audio_t}s"
     );
+}
+
+#[test]
+fn a_first_keyframe_half_a_minute_late_still_shows() {
+    // green's packets start at 1 s but its first keyframe only comes at 35 s.
+    let mut green = Participant::new("green", "0x00FF00", 1.0, 40.0);
+    green.first_keyframe_at = Some(35.0);
+    let scenario = Scenario {
+        duration: 40.0,
+        participants: vec![Participant::new("red", "red", 0.0, 40.0), green],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
+    assert_colours(&out, 30.0, &[((320, 240), RED), ((20, 20), RED)]);
+    assert_colours(&out, 37.0, &[((160, 240), RED), ((480, 240), GREEN)]);
+    assert_eq!(run.json["skipped"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_track_without_any_keyframe_is_left_out_not_fatal() {
+    // green's only keyframe (5 s) is lost in a gap that lasts until it leaves: nothing of it
+    // can ever be decoded. red and the audio must still be delivered.
+    let mut green = Participant::new("green", "0x00FF00", 1.0, 6.0);
+    green.first_keyframe_at = Some(5.0);
+    green.gaps = vec![(5.0, 6.0)];
+    let scenario = Scenario {
+        duration: 6.0,
+        participants: vec![Participant::new("red", "red", 0.0, 6.0), green],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
+    assert_eq!(probe(&out).codecs(), vec!["vp8", "opus"]);
+    assert_colours(&out, 3.0, &[((320, 240), RED), ((600, 240), RED)]);
+    let skipped = run.json["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{}", run.stdout);
+    assert_eq!(skipped[0]["userID"], "green");
+    assert!(skipped[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no keyframe"));
+    assert!(run.stderr.contains("Leaving a video out of the recording"));
 }

@@ -145,6 +145,9 @@ pub fn slice(s: &Slice<'_>) -> Invocation {
         start = frame_time(s.start_frame),
     );
     let mut inv = ffmpeg()
+        // Frames before a late first keyframe never decode; they must not count as a
+        // failure (ffmpeg gives up with status 69 past 2/3 undecodable frames).
+        .args(["-max_error_rate", "1"])
         .args(["-threads", &s.threads.max(1).to_string()])
         .arg("-i")
         .path_arg(s.input)
@@ -157,7 +160,7 @@ pub fn slice(s: &Slice<'_>) -> Invocation {
             "-preset",
             "ultrafast",
             "-crf",
-            "14",
+            "18",
             "-bf",
             "0",
             "-forced-idr",
@@ -339,6 +342,7 @@ mod tests {
         assert!(vf.starts_with("setpts=PTS+3.035000/TB,fps=fps=25:start_time=3.040000:round=near,setpts=PTS-STARTPTS,"), "{vf}");
         assert!(vf.contains("pad=320:240:"), "{vf}");
         assert_eq!(value_after(&args, "-frames:v"), "349");
+        assert_eq!(value_after(&args, "-max_error_rate"), "1");
     }
 
     #[test]

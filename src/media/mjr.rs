@@ -44,14 +44,6 @@ impl VideoCodec {
             VideoCodec::H264 => "mp4",
         }
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            VideoCodec::Vp8 => "vp8",
-            VideoCodec::Vp9 => "vp9",
-            VideoCodec::H264 => "h264",
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

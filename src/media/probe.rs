@@ -20,6 +20,31 @@ pub fn invocation(path: &Path, format: Option<&str>) -> Invocation {
     inv.path_arg(path)
 }
 
+/// `ffprobe` listing the timestamps of the video's keyframes, decoding nothing else: the
+/// first line is the first frame that can be shown.
+pub fn keyframes(path: &Path) -> Invocation {
+    Invocation::new("ffprobe")
+        .args([
+            "-v",
+            "quiet",
+            "-protocol_whitelist",
+            "file",
+            "-skip_frame",
+            "nokey",
+        ])
+        .args(["-select_streams", "v:0"])
+        .args(["-show_entries", "frame=best_effort_timestamp_time"])
+        .args(["-of", "csv=p=0"])
+        .path_arg(path)
+}
+
+/// The first timestamp in [`keyframes`]' output.
+pub fn first_timestamp(csv: &str) -> Option<f64> {
+    csv.lines()
+        .find_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
+        .filter(|t| t.is_finite())
+}
+
 /// One stream, as ffprobe describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stream {
@@ -165,6 +190,15 @@ mod tests {
         let p = parse(json).unwrap();
         assert_eq!(p.first("video").unwrap().start_time, None);
         assert_eq!(p.span("video"), None);
+    }
+
+    #[test]
+    fn first_keyframe_is_the_first_number() {
+        assert_eq!(first_timestamp("1.933000\n9.933000\n"), Some(1.933));
+        assert_eq!(first_timestamp("N/A\n2.5,\n"), Some(2.5));
+        assert_eq!(first_timestamp(""), None);
+        let args = keyframes(Path::new("/w/t.webm")).args_lossy();
+        assert!(args.windows(2).any(|w| w == ["-skip_frame", "nokey"]));
     }
 
     #[test]

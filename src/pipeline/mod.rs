@@ -162,11 +162,20 @@ pub fn budget(media_seconds: f64, seconds_per_media_second: f64) -> Duration {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    conference_id: String,
 }
 
 impl Workspace {
-    pub fn new(root: PathBuf) -> Self {
-        Workspace { root }
+    pub fn new(root: PathBuf, conference_id: &str) -> Self {
+        Workspace {
+            root,
+            conference_id: conference_id.to_owned(),
+        }
+    }
+
+    /// The conference this work is for, for log lines.
+    pub fn conference_id(&self) -> &str {
+        &self.conference_id
     }
 
     pub fn root(&self) -> &Path {

@@ -10,20 +10,16 @@ use crate::event::{AudioSource, VideoSource};
 use crate::media::{janus, mjr, probe};
 use crate::pipeline::{budget, Blame, Runner, Stage, StageError, Workspace};
 use crate::plan::{AudioFacts, VideoFacts};
-use crate::process::Invocation;
 
-/// How far into a track to look for its first decodable frame.
-const FIRST_FRAME_LOOKAHEAD_S: u32 = 30;
 /// The mixed audio is read as WAV and only as WAV (see `probe::invocation`).
 pub const WAV_FORMAT: &str = "wav";
 /// The longest a track's last frame is held past its timestamp.
-const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
+pub const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 
 /// One converted video track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Track {
     pub source: VideoSource,
-    pub codec: mjr::VideoCodec,
     /// The janus-pp-rec output.
     pub file: PathBuf,
     pub width: u32,
@@ -45,22 +41,39 @@ fn probe_failed(path: &Path, what: &str) -> StageError {
     StageError::input(Stage::Preprocess, format!("{}: {what}", path.display()))
 }
 
-/// Converts and probes every video track, in parallel.
+/// A track left out of the recording, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub source: VideoSource,
+    pub reason: String,
+}
+
+/// Converts and probes every video track, in parallel. A track with no decodable frame at all
+/// is left out (it would show nothing) rather than failing everyone else's recording.
 pub async fn videos(
     runner: &Runner,
     work: &Workspace,
     sources: &[VideoSource],
-) -> Result<Vec<Track>, StageError> {
+) -> Result<(Vec<Track>, Vec<Skipped>), StageError> {
     let dir = work.tracks();
     std::fs::create_dir_all(&dir)
         .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e))?;
-    try_join_all(
+    let prepared = try_join_all(
         sources
             .iter()
             .enumerate()
             .map(|(i, s)| video(runner, work, i, s)),
     )
-    .await
+    .await?;
+    let mut tracks = Vec::new();
+    let mut skipped = Vec::new();
+    for p in prepared {
+        match p {
+            Ok(t) => tracks.push(t),
+            Err(s) => skipped.push(s),
+        }
+    }
+    Ok((tracks, skipped))
 }
 
 async fn video(
@@ -68,8 +81,14 @@ async fn video(
     work: &Workspace,
     index: usize,
     source: &VideoSource,
-) -> Result<Track, StageError> {
-    tracing::info!(path = %source.path.display(), user_id = %source.user_id, "Processing video: {}", source.path.display());
+) -> Result<Result<Track, Skipped>, StageError> {
+    tracing::info!(
+        conference_id = %work.conference_id(),
+        path = %source.path.display(),
+        user_id = %source.user_id,
+        "Processing video: {}",
+        source.path.display()
+    );
     let path = source.path.clone();
     let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
         .await
@@ -115,17 +134,21 @@ async fn video(
         .min(MAX_LAST_FRAME_HOLD_S);
     let end = last + hold;
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
-    let first_frame = first_frame(runner, &file)
-        .await?
-        .ok_or_else(|| {
-            probe_failed(
-                &source.path,
-                &format!("no decodable frame in the first {FIRST_FRAME_LOOKAHEAD_S} s (no keyframe was recorded)"),
-            )
-        })?;
-    Ok(Track {
+    let Some(first_frame) = first_keyframe(runner, &file, last).await? else {
+        let reason = "no keyframe was recorded, so no frame of it can be decoded".to_owned();
+        tracing::warn!(
+            conference_id = %work.conference_id(),
+            path = %source.path.display(),
+            user_id = %source.user_id,
+            "Leaving a video out of the recording: {reason}."
+        );
+        return Ok(Err(Skipped {
+            source: source.clone(),
+            reason,
+        }));
+    };
+    Ok(Ok(Track {
         source: source.clone(),
-        codec,
         file,
         width,
         height,
@@ -136,7 +159,7 @@ async fn video(
             end,
             event_stop: source.stop,
         },
-    })
+    }))
 }
 
 async fn probe_file(
@@ -151,22 +174,20 @@ async fn probe_file(
     probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
 }
 
-/// The timestamp of the first frame the decoder really produces (frames before the first
-/// keyframe cannot be decoded and are not shown).
-async fn first_frame(runner: &Runner, file: &Path) -> Result<Option<f64>, StageError> {
-    let inv = Invocation::new("ffprobe")
-        .args(["-v", "quiet", "-select_streams", "v:0", "-read_intervals"])
-        .arg(format!("%+{FIRST_FRAME_LOOKAHEAD_S}"))
-        .args(["-show_entries", "frame=best_effort_timestamp_time"])
-        .args(["-of", "csv=p=0"])
-        .path_arg(file);
+/// The timestamp of the first keyframe: frames before it cannot be decoded and never show.
+/// Only keyframes are decoded, through the whole file (a sender may send its first one late).
+async fn first_keyframe(
+    runner: &Runner,
+    file: &Path,
+    seconds: f64,
+) -> Result<Option<f64>, StageError> {
     let out = runner
-        .run(&inv, budget(FIRST_FRAME_LOOKAHEAD_S as f64, 2.0))
+        .run(&probe::keyframes(file), budget(seconds, 1.0))
         .await
         .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok()))
+    Ok(probe::first_timestamp(&String::from_utf8_lossy(
+        &out.stdout,
+    )))
 }
 
 /// Checks the mixed WAV and measures it.

@@ -8,9 +8,14 @@ use std::path::{Path, PathBuf};
 use futures::future::try_join_all;
 
 use crate::media::ffmpeg::{self, Encoding, Render, Slice, TileInput};
-use crate::pipeline::preprocess::Track;
+use crate::pipeline::preprocess::{Track, MAX_LAST_FRAME_HOLD_S};
 use crate::pipeline::{budget, fresh_dir, Blame, Runner, Stage, StageError, Workspace};
 use crate::plan::{fit_within, Plan, TrackCut, FPS};
+
+/// How far before a track's planned end its decoded frames may run out: the plan holds a
+/// track's last frame for up to `MAX_LAST_FRAME_HOLD_S` past its timestamp (plus one frame of
+/// rounding).
+const TAIL_TOLERANCE_FRAMES: u64 = (MAX_LAST_FRAME_HOLD_S * FPS as f64) as u64 + 1;
 
 /// Cuts every visible track into its pieces, in parallel.
 pub async fn slices(
@@ -98,26 +103,40 @@ pub async fn intervals(
     try_join_all(plan.intervals.iter().enumerate().map(|(i, interval)| {
         let output = &parts[i];
         async move {
-            let pieces: Vec<(PathBuf, _)> = interval
-                .tiles
-                .iter()
-                .filter_map(|t| {
-                    let piece = work.piece(t.track, t.piece);
-                    if piece.exists() {
-                        Some((piece, t.rect))
-                    } else {
-                        // The track ended a frame or two before the plan expected: show
-                        // black rather than fail the recording.
-                        tracing::warn!(
-                            track = t.track,
-                            piece = t.piece,
-                            "A track piece is missing; its tile stays black for {} frames.",
-                            interval.frames()
-                        );
-                        None
-                    }
-                })
-                .collect();
+            let mut pieces = Vec::with_capacity(interval.tiles.len());
+            for t in &interval.tiles {
+                let piece = work.piece(t.track, t.piece);
+                if piece.exists() {
+                    pieces.push((piece, t.rect));
+                    continue;
+                }
+                // Legitimate only in the held tail of a track: its decoded frames ended
+                // within the hold the plan added after its last timestamp.
+                let track_end = plan
+                    .cuts
+                    .iter()
+                    .find(|c| c.track == t.track)
+                    .map_or(0, |c| c.end_frame);
+                if interval.start_frame + TAIL_TOLERANCE_FRAMES < track_end {
+                    return Err(StageError::system(
+                        Stage::Render,
+                        format!(
+                            "slicing left no piece {} of track {} ({}) for the interval at {:.2}s",
+                            t.piece,
+                            t.track,
+                            piece.display(),
+                            interval.start_seconds()
+                        ),
+                    ));
+                }
+                tracing::warn!(
+                    conference_id = %work.conference_id(),
+                    track = t.track,
+                    piece = t.piece,
+                    "A track's held last frame has no piece; its tile stays black for {} frames.",
+                    interval.frames()
+                );
+            }
             let inv = ffmpeg::render(&Render {
                 tiles: pieces
                     .iter()

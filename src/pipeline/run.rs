@@ -8,9 +8,9 @@ use crate::config::Config;
 use crate::event::{Conference, RecordingType};
 use crate::media::ffmpeg::Encoding;
 use crate::names::NameValues;
-use crate::pipeline::preprocess::{self, Audio, Track};
+use crate::pipeline::preprocess::{self, Audio, Skipped, Track};
 use crate::pipeline::{deliver, render, Runner, Stage, StageError, Workspace};
-use crate::plan::{self, PlanTrack, Span, MAX_TILES};
+use crate::plan::{self, PlanTrack, Span};
 use crate::timestamp::Timestamp;
 
 /// How the recording was delivered.
@@ -48,11 +48,23 @@ pub struct Delivered {
     /// Each converted video track with where it shows on the output (`None`: not shown).
     pub tracks: Vec<(Track, Option<Span>)>,
     pub audio: Option<Audio>,
+    /// Video tracks left out because nothing in them could be shown.
+    pub skipped: Vec<Skipped>,
     pub files: Vec<DeliveredFile>,
 }
 
 /// The longest file name common filesystems accept.
 const MAX_NAME_BYTES: usize = 255;
+
+fn already_exists(dest: &std::path::Path) -> StageError {
+    StageError::input(
+        Stage::Deliver,
+        format!(
+            "{} already exists: recproc never overwrites a delivered recording (move it away to process this event again)",
+            dest.display()
+        ),
+    )
+}
 
 /// `filename_format` rendered for this conference, with the container's extension.
 fn merged_name(config: &Config, conference: &Conference, at: Timestamp) -> String {
@@ -99,14 +111,8 @@ pub async fn run(
 ) -> Result<Delivered, StageError> {
     let id = conference.conference_id.as_str();
     let rec = &config.recording;
-    let keep_audio = matches!(
-        conference.recording_type,
-        RecordingType::All | RecordingType::Audio
-    );
-    let keep_video = matches!(
-        conference.recording_type,
-        RecordingType::All | RecordingType::Video
-    );
+    let keep_audio = conference.recording_type.should_record_audio();
+    let keep_video = conference.recording_type.should_record_video();
     let video_sources = if keep_video {
         conference.videos.clone()
     } else {
@@ -121,6 +127,7 @@ pub async fn run(
         should_record_video: keep_video,
         tracks: Vec::new(),
         audio: None,
+        skipped: Vec::new(),
         files: Vec::new(),
     };
     if conference.recording_type == RecordingType::None {
@@ -148,7 +155,7 @@ pub async fn run(
         ));
     }
 
-    let (tracks, audio) = timed(id, Stage::Preprocess, "convert", async {
+    let ((tracks, skipped), audio) = timed(id, Stage::Preprocess, "convert", async {
         let videos = preprocess::videos(runner, work, &video_sources);
         let audio = async {
             match &audio_source {
@@ -181,13 +188,15 @@ pub async fn run(
         .collect();
     let canvas = (rec.width, rec.height);
     let layout = plan::plan(timeline.duration, &plan_tracks, canvas.0, canvas.1);
+    // The configuration refuses settings that always mean split output; what remains is a
+    // conference with more videos at once than the layout may show.
     let limit = rec.mix_limit as usize;
-    if rec.split_recording_output || limit > MAX_TILES || layout.max_visible > limit {
+    if layout.max_visible > limit {
         return Err(StageError::input(
             Stage::Plan,
             format!(
-                "this conference needs split output (split_recording_output = {}, mix_limit = {}, up to {} videos at once), which this version of recproc does not produce yet",
-                rec.split_recording_output, rec.mix_limit, layout.max_visible
+                "{} videos are visible at once but mix_limit is {}: this conference needs split output, which this version of recproc does not produce yet",
+                layout.max_visible, rec.mix_limit
             ),
         ));
     }
@@ -199,6 +208,13 @@ pub async fn run(
         max_visible = layout.max_visible,
         "Planned the merged layout."
     );
+
+    // Never render what could not be delivered: recproc does not overwrite recordings.
+    let name = merged_name(config, conference, timeline.origin);
+    let dest = config.paths.output_dir.join(&name);
+    if dest.exists() {
+        return Err(already_exists(&dest));
+    }
 
     let encoding = Encoding {
         codec: rec.video_codec,
@@ -239,7 +255,6 @@ pub async fn run(
         None
     };
 
-    let name = merged_name(config, conference, timeline.origin);
     let muxed = work.output().join(&name);
     timed(
         id,
@@ -256,7 +271,6 @@ pub async fn run(
     )
     .await?;
 
-    let dest = config.paths.output_dir.join(&name);
     let file = timed(id, Stage::Deliver, "place", async {
         let (muxed, dest) = (muxed.clone(), dest.clone());
         tokio::task::spawn_blocking(move || {
@@ -264,13 +278,7 @@ pub async fn run(
                 .map_err(|e| StageError::from_io(Stage::Deliver, "cannot read", &muxed, &e))?;
             deliver::place(&muxed, &dest).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    StageError::input(
-                        Stage::Deliver,
-                        format!(
-                            "{} already exists: recproc never overwrites a delivered recording (move it away to process this event again)",
-                            dest.display()
-                        ),
-                    )
+                    already_exists(&dest)
                 } else {
                     StageError::from_io(Stage::Deliver, "cannot deliver to", &dest, &e)
                 }
@@ -294,6 +302,7 @@ pub async fn run(
         .zip(timeline.tracks.iter().copied())
         .collect();
     delivered.audio = audio;
+    delivered.skipped = skipped;
     delivered.files.push(file);
     Ok(delivered)
 }
