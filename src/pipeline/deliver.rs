@@ -49,17 +49,24 @@ pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
         Err(e)
             if e.raw_os_error() == Some(libc::EXDEV) || e.raw_os_error() == Some(libc::EPERM) =>
         {
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".recproc-")
-                .suffix(".partial")
-                .tempfile_in(dir)?;
-            io::copy(&mut File::open(src)?, tmp.as_file_mut())?;
-            tmp.as_file().sync_all()?;
-            tmp.persist_noclobber(dest).map_err(|e| e.error)?;
+            copy_into(dir, src, dest)?;
         }
         Err(e) => return Err(e),
     }
     File::open(dir)?.sync_all()
+}
+
+/// The other filesystem's way: copy to a hidden temporary name in `dir` (beside `dest`),
+/// fsync, then rename without replacing. The temporary file is removed if anything fails.
+fn copy_into(dir: &Path, src: &Path, dest: &Path) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".recproc-")
+        .suffix(".partial")
+        .tempfile_in(dir)?;
+    io::copy(&mut File::open(src)?, tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(dest).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -94,6 +101,28 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&dest).unwrap(), b"recording");
         // Nothing half-written is left beside it.
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_copy_path_is_whole_or_nothing_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        fs::write(&src, vec![7u8; 300_000]).unwrap();
+        let dest = out.join("final.webm");
+        copy_into(&out, &src, &dest).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), vec![7u8; 300_000]);
+        fs::write(&src, b"another").unwrap();
+        let e = copy_into(&out, &src, &dest).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&dest).unwrap().len(), 300_000);
+        // The refused copy left no temporary file behind.
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+        // Nor does a source that cannot be read.
+        let missing = dir.path().join("missing");
+        assert!(copy_into(&out, &missing, &out.join("x")).is_err());
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
     }
 }
