@@ -12,9 +12,11 @@ use serde::Deserialize;
 
 use crate::timestamp::Timestamp;
 
-const MAGIC_V2: &[u8; 8] = b"MJR00002";
+/// The first bytes of a version 2 recording.
+pub const MAGIC_V2: &[u8; 8] = b"MJR00002";
 const MAGIC_PREFIX: &[u8; 5] = b"MJR00";
-const RECORD_MAGIC: &[u8; 4] = b"MEET";
+/// The first bytes of every packet record.
+pub const RECORD_MAGIC: &[u8; 4] = b"MEET";
 /// No RTP packet a recorder writes is larger than this (Janus buffers are 1500 bytes; the
 /// margin covers extensions). A bigger length means the record is corrupt.
 const MAX_PACKET: usize = 16 * 1024;
