@@ -1,5 +1,7 @@
-//! Deliver: a finished file enters the output directory whole or not at all, and never
-//! replaces a file that is already there. Same filesystem: a hard link (atomic, no copy).
+//! Deliver: a finished file enters the output directory whole or not at all, never replaces a
+//! file that is already there, and never shares its inode with anything in the work directory
+//! (a later run truncating a work file must not be able to touch a delivered recording): it
+//! is *moved*. Same filesystem: hard link, then unlink the source (atomic, no copy).
 //! Otherwise: a copy to a hidden temporary name in the output directory, fsync, rename.
 
 use std::fs::{self, File};
@@ -7,6 +9,58 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+
+/// Puts the directory `staged` (files only) at `dest` whole or not at all: each file is linked
+/// or copied into a hidden temporary directory beside `dest`, everything is fsynced, and the
+/// directory is renamed into place without replacing anything (`AlreadyExists` if `dest` is
+/// there). A failure leaves nothing behind.
+pub fn place_dir(staged: &Path, dest: &Path) -> io::Result<()> {
+    let parent = dest
+        .parent()
+        .ok_or_else(|| io::Error::other("destination has no directory"))?;
+    if dest.exists() {
+        return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".recproc-")
+        .suffix(".partial")
+        .tempdir_in(parent)?;
+    for entry in fs::read_dir(staged)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            place(&entry.path(), &tmp.path().join(entry.file_name()))?;
+        }
+    }
+    rename_noreplace(tmp.path(), dest)?;
+    // Renamed: there is nothing left at the temporary path to clean up.
+    let _ = tmp.keep();
+    File::open(parent)?.sync_all()
+}
+
+/// rename(2) that fails with `AlreadyExists` instead of replacing `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::other("a path contains a NUL byte"))
+    };
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: both are valid NUL-terminated paths that live across the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 /// Size and SHA-256 of a file, read once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +90,8 @@ pub fn digest(path: &Path) -> io::Result<Digested> {
     Ok(Digested { bytes, sha256 })
 }
 
-/// Puts `src` at `dest` atomically; fails with `AlreadyExists` if `dest` exists.
+/// Moves `src` to `dest` atomically; fails with `AlreadyExists` if `dest` exists, leaving
+/// `src` where it was.
 pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
     let dir = dest
         .parent()
@@ -53,7 +108,8 @@ pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    File::open(dir)?.sync_all()
+    File::open(dir)?.sync_all()?;
+    fs::remove_file(src)
 }
 
 /// The other filesystem's way: copy to a hidden temporary name in `dir` (beside `dest`),
@@ -96,12 +152,53 @@ mod tests {
         let dest = out.join("final.webm");
         place(&src, &dest).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"recording");
+        // Moved, not shared: rewriting the work path cannot touch the delivered file.
+        assert!(!src.exists());
+        fs::write(&src, b"rewritten by a later run").unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"recording");
         fs::write(dir.path().join("other"), b"different").unwrap();
         let e = place(&dir.path().join("other"), &dest).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert!(
+            dir.path().join("other").exists(),
+            "a refused move keeps its source"
+        );
         assert_eq!(fs::read(&dest).unwrap(), b"recording");
         // Nothing half-written is left beside it.
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_directory_arrives_whole_and_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join("staged");
+        let out = dir.path().join("out");
+        fs::create_dir_all(&staged).unwrap();
+        fs::create_dir(&out).unwrap();
+        fs::write(staged.join("a.wav"), b"audio").unwrap();
+        fs::write(staged.join("b.webm"), b"video").unwrap();
+        let dest = out.join("uuid-conf");
+        place_dir(&staged, &dest).unwrap();
+        assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
+        assert_eq!(fs::read(dest.join("b.webm")).unwrap(), b"video");
+        // Only the final directory is in the output: no temporary one left.
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+        // A second delivery to the same place is refused and changes nothing.
+        fs::write(staged.join("a.wav"), b"other").unwrap();
+        fs::write(staged.join("b.webm"), b"other").unwrap();
+        let e = place_dir(&staged, &dest).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+        // The kernel refuses to replace even an empty directory that appears meanwhile.
+        let empty = out.join("empty");
+        fs::create_dir(&empty).unwrap();
+        let src = dir.path().join("src-dir");
+        fs::create_dir(&src).unwrap();
+        assert_eq!(
+            rename_noreplace(&src, &empty).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
     }
 
     #[test]

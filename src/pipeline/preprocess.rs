@@ -8,7 +8,7 @@ use futures::future::try_join_all;
 
 use crate::event::{AudioSource, VideoSource};
 use crate::media::{janus, mjr, probe};
-use crate::pipeline::{budget, Blame, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{budget, fresh_dir, Blame, Runner, Stage, StageError, Workspace};
 use crate::plan::{AudioFacts, VideoFacts};
 
 /// The mixed audio is read as WAV and only as WAV (see `probe::invocation`).
@@ -55,9 +55,8 @@ pub async fn videos(
     work: &Workspace,
     sources: &[VideoSource],
 ) -> Result<(Vec<Track>, Vec<Skipped>), StageError> {
-    let dir = work.tracks();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e))?;
+    // Unlink what an earlier attempt left, never truncate it.
+    fresh_dir(Stage::Preprocess, &work.tracks())?;
     let prepared = try_join_all(
         sources
             .iter()
