@@ -268,9 +268,6 @@ impl Provider for Defaults {
     }
 }
 
-/// The most tiles a merged layout shows (SPEC.md); a larger `mix_limit` means split output.
-pub const MAX_MIX_LIMIT: u32 = 9;
-
 /// The environment layer: `RECPROC_RECORDING__MIX_LIMIT` → `recording.mix_limit`;
 /// `RECPROC_CONFIG` and `RECPROC_LOG` are skipped.
 fn env_provider() -> Env {
@@ -625,23 +622,6 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
                 .into(),
         );
     }
-    // Split output is not produced by this build yet: refuse the settings that always ask
-    // for it rather than failing every event after converting its media.
-    if r.split_recording_output {
-        problem(
-            "recording.split_recording_output",
-            "split output is not available in this build yet; set it to false".into(),
-        );
-    }
-    if r.mix_limit > MAX_MIX_LIMIT {
-        problem(
-            "recording.mix_limit",
-            format!(
-                "{} asks for split output on every conference, which is not available in this build yet; use 1 to {MAX_MIX_LIMIT}",
-                r.mix_limit
-            ),
-        );
-    }
     for (key, value, max) in [
         ("recording.width", r.width, 7680),
         ("recording.height", r.height, 4320),
@@ -920,8 +900,8 @@ mod tests {
                 queue = "in"
                 prefetch = 5
                 [recording]
-                split_recording_output = false
-                mix_limit = 4
+                split_recording_output = true
+                mix_limit = 12
                 clean_temporary_files = false
                 filename_format = "{{uuid}}_{{date}}"
                 quality = "high"
@@ -935,8 +915,8 @@ mod tests {
         assert_eq!(c.amqp.queue, "in");
         assert_eq!(c.amqp.processed_queue, "recording.processed");
         assert_eq!(c.amqp.prefetch, 5);
-        assert!(!c.recording.split_recording_output);
-        assert_eq!(c.recording.mix_limit, 4);
+        assert!(c.recording.split_recording_output);
+        assert_eq!(c.recording.mix_limit, 12);
         assert!(!c.recording.clean_temporary_files);
         assert_eq!(c.recording.filename_format.as_str(), "{{uuid}}_{{date}}");
         assert_eq!(c.recording.quality, Quality::High);
@@ -1102,8 +1082,13 @@ mod tests {
                 .mix_limit,
             1
         );
-        // Above 9 means split output, refused until this build produces it.
-        assert!(d.load("[recording]\nmix_limit = 40\n").is_err());
+        assert_eq!(
+            d.load("[recording]\nmix_limit = 40\n")
+                .unwrap()
+                .recording
+                .mix_limit,
+            40
+        );
     }
 
     #[test]
@@ -1218,17 +1203,6 @@ mod tests {
         // The write check leaves nothing behind.
         d.load("").unwrap();
         assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn split_output_settings_are_refused_for_now() {
-        let d = Dirs::new();
-        let (keys, msg) = invalid(d.load("[recording]\nsplit_recording_output = true\n"));
-        assert_eq!(keys, ["recording.split_recording_output"]);
-        assert!(msg.contains("not available in this build"), "{msg}");
-        let (keys, _) = invalid(d.load("[recording]\nmix_limit = 10\n"));
-        assert_eq!(keys, ["recording.mix_limit"]);
-        assert!(d.load("[recording]\nmix_limit = 9\n").is_ok());
     }
 
     #[test]

@@ -104,6 +104,53 @@ pub fn timeline(
     })
 }
 
+/// How a recording is delivered (SPEC.md "Outputs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One video with every participant laid out in a grid.
+    Merged,
+    /// One file per track and the mixed audio, side by side in a directory.
+    Split,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Merged => "merged",
+            Mode::Split => "split",
+        }
+    }
+}
+
+/// The most tiles a merged layout may show (SPEC.md: `mix_limit` never above 9).
+pub const MAX_TILES: u32 = 9;
+
+/// Picks merged or split (SPEC.md): split when configured, when `mix_limit` is above 9, or
+/// when more videos are visible at once than `mix_limit`; merged otherwise. Returns the mode
+/// and the reason, in words for the processed event and the log.
+pub fn choose_mode(split_configured: bool, mix_limit: u32, max_visible: usize) -> (Mode, String) {
+    if split_configured {
+        (Mode::Split, "split_recording_output is true".to_owned())
+    } else if mix_limit > MAX_TILES {
+        (
+            Mode::Split,
+            format!("mix_limit {mix_limit} is above {MAX_TILES}"),
+        )
+    } else if max_visible > mix_limit as usize {
+        (
+            Mode::Split,
+            format!("{max_visible} videos are visible at once, more than mix_limit {mix_limit}"),
+        )
+    } else {
+        (
+            Mode::Merged,
+            format!(
+                "at most {max_visible} videos are visible at once, within mix_limit {mix_limit}"
+            ),
+        )
+    }
+}
+
 /// A rectangle on the canvas, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rect {
@@ -345,6 +392,29 @@ mod tests {
 
     fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
         Rect { x, y, w, h }
+    }
+
+    // ---- mode -----------------------------------------------------------------------------
+
+    #[test]
+    fn split_when_configured_whatever_the_count() {
+        assert_eq!(choose_mode(true, 9, 1).0, Mode::Split);
+        assert!(choose_mode(true, 9, 1).1.contains("split_recording_output"));
+    }
+
+    #[test]
+    fn split_when_mix_limit_is_above_nine() {
+        let (mode, why) = choose_mode(false, 10, 2);
+        assert_eq!(mode, Mode::Split);
+        assert!(why.contains("mix_limit 10"), "{why}");
+    }
+
+    #[test]
+    fn split_when_more_are_visible_than_the_limit() {
+        assert_eq!(choose_mode(false, 3, 4).0, Mode::Split);
+        assert_eq!(choose_mode(false, 4, 4).0, Mode::Merged);
+        assert_eq!(choose_mode(false, 9, 0).0, Mode::Merged);
+        assert!(choose_mode(false, 3, 4).1.contains("4 videos"));
     }
 
     // ---- geometry -------------------------------------------------------------------------

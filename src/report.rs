@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::event::Conference;
-use crate::pipeline::{Blame, Delivered, StageError};
+use crate::pipeline::{Blame, Delivered, MediaEntry, Mode, StageError};
 use crate::timestamp::Timestamp;
 
 /// `"0.1234MB"`: megabytes (2^20 bytes) with four decimals, as the metadata carries sizes.
@@ -54,10 +54,10 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// The split metadata JSON (SPEC.md "Outputs"): also the core of the processed event.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Processed {
-    pub conference_id: String,
+pub struct Metadata {
     pub uuid: String,
     pub start_time: Option<String>,
     pub stop_time: Option<String>,
@@ -65,49 +65,73 @@ pub struct Processed {
     pub should_record_video: bool,
     pub videos: Vec<VideoEntry>,
     pub audio: Option<AudioEntry>,
+}
+
+/// The metadata of a run; `name` says how a file is written in it (the split directory's JSON
+/// gives names relative to the directory, the processed event full paths).
+pub fn metadata(
+    conference: &Conference,
+    d: &Delivered,
+    name: impl Fn(&Path) -> String,
+) -> Metadata {
+    let entry = |m: &MediaEntry| (m.start.to_iso_millis(), m.stop.to_iso_millis());
+    Metadata {
+        uuid: conference.uuid.clone(),
+        start_time: d.origin.map(|o| o.to_iso_millis()),
+        stop_time: d.origin.map(|o| o.add_seconds(d.duration).to_iso_millis()),
+        should_record_audio: d.should_record_audio,
+        should_record_video: d.should_record_video,
+        videos: d
+            .videos
+            .iter()
+            .map(|v| {
+                let (start_time, stop_time) = entry(v);
+                VideoEntry {
+                    start_time,
+                    stop_time,
+                    filename: name(&v.path),
+                    size: size_text(v.bytes),
+                    bytes: v.bytes,
+                    user_id: v.user_id.clone().unwrap_or_default(),
+                }
+            })
+            .collect(),
+        audio: d.audio.as_ref().map(|a| {
+            let (start_time, stop_time) = entry(a);
+            AudioEntry {
+                filename: name(&a.path),
+                start_time,
+                stop_time,
+                size: size_text(a.bytes),
+                bytes: a.bytes,
+            }
+        }),
+    }
+}
+
+/// The processed event: the metadata plus what was done and what was delivered.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Processed {
+    pub conference_id: String,
+    #[serde(flatten)]
+    pub metadata: Metadata,
     /// Video tracks left out because nothing in them could be shown.
     pub skipped: Vec<SkippedEntry>,
     pub status: &'static str,
     pub mode: &'static str,
+    /// Why that mode (SPEC.md's rule, in words).
+    pub mode_reason: String,
     pub encrypted: bool,
     /// The final file in merged mode.
     pub filename: Option<String>,
+    /// The recording's directory in split mode.
+    pub directory: Option<String>,
     pub files: Vec<FileEntry>,
-}
-
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// The processed event of a successful run.
 pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
-    let at = |seconds: f64| d.origin.map(|o| o.add_seconds(seconds).to_iso_millis());
-    let videos = d
-        .tracks
-        .iter()
-        .filter_map(|(track, span)| {
-            let span = (*span)?;
-            let bytes = file_size(&track.source.path);
-            Some(VideoEntry {
-                start_time: at(span.start)?,
-                stop_time: at(span.end.min(d.duration))?,
-                filename: track.source.path.display().to_string(),
-                size: size_text(bytes),
-                bytes,
-                user_id: track.source.user_id.clone(),
-            })
-        })
-        .collect();
-    let audio = d.audio.as_ref().and_then(|a| {
-        let bytes = file_size(&a.source.path);
-        Some(AudioEntry {
-            filename: a.source.path.display().to_string(),
-            start_time: at(0.0)?,
-            stop_time: at(a.facts.duration.min(d.duration))?,
-            size: size_text(bytes),
-            bytes,
-        })
-    });
     let files: Vec<FileEntry> = d
         .files
         .iter()
@@ -120,13 +144,7 @@ pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
         .collect();
     Processed {
         conference_id: conference.conference_id.clone(),
-        uuid: conference.uuid.clone(),
-        start_time: at(0.0),
-        stop_time: at(d.duration),
-        should_record_audio: d.should_record_audio,
-        should_record_video: d.should_record_video,
-        videos,
-        audio,
+        metadata: metadata(conference, d, |p| p.display().to_string()),
         skipped: d
             .skipped
             .iter()
@@ -138,8 +156,13 @@ pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
             .collect(),
         status: "processed",
         mode: d.mode.as_str(),
+        mode_reason: d.mode_reason.clone(),
         encrypted: false,
-        filename: files.first().map(|f| f.path.clone()),
+        filename: match d.mode {
+            Mode::Merged => files.first().map(|f| f.path.clone()),
+            Mode::Split => None,
+        },
+        directory: d.directory.as_ref().map(|p| p.display().to_string()),
         files,
     }
 }

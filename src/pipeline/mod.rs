@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::process::{self, Finished, Invocation, ProcessError};
 
-pub use run::{run, Delivered, DeliveredFile, Mode};
+pub use run::{run, Delivered, DeliveredFile, MediaEntry, Mode};
 
 /// A step of the pipeline, as failure events and logs name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,31 +1,21 @@
-//! One conference through every stage, in order, with each stage's time logged.
+//! One conference through every stage, in order, with each stage's time logged. After
+//! preprocessing and planning, SPEC.md's rule picks the mode: merged (render, concat, mux)
+//! or split (each converted track and the mixed WAV side by side, with a metadata JSON).
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::event::{Conference, RecordingType};
 use crate::media::ffmpeg::Encoding;
-use crate::names::NameValues;
+use crate::names::{self, NameValues};
 use crate::pipeline::preprocess::{self, Audio, Skipped, Track};
-use crate::pipeline::{deliver, render, Runner, Stage, StageError, Workspace};
-use crate::plan::{self, PlanTrack, Span};
+use crate::pipeline::{deliver, fresh_dir, render, Runner, Stage, StageError, Workspace};
+pub use crate::plan::Mode;
+use crate::plan::{self, Plan, PlanTrack, Timeline};
+use crate::report;
 use crate::timestamp::Timestamp;
-
-/// How the recording was delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Merged,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Merged => "merged",
-        }
-    }
-}
 
 /// A file placed in the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,27 +26,42 @@ pub struct DeliveredFile {
     pub sha256: String,
 }
 
+/// One media item as the metadata lists it: a source track placed on the merged timeline, or
+/// a delivered file of a split recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaEntry {
+    pub path: PathBuf,
+    /// The participant, for video.
+    pub user_id: Option<String>,
+    pub start: Timestamp,
+    pub stop: Timestamp,
+    pub bytes: u64,
+}
+
 /// What a successful run produced and what it was made of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     pub mode: Mode,
+    /// Why that mode, in words.
+    pub mode_reason: String,
     /// t=0 of the output and its length in seconds (`None` when nothing was recorded).
     pub origin: Option<Timestamp>,
     pub duration: f64,
     pub should_record_audio: bool,
     pub should_record_video: bool,
-    /// Each converted video track with where it shows on the output (`None`: not shown).
-    pub tracks: Vec<(Track, Option<Span>)>,
-    pub audio: Option<Audio>,
+    pub videos: Vec<MediaEntry>,
+    pub audio: Option<MediaEntry>,
     /// Video tracks left out because nothing in them could be shown.
     pub skipped: Vec<Skipped>,
+    /// The split recording's directory.
+    pub directory: Option<PathBuf>,
     pub files: Vec<DeliveredFile>,
 }
 
 /// The longest file name common filesystems accept.
 const MAX_NAME_BYTES: usize = 255;
 
-fn already_exists(dest: &std::path::Path) -> StageError {
+fn already_exists(dest: &Path) -> StageError {
     StageError::input(
         Stage::Deliver,
         format!(
@@ -113,41 +118,33 @@ pub async fn run(
     let rec = &config.recording;
     let keep_audio = conference.recording_type.should_record_audio();
     let keep_video = conference.recording_type.should_record_video();
-    let video_sources = if keep_video {
-        conference.videos.clone()
-    } else {
-        Vec::new()
-    };
-    let audio_source = conference.audio.clone().filter(|_| keep_audio);
     let mut delivered = Delivered {
         mode: Mode::Merged,
+        mode_reason: String::new(),
         origin: None,
         duration: 0.0,
         should_record_audio: keep_audio,
         should_record_video: keep_video,
-        tracks: Vec::new(),
+        videos: Vec::new(),
         audio: None,
         skipped: Vec::new(),
+        directory: None,
         files: Vec::new(),
     };
     if conference.recording_type == RecordingType::None {
+        delivered.mode_reason = "recordingType is none: nothing is recorded".to_owned();
         tracing::info!(
             conference_id = id,
             "The recording type is none: nothing to render."
         );
         return Ok(delivered);
     }
-    // The name's length does not depend on the instant: check it before any work.
-    let provisional = merged_name(config, conference, Timestamp::from_micros(0));
-    if provisional.len() > MAX_NAME_BYTES {
-        return Err(StageError::input(
-            Stage::Validate,
-            format!(
-                "the output name would be {} bytes ({provisional:?}); file names may have at most {MAX_NAME_BYTES}: shorten recording.filename_format or the IDs",
-                provisional.len()
-            ),
-        ));
-    }
+    let video_sources = if keep_video {
+        conference.videos.clone()
+    } else {
+        Vec::new()
+    };
+    let audio_source = conference.audio.clone().filter(|_| keep_audio);
     if video_sources.is_empty() && audio_source.is_none() {
         return Err(StageError::input(
             Stage::Validate,
@@ -167,7 +164,7 @@ pub async fn run(
     })
     .await?;
 
-    // Plan.
+    // Plan, and choose the mode.
     let facts: Vec<_> = tracks.iter().map(|t| t.facts.clone()).collect();
     let timeline = plan::timeline(
         audio.as_ref().map(|a| &a.facts),
@@ -186,29 +183,112 @@ pub async fn run(
             })
         })
         .collect();
-    let canvas = (rec.width, rec.height);
-    let layout = plan::plan(timeline.duration, &plan_tracks, canvas.0, canvas.1);
-    // The configuration refuses settings that always mean split output; what remains is a
-    // conference with more videos at once than the layout may show.
-    let limit = rec.mix_limit as usize;
-    if layout.max_visible > limit {
-        return Err(StageError::input(
-            Stage::Plan,
-            format!(
-                "{} videos are visible at once but mix_limit is {}: this conference needs split output, which this version of recproc does not produce yet",
-                layout.max_visible, rec.mix_limit
-            ),
-        ));
-    }
+    let layout = plan::plan(timeline.duration, &plan_tracks, rec.width, rec.height);
+    let (mode, reason) = plan::choose_mode(
+        rec.split_recording_output,
+        rec.mix_limit,
+        layout.max_visible,
+    );
     tracing::info!(
         conference_id = id,
+        mode = mode.as_str(),
+        reason = %reason,
         duration_s = layout.duration(),
         intervals = layout.intervals.len(),
-        tracks = layout.cuts.len(),
         max_visible = layout.max_visible,
-        "Planned the merged layout."
+        "Delivering a {} recording: {reason}.",
+        mode.as_str()
     );
+    check_name_lengths(config, conference, mode, timeline.origin)?;
+    delivered.mode = mode;
+    delivered.mode_reason = reason;
+    delivered.origin = Some(timeline.origin);
+    delivered.skipped = skipped;
+    match mode {
+        Mode::Merged => {
+            merged(
+                config,
+                runner,
+                conference,
+                work,
+                &timeline,
+                &layout,
+                &tracks,
+                audio.as_ref(),
+                &mut delivered,
+            )
+            .await?
+        }
+        Mode::Split => {
+            split(
+                config,
+                conference,
+                work,
+                &timeline,
+                &tracks,
+                audio.as_ref(),
+                &mut delivered,
+            )
+            .await?
+        }
+    }
+    Ok(delivered)
+}
 
+/// Every name the chosen mode will write must fit a filesystem: checked before any work.
+fn check_name_lengths(
+    config: &Config,
+    conference: &Conference,
+    mode: Mode,
+    at: Timestamp,
+) -> Result<(), StageError> {
+    let (uuid, conf) = (conference.uuid.as_str(), conference.conference_id.as_str());
+    let candidates = match mode {
+        Mode::Merged => vec![(
+            "recording.filename_format",
+            merged_name(config, conference, at),
+        )],
+        Mode::Split => vec![
+            ("the split directory", names::split_dir_name(uuid, conf)),
+            (
+                "the split audio file",
+                names::split_audio_name(at, uuid, conf),
+            ),
+            (
+                "the split metadata file",
+                names::split_metadata_name(uuid, conf),
+            ),
+        ],
+    };
+    for (what, name) in candidates {
+        if name.len() > MAX_NAME_BYTES {
+            return Err(StageError::input(
+                Stage::Validate,
+                format!(
+                    "the name of {what} would be {} bytes ({name:?}); file names may have at most {MAX_NAME_BYTES}: shorten recording.filename_format or the IDs",
+                    name.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Merged: render every interval, concat, mux the audio, deliver one file.
+#[allow(clippy::too_many_arguments)]
+async fn merged(
+    config: &Config,
+    runner: &Runner,
+    conference: &Conference,
+    work: &Workspace,
+    timeline: &Timeline,
+    layout: &Plan,
+    tracks: &[Track],
+    audio: Option<&Audio>,
+    delivered: &mut Delivered,
+) -> Result<(), StageError> {
+    let id = conference.conference_id.as_str();
+    let rec = &config.recording;
     // Never render what could not be delivered: recproc does not overwrite recordings.
     let name = merged_name(config, conference, timeline.origin);
     let dest = config.paths.output_dir.join(&name);
@@ -216,6 +296,7 @@ pub async fn run(
         return Err(already_exists(&dest));
     }
 
+    let canvas = (rec.width, rec.height);
     let encoding = Encoding {
         codec: rec.video_codec,
         quality: rec.quality,
@@ -232,14 +313,14 @@ pub async fn run(
             id,
             Stage::Render,
             "slice",
-            render::slices(runner, work, &layout, &tracks, &timeline.anchors, canvas),
+            render::slices(runner, work, layout, tracks, &timeline.anchors, canvas),
         )
         .await?;
         let parts = timed(
             id,
             Stage::Render,
             "layout",
-            render::intervals(runner, work, &layout, canvas, encoding),
+            render::intervals(runner, work, layout, canvas, encoding),
         )
         .await?;
         Some(
@@ -263,7 +344,7 @@ pub async fn run(
         render::mux(
             runner,
             video.as_deref(),
-            audio.as_ref().map(|a| a.source.path.as_path()),
+            audio.map(|a| a.source.path.as_path()),
             duration,
             &encoding,
             &muxed,
@@ -272,17 +353,11 @@ pub async fn run(
     .await?;
 
     let file = timed(id, Stage::Deliver, "place", async {
-        let (muxed, dest) = (muxed.clone(), dest.clone());
-        tokio::task::spawn_blocking(move || {
+        let dest = dest.clone();
+        blocking(move || {
             let digested = deliver::digest(&muxed)
                 .map_err(|e| StageError::from_io(Stage::Deliver, "cannot read", &muxed, &e))?;
-            deliver::place(&muxed, &dest).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    already_exists(&dest)
-                } else {
-                    StageError::from_io(Stage::Deliver, "cannot deliver to", &dest, &e)
-                }
-            })?;
+            deliver::place(&muxed, &dest).map_err(|e| delivery_error(&dest, &e))?;
             Ok(DeliveredFile {
                 path: dest,
                 kind: "merged",
@@ -291,18 +366,225 @@ pub async fn run(
             })
         })
         .await
-        .map_err(|e| StageError::system(Stage::Deliver, format!("delivery task: {e}")))?
     })
     .await?;
 
-    delivered.origin = Some(timeline.origin);
+    let origin = timeline.origin;
     delivered.duration = duration;
-    delivered.tracks = tracks
-        .into_iter()
-        .zip(timeline.tracks.iter().copied())
+    delivered.videos = tracks
+        .iter()
+        .zip(&timeline.tracks)
+        .filter_map(|(t, span)| {
+            let span = (*span)?;
+            Some(MediaEntry {
+                path: t.source.path.clone(),
+                user_id: Some(t.source.user_id.clone()),
+                start: origin.add_seconds(span.start),
+                stop: origin.add_seconds(span.end.min(duration)),
+                bytes: file_size(&t.source.path),
+            })
+        })
         .collect();
-    delivered.audio = audio;
-    delivered.skipped = skipped;
+    delivered.audio = audio.map(|a| MediaEntry {
+        path: a.source.path.clone(),
+        user_id: None,
+        start: origin,
+        stop: origin.add_seconds(a.facts.duration.min(duration)),
+        bytes: file_size(&a.source.path),
+    });
     delivered.files.push(file);
-    Ok(delivered)
+    Ok(())
+}
+
+/// Split: each converted track as janus-pp-rec wrote it and a copy of the mixed WAV, named by
+/// SPEC.md, with the metadata JSON, delivered as one directory.
+async fn split(
+    config: &Config,
+    conference: &Conference,
+    work: &Workspace,
+    timeline: &Timeline,
+    tracks: &[Track],
+    audio: Option<&Audio>,
+    delivered: &mut Delivered,
+) -> Result<(), StageError> {
+    let id = conference.conference_id.as_str();
+    let (uuid, conf) = (conference.uuid.as_str(), conference.conference_id.as_str());
+    let dir_name = names::split_dir_name(uuid, conf);
+    let dest_dir = config.paths.output_dir.join(&dir_name);
+    if dest_dir.exists() {
+        return Err(already_exists(&dest_dir));
+    }
+    fresh_dir(Stage::Deliver, &work.output())?;
+    let staging = work.output().join(&dir_name);
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| StageError::from_io(Stage::Deliver, "cannot create", &staging, &e))?;
+
+    // Stage the files: the tracks are ours (moved), the WAV is the audiomixer's (copied).
+    let mut taken = std::collections::HashSet::new();
+    let mut videos = Vec::with_capacity(tracks.len());
+    for t in tracks {
+        let at = t.facts.first_packet;
+        let ext = t
+            .file
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("webm");
+        let name = unique_name(
+            &mut taken,
+            names::split_video_name(at, &t.source.user_id, ext),
+        );
+        let staged = staging.join(&name);
+        std::fs::rename(&t.file, &staged)
+            .map_err(|e| StageError::from_io(Stage::Deliver, "cannot stage", &staged, &e))?;
+        videos.push(MediaEntry {
+            user_id: Some(t.source.user_id.clone()),
+            start: at,
+            stop: at.add_seconds(t.facts.end),
+            bytes: file_size(&staged),
+            path: staged,
+        });
+    }
+    let audio_entry = match audio {
+        Some(a) => {
+            let staged = staging.join(names::split_audio_name(timeline.origin, uuid, conf));
+            std::fs::copy(&a.source.path, &staged).map_err(|e| {
+                StageError::from_io(Stage::Deliver, "cannot copy the audio to", &staged, &e)
+            })?;
+            Some(MediaEntry {
+                start: a.facts.start,
+                stop: a.facts.start.add_seconds(a.facts.duration),
+                bytes: file_size(&staged),
+                path: staged,
+                user_id: None,
+            })
+        }
+        None => None,
+    };
+    delivered.duration = timeline.duration;
+    delivered.videos = videos;
+    delivered.audio = audio_entry;
+
+    // The metadata names the files as they sit in the directory.
+    let metadata = report::metadata(conference, delivered, |p| {
+        p.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    });
+    let meta_path = staging.join(names::split_metadata_name(uuid, conf));
+    let text = serde_json::to_vec_pretty(&metadata).expect("metadata serialises");
+    std::fs::write(&meta_path, text)
+        .map_err(|e| StageError::from_io(Stage::Deliver, "cannot write", &meta_path, &e))?;
+
+    let files = timed(id, Stage::Deliver, "place", async {
+        let (staging, dest_dir) = (staging.clone(), dest_dir.clone());
+        blocking(move || {
+            deliver::place_dir(&staging, &dest_dir).map_err(|e| delivery_error(&dest_dir, &e))?;
+            let mut files = Vec::new();
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dest_dir)
+                .and_then(|d| d.map(|e| e.map(|e| e.path())).collect())
+                .map_err(|e| StageError::from_io(Stage::Deliver, "cannot list", &dest_dir, &e))?;
+            entries.sort();
+            for path in entries {
+                let d = deliver::digest(&path)
+                    .map_err(|e| StageError::from_io(Stage::Deliver, "cannot read", &path, &e))?;
+                files.push(DeliveredFile {
+                    kind: split_kind(&path),
+                    path,
+                    bytes: d.bytes,
+                    sha256: d.sha256,
+                });
+            }
+            Ok(files)
+        })
+        .await
+    })
+    .await?;
+
+    // From here on the entries name the delivered files.
+    let moved = |p: &Path| dest_dir.join(p.file_name().unwrap_or_default());
+    for v in &mut delivered.videos {
+        v.path = moved(&v.path);
+    }
+    if let Some(a) = &mut delivered.audio {
+        a.path = moved(&a.path);
+    }
+    delivered.directory = Some(dest_dir);
+    delivered.files = files;
+    Ok(())
+}
+
+/// What a file of a split recording is, by its name.
+fn split_kind(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("wav") => "audio",
+        Some("json") => "metadata",
+        _ => "video",
+    }
+}
+
+/// `name`, or `name` with `-2`, `-3`… before its extension if taken (one user publishing
+/// twice within a second).
+fn unique_name(taken: &mut std::collections::HashSet<String>, name: String) -> String {
+    if taken.insert(name.clone()) {
+        return name;
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) => (s.to_owned(), format!(".{e}")),
+        None => (name.clone(), String::new()),
+    };
+    (2..)
+        .map(|n| format!("{stem}-{n}{ext}"))
+        .find(|candidate| taken.insert(candidate.clone()))
+        .expect("some suffix is free")
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+fn delivery_error(dest: &Path, e: &std::io::Error) -> StageError {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        already_exists(dest)
+    } else {
+        StageError::from_io(Stage::Deliver, "cannot deliver to", dest, e)
+    }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StageError> + Send + 'static,
+) -> Result<T, StageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StageError::system(Stage::Deliver, format!("delivery task: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_taken_twice_get_a_suffix_before_the_extension() {
+        let mut taken = std::collections::HashSet::new();
+        assert_eq!(
+            unique_name(&mut taken, "rec-1-u.webm".into()),
+            "rec-1-u.webm"
+        );
+        assert_eq!(
+            unique_name(&mut taken, "rec-1-u.webm".into()),
+            "rec-1-u-2.webm"
+        );
+        assert_eq!(
+            unique_name(&mut taken, "rec-1-u.webm".into()),
+            "rec-1-u-3.webm"
+        );
+        assert_eq!(unique_name(&mut taken, "rec-1-v.mp4".into()), "rec-1-v.mp4");
+    }
+
+    #[test]
+    fn split_files_are_named_by_kind() {
+        assert_eq!(split_kind(Path::new("/o/d/rec-1-2-u-c.wav")), "audio");
+        assert_eq!(split_kind(Path::new("/o/d/u-c.json")), "metadata");
+        assert_eq!(split_kind(Path::new("/o/d/rec-1-2-u.mp4")), "video");
+        assert_eq!(split_kind(Path::new("/o/d/rec-1-2-u.webm")), "video");
+    }
 }
