@@ -1,0 +1,92 @@
+//! `recordingType` decides what is kept (SPEC.md): `audio` gives the audio alone, `video` the
+//! video without audio, `none` no media at all, and `shouldRecordAudio`/`shouldRecordVideo`
+//! say so.
+
+mod common;
+
+use common::*;
+use recproc::fixture::{Participant, Scenario};
+use serde_json::{json, Value};
+
+/// A short two-party conference whose event carries `recording_type` (at the top level, or
+/// inside recordingInfo).
+fn with_type(sb: &Sandbox, recording_type: &str, inside: bool) -> Run {
+    let scenario = Scenario {
+        duration: 4.0,
+        participants: vec![
+            Participant::new("a", "red", 0.0, 4.0),
+            Participant::new("b", "blue", 1.0, 4.0),
+        ],
+        ..Scenario::default()
+    };
+    let g = sb.generate(&scenario);
+    let mut event: Value = serde_json::from_slice(&std::fs::read(&g.event).unwrap()).unwrap();
+    if inside {
+        event["recordingInfo"]["recordingType"] = json!(recording_type);
+    } else {
+        event["recordingType"] = json!(recording_type);
+    }
+    sb.process_text(&event.to_string())
+}
+
+#[test]
+fn audio_keeps_the_audio_alone() {
+    let sb = Sandbox::new("");
+    let run = with_type(&sb, "audio", false);
+    let out = run.delivered();
+    let p = probe(&out);
+    assert_eq!(p.codecs(), vec!["opus"]);
+    assert!((p.duration - 4.0).abs() <= 0.3, "{}", p.duration);
+    assert_eq!(run.json["shouldRecordAudio"], true);
+    assert_eq!(run.json["shouldRecordVideo"], false);
+    assert_eq!(run.json["videos"], json!([]));
+}
+
+#[test]
+fn video_keeps_the_video_without_audio() {
+    let sb = Sandbox::new("");
+    let run = with_type(&sb, "video", true);
+    let out = run.delivered();
+    let p = probe(&out);
+    assert_eq!(p.codecs(), vec!["vp8"]);
+    assert!((p.duration - 4.0).abs() <= 0.3, "{}", p.duration);
+    assert_colours(&out, 2.5, &[((160, 240), RED), ((480, 240), BLUE)]);
+    assert_eq!(run.json["shouldRecordAudio"], false);
+    assert_eq!(run.json["shouldRecordVideo"], true);
+    assert_eq!(run.json["audio"], Value::Null);
+}
+
+#[test]
+fn none_records_nothing_and_says_so() {
+    let sb = Sandbox::new("");
+    let run = with_type(&sb, "none", false);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json["status"], "processed");
+    assert_eq!(run.json["shouldRecordAudio"], false);
+    assert_eq!(run.json["shouldRecordVideo"], false);
+    assert_eq!(run.json["files"], json!([]));
+    assert!(run.json["modeReason"].as_str().unwrap().contains("none"));
+    assert!(sb.outputs().is_empty());
+}
+
+#[test]
+fn audio_in_split_mode_is_the_wav_and_the_metadata() {
+    let sb = Sandbox::new("[recording]\nsplit_recording_output = true\n");
+    let run = with_type(&sb, "audio", false);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let kinds: Vec<&str> = run.json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["metadata", "audio"]);
+}
+
+#[test]
+fn an_unknown_recording_type_is_named() {
+    let sb = Sandbox::new("");
+    let run = with_type(&sb, "everything", false);
+    run.failed("validate", &["recordingType", "everything"]);
+    assert!(sb.outputs().is_empty());
+}
