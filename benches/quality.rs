@@ -98,6 +98,32 @@ fn render(
     (p.filename.unwrap().into(), work)
 }
 
+/// Decodes `path` completely; returns its length in seconds if every frame decoded.
+fn plays(path: &Path) -> Option<f64> {
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .status()
+        .ok()?;
+    if !decoded.success() {
+        return None;
+    }
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 /// SSIM of `output` against the recorded track, both on the output's 25 fps grid.
 fn ssim(output: &Path, source: &Path) -> f64 {
     let out = Command::new("ffmpeg")
@@ -124,8 +150,8 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     println!(
-        "{:<6} {:<8} {:>16} {:>12} {:>22}",
-        "codec", "quality", "4-party MB/min", "band", "1-camera SSIM @ MB/min"
+        "{:<6} {:<8} {:>8} {:>16} {:>12} {:>22}",
+        "codec", "quality", "plays", "4-party MB/min", "band", "1-camera SSIM @ MB/min"
     );
     let party = sample(dir.path(), "four-party", four_party());
     let camera = sample(dir.path(), "one-camera", one_camera());
@@ -134,13 +160,19 @@ fn main() {
             let (merged, _) = render(&runtime, &party, codec, quality);
             let mb = std::fs::metadata(&merged).unwrap().len() as f64 / MIB;
             let in_band = (mb - target).abs() <= 0.25 * target;
+            let played = match plays(&merged) {
+                Some(d) if (d - 60.0).abs() <= 0.3 => format!("{d:.1}s"),
+                Some(d) => format!("BAD {d:.1}s"),
+                None => "NO".to_owned(),
+            };
             let (cam, work) = render(&runtime, &camera, codec, quality);
             let cam_mb = std::fs::metadata(&cam).unwrap().len() as f64 / MIB;
             let q = ssim(&cam, &work.join("tracks/track-00.webm"));
             println!(
-                "{:<6} {:<8} {:>16.2} {:>12} {:>14.4} @ {:.2}",
+                "{:<6} {:<8} {:>8} {:>16.2} {:>12} {:>14.4} @ {:.2}",
                 codec,
                 quality,
+                played,
                 mb,
                 if in_band {
                     format!("ok ({target})")
