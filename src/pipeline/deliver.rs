@@ -25,16 +25,25 @@ pub fn place_dir(staged: &Path, dest: &Path) -> io::Result<()> {
         .prefix(".recproc-")
         .suffix(".partial")
         .tempdir_in(parent)?;
+    // Linked, not moved, until the rename succeeds: if it fails, dropping the temporary
+    // directory removes only the links and the staged files are still there, whole.
+    let mut staged_files = Vec::new();
     for entry in fs::read_dir(staged)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            place(&entry.path(), &tmp.path().join(entry.file_name()))?;
+            put(&entry.path(), &tmp.path().join(entry.file_name()))?;
+            staged_files.push(entry.path());
         }
     }
     rename_noreplace(tmp.path(), dest)?;
     // Renamed: there is nothing left at the temporary path to clean up.
     let _ = tmp.keep();
-    File::open(parent)?.sync_all()
+    File::open(parent)?.sync_all()?;
+    // Delivered: the work side lets go, so no delivered file shares an inode with it.
+    for f in staged_files {
+        fs::remove_file(f)?;
+    }
+    Ok(())
 }
 
 /// rename(2) that fails with `AlreadyExists` instead of replacing `to`.
@@ -93,6 +102,13 @@ pub fn digest(path: &Path) -> io::Result<Digested> {
 /// Moves `src` to `dest` atomically; fails with `AlreadyExists` if `dest` exists, leaving
 /// `src` where it was.
 pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
+    put(src, dest)?;
+    fs::remove_file(src)
+}
+
+/// Makes `dest` hold `src`'s bytes, durably, without replacing anything: a hard link on the
+/// same filesystem, else a copy. `src` stays; callers unlink it once the delivery is final.
+fn put(src: &Path, dest: &Path) -> io::Result<()> {
     let dir = dest
         .parent()
         .ok_or_else(|| io::Error::other("destination has no directory"))?;
@@ -108,8 +124,7 @@ pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    File::open(dir)?.sync_all()?;
-    fs::remove_file(src)
+    File::open(dir)?.sync_all()
 }
 
 /// The other filesystem's way: copy to a hidden temporary name in `dir` (beside `dest`),
@@ -183,6 +198,8 @@ mod tests {
         assert_eq!(fs::read(dest.join("b.webm")).unwrap(), b"video");
         // Only the final directory is in the output: no temporary one left.
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+        // Moved out of staging: nothing delivered shares an inode with the work side.
+        assert!(!staged.join("a.wav").exists() && !staged.join("b.webm").exists());
         // A second delivery to the same place is refused and changes nothing.
         fs::write(staged.join("a.wav"), b"other").unwrap();
         fs::write(staged.join("b.webm"), b"other").unwrap();
@@ -190,6 +207,8 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+        // A refused delivery keeps the staged files: they may be the only copy.
+        assert_eq!(fs::read(staged.join("a.wav")).unwrap(), b"other");
         // The kernel refuses to replace even an empty directory that appears meanwhile.
         let empty = out.join("empty");
         fs::create_dir(&empty).unwrap();
@@ -199,6 +218,24 @@ mod tests {
             rename_noreplace(&src, &empty).unwrap_err().kind(),
             io::ErrorKind::AlreadyExists
         );
+    }
+
+    #[test]
+    fn a_failed_final_rename_leaves_the_staged_files_whole() {
+        // The destination appears between the check and the rename (another instance).
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join("staged");
+        fs::create_dir_all(&staged).unwrap();
+        fs::write(staged.join("a.wav"), b"audio").unwrap();
+        let blocker = dir.path().join("taken");
+        fs::create_dir(&blocker).unwrap();
+        fs::write(blocker.join("x"), b"someone else's").unwrap();
+        let tmp = dir.path().join("tmp");
+        fs::create_dir(&tmp).unwrap();
+        put(&staged.join("a.wav"), &tmp.join("a.wav")).unwrap();
+        assert!(rename_noreplace(&tmp, &blocker).is_err());
+        assert_eq!(fs::read(staged.join("a.wav")).unwrap(), b"audio");
+        assert_eq!(fs::read(blocker.join("x")).unwrap(), b"someone else's");
     }
 
     #[test]
