@@ -81,6 +81,28 @@ fn audio_in_split_mode_is_the_wav_and_the_metadata() {
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, vec!["metadata", "audio"]);
+    assert_eq!(run.json["shouldRecordVideo"], false);
+    let dir = std::path::Path::new(run.json["directory"].as_str().unwrap());
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("fixture-uuid-fixture-conf.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["shouldRecordAudio"], true);
+    assert_eq!(meta["shouldRecordVideo"], false);
+    assert_eq!(meta["videos"], json!([]));
+    assert!(meta["audio"]["filename"]
+        .as_str()
+        .unwrap()
+        .ends_with(".wav"));
+}
+
+#[test]
+fn none_with_split_configured_says_split_and_delivers_nothing() {
+    let sb = Sandbox::new("[recording]\nsplit_recording_output = true\n");
+    let run = with_type(&sb, "none", true);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json["mode"], "split");
+    assert_eq!(run.json["files"], json!([]));
+    assert!(sb.outputs().is_empty());
 }
 
 #[test]

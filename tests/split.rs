@@ -105,6 +105,25 @@ fn four_participants_split_into_a_wav_four_videos_and_metadata() {
     assert_eq!(meta["shouldRecordVideo"], true);
     let videos = meta["videos"].as_array().unwrap();
     assert_eq!(videos.len(), 4);
+    // Each track starts when its participant joined (its first packet).
+    let starts: Vec<(&str, &str)> = videos
+        .iter()
+        .map(|v| {
+            (
+                v["userID"].as_str().unwrap(),
+                v["startTime"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        starts,
+        vec![
+            ("red", "2026-01-01T10:00:00.000Z"),
+            ("green", "2026-01-01T10:00:03.000Z"),
+            ("blue", "2026-01-01T10:00:06.000Z"),
+            ("yellow", "2026-01-01T10:00:09.000Z"),
+        ]
+    );
     for v in videos {
         let file = dir.join(v["filename"].as_str().unwrap());
         let bytes = std::fs::metadata(&file).unwrap().len();
@@ -177,7 +196,12 @@ fn as_many_videos_as_mix_limit_stays_merged() {
     let run = sb.process(&sb.generate(&sample_four_party()).event);
     let out = run.delivered();
     assert_eq!(run.json["mode"], "merged");
+    assert!(run.json["modeReason"]
+        .as_str()
+        .unwrap()
+        .contains("within mix_limit 4"));
     assert_eq!(out.extension().unwrap(), "webm");
+    assert_eq!(sb.outputs(), vec![out]);
 }
 
 #[test]

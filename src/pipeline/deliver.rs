@@ -6,15 +6,21 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// Puts the directory `staged` (files only) at `dest` whole or not at all: each file is linked
-/// or copied into a hidden temporary directory beside `dest`, everything is fsynced, and the
-/// directory is renamed into place without replacing anything (`AlreadyExists` if `dest` is
-/// there). A failure leaves nothing behind.
-pub fn place_dir(staged: &Path, dest: &Path) -> io::Result<()> {
+/// Puts `files` (staged in the work directory) into a new directory `dest`, whole or not at
+/// all: each is linked or copied into a hidden temporary directory beside `dest`, everything
+/// is fsynced, and the directory is renamed into place without replacing anything
+/// (`AlreadyExists` if `dest` is there). A missing file fails the delivery. Until the rename
+/// the staged files stay untouched, so a failure loses nothing; after it they are unlinked.
+pub fn place_dir(files: &[PathBuf], dest: &Path) -> io::Result<()> {
+    place_dir_with(files, dest, || {})
+}
+
+/// [`place_dir`], with `before_rename` run just before the final rename (tests race it).
+fn place_dir_with(files: &[PathBuf], dest: &Path, before_rename: impl FnOnce()) -> io::Result<()> {
     let parent = dest
         .parent()
         .ok_or_else(|| io::Error::other("destination has no directory"))?;
@@ -25,25 +31,33 @@ pub fn place_dir(staged: &Path, dest: &Path) -> io::Result<()> {
         .prefix(".recproc-")
         .suffix(".partial")
         .tempdir_in(parent)?;
-    // Linked, not moved, until the rename succeeds: if it fails, dropping the temporary
-    // directory removes only the links and the staged files are still there, whole.
-    let mut staged_files = Vec::new();
-    for entry in fs::read_dir(staged)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            put(&entry.path(), &tmp.path().join(entry.file_name()))?;
-            staged_files.push(entry.path());
-        }
+    for f in files {
+        let name = f
+            .file_name()
+            .ok_or_else(|| io::Error::other(format!("{} has no file name", f.display())))?;
+        put(f, &tmp.path().join(name))?;
     }
+    File::open(tmp.path())?.sync_all()?;
+    before_rename();
     rename_noreplace(tmp.path(), dest)?;
     // Renamed: there is nothing left at the temporary path to clean up.
     let _ = tmp.keep();
-    File::open(parent)?.sync_all()?;
-    // Delivered: the work side lets go, so no delivered file shares an inode with it.
-    for f in staged_files {
-        fs::remove_file(f)?;
-    }
+    // Delivered. What follows is housekeeping: a failure is logged, never turned into a
+    // failure event for a recording that is in place.
+    settle(parent, files);
     Ok(())
+}
+
+/// After a delivery: make the directory entry durable and let the work side go.
+fn settle(dir: &Path, sources: &[PathBuf]) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(dir = %dir.display(), error = %e, "Could not fsync the output directory after delivering.");
+    }
+    for src in sources {
+        if let Err(e) = fs::remove_file(src) {
+            tracing::warn!(path = %src.display(), error = %e, "Could not remove a delivered file's work copy.");
+        }
+    }
 }
 
 /// rename(2) that fails with `AlreadyExists` instead of replacing `to`.
@@ -103,7 +117,11 @@ pub fn digest(path: &Path) -> io::Result<Digested> {
 /// `src` where it was.
 pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
     put(src, dest)?;
-    fs::remove_file(src)
+    let dir = dest
+        .parent()
+        .ok_or_else(|| io::Error::other("destination has no directory"))?;
+    settle(dir, &[src.to_owned()]);
+    Ok(())
 }
 
 /// Makes `dest` hold `src`'s bytes, durably, without replacing anything: a hard link on the
@@ -115,16 +133,15 @@ fn put(src: &Path, dest: &Path) -> io::Result<()> {
     // A link shares the inode: make its data durable before it becomes visible.
     File::open(src)?.sync_all()?;
     match fs::hard_link(src, dest) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
         Err(e)
             if e.raw_os_error() == Some(libc::EXDEV) || e.raw_os_error() == Some(libc::EPERM) =>
         {
-            copy_into(dir, src, dest)?;
+            copy_into(dir, src, dest)
         }
-        Err(e) => return Err(e),
+        Err(e) => Err(e),
     }
-    File::open(dir)?.sync_all()
 }
 
 /// The other filesystem's way: copy to a hidden temporary name in `dir` (beside `dest`),
@@ -135,6 +152,10 @@ fn copy_into(dir: &Path, src: &Path, dest: &Path) -> io::Result<()> {
         .suffix(".partial")
         .tempfile_in(dir)?;
     io::copy(&mut File::open(src)?, tmp.as_file_mut())?;
+    // A temporary file is private (0600); the recording gets the mode its source had, as a
+    // link on the same filesystem would.
+    tmp.as_file()
+        .set_permissions(fs::metadata(src)?.permissions())?;
     tmp.as_file().sync_all()?;
     tmp.persist_noclobber(dest).map_err(|e| e.error)?;
     Ok(())
@@ -183,59 +204,75 @@ mod tests {
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
     }
 
+    fn stage(dir: &Path, files: &[(&str, &[u8])]) -> Vec<PathBuf> {
+        fs::create_dir_all(dir).unwrap();
+        files
+            .iter()
+            .map(|(name, bytes)| {
+                let p = dir.join(name);
+                fs::write(&p, bytes).unwrap();
+                p
+            })
+            .collect()
+    }
+
     #[test]
     fn a_directory_arrives_whole_and_never_replaces_one() {
         let dir = tempfile::tempdir().unwrap();
         let staged = dir.path().join("staged");
         let out = dir.path().join("out");
-        fs::create_dir_all(&staged).unwrap();
         fs::create_dir(&out).unwrap();
-        fs::write(staged.join("a.wav"), b"audio").unwrap();
-        fs::write(staged.join("b.webm"), b"video").unwrap();
+        let files = stage(&staged, &[("a.wav", b"audio"), ("b.webm", b"video")]);
         let dest = out.join("uuid-conf");
-        place_dir(&staged, &dest).unwrap();
+        place_dir(&files, &dest).unwrap();
         assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
         assert_eq!(fs::read(dest.join("b.webm")).unwrap(), b"video");
         // Only the final directory is in the output: no temporary one left.
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
         // Moved out of staging: nothing delivered shares an inode with the work side.
-        assert!(!staged.join("a.wav").exists() && !staged.join("b.webm").exists());
-        // A second delivery to the same place is refused and changes nothing.
-        fs::write(staged.join("a.wav"), b"other").unwrap();
-        fs::write(staged.join("b.webm"), b"other").unwrap();
-        let e = place_dir(&staged, &dest).unwrap_err();
+        assert!(files.iter().all(|f| !f.exists()));
+        // A second delivery to the same place is refused, changes nothing, keeps its files.
+        let again = stage(&staged, &[("a.wav", b"other")]);
+        let e = place_dir(&again, &dest).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
-        // A refused delivery keeps the staged files: they may be the only copy.
-        assert_eq!(fs::read(staged.join("a.wav")).unwrap(), b"other");
-        // The kernel refuses to replace even an empty directory that appears meanwhile.
-        let empty = out.join("empty");
-        fs::create_dir(&empty).unwrap();
-        let src = dir.path().join("src-dir");
-        fs::create_dir(&src).unwrap();
-        assert_eq!(
-            rename_noreplace(&src, &empty).unwrap_err().kind(),
-            io::ErrorKind::AlreadyExists
-        );
+        assert_eq!(fs::read(&again[0]).unwrap(), b"other");
     }
 
     #[test]
-    fn a_failed_final_rename_leaves_the_staged_files_whole() {
-        // The destination appears between the check and the rename (another instance).
+    fn a_missing_staged_file_fails_the_delivery_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let staged = dir.path().join("staged");
-        fs::create_dir_all(&staged).unwrap();
-        fs::write(staged.join("a.wav"), b"audio").unwrap();
-        let blocker = dir.path().join("taken");
-        fs::create_dir(&blocker).unwrap();
-        fs::write(blocker.join("x"), b"someone else's").unwrap();
-        let tmp = dir.path().join("tmp");
-        fs::create_dir(&tmp).unwrap();
-        put(&staged.join("a.wav"), &tmp.join("a.wav")).unwrap();
-        assert!(rename_noreplace(&tmp, &blocker).is_err());
-        assert_eq!(fs::read(staged.join("a.wav")).unwrap(), b"audio");
-        assert_eq!(fs::read(blocker.join("x")).unwrap(), b"someone else's");
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        let mut files = stage(&dir.path().join("staged"), &[("a.wav", b"audio")]);
+        files.push(dir.path().join("staged/gone.webm"));
+        assert!(place_dir(&files, &out.join("uuid-conf")).is_err());
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+        assert_eq!(fs::read(&files[0]).unwrap(), b"audio");
+    }
+
+    #[test]
+    fn losing_the_race_for_the_name_keeps_the_staged_files_whole() {
+        // Another instance creates the directory between the check and the rename.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        let files = stage(&dir.path().join("staged"), &[("a.wav", b"audio")]);
+        let dest = out.join("uuid-conf");
+        let e = place_dir_with(&files, &dest, || {
+            fs::create_dir(&dest).unwrap();
+            fs::write(dest.join("x"), b"someone else's").unwrap();
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&files[0]).unwrap(), b"audio");
+        assert_eq!(fs::read(dest.join("x")).unwrap(), b"someone else's");
+        assert_eq!(
+            fs::read_dir(&out).unwrap().count(),
+            1,
+            "no temporary directory left"
+        );
     }
 
     #[test]
@@ -246,8 +283,15 @@ mod tests {
         fs::create_dir(&out).unwrap();
         fs::write(&src, vec![7u8; 300_000]).unwrap();
         let dest = out.join("final.webm");
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o644)).unwrap();
         copy_into(&out, &src, &dest).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), vec![7u8; 300_000]);
+        // The copy has the source's mode, not a temporary file's private 0600.
+        assert_eq!(
+            fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         fs::write(&src, b"another").unwrap();
         let e = copy_into(&out, &src, &dest).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);

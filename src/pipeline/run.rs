@@ -132,7 +132,10 @@ pub async fn run(
         files: Vec::new(),
     };
     if conference.recording_type == RecordingType::None {
-        delivered.mode_reason = "recordingType is none: nothing is recorded".to_owned();
+        // The mode the configuration asks for, with nothing in it.
+        let (mode, reason) = plan::choose_mode(rec.split_recording_output, rec.mix_limit, 0);
+        delivered.mode = mode;
+        delivered.mode_reason = format!("recordingType is none: nothing is recorded ({reason})");
         tracing::info!(
             conference_id = id,
             "The recording type is none: nothing to render."
@@ -418,11 +421,17 @@ async fn split(
     let staging = work.output().join(&dir_name);
     std::fs::create_dir_all(&staging)
         .map_err(|e| StageError::from_io(Stage::Deliver, "cannot create", &staging, &e))?;
+    let io_error = |what: &str, path: &Path, e: std::io::Error| {
+        StageError::from_io(Stage::Deliver, what, path, &e)
+    };
 
-    // Stage the files: the tracks are ours (moved), the WAV is the audiomixer's (copied).
+    // Stage the files under their final names: the tracks are ours (moved), the WAV is the
+    // audiomixer's (copied). Entries name where each file will be once delivered.
+    let mut staged: Vec<(PathBuf, &'static str)> = Vec::new();
     let mut taken = std::collections::HashSet::new();
     let mut videos = Vec::with_capacity(tracks.len());
     for t in tracks {
+        // {{date}}/{{time}} and startTime: when the file's media starts (its first packet).
         let at = t.facts.first_packet;
         let ext = t
             .file
@@ -433,29 +442,32 @@ async fn split(
             &mut taken,
             names::split_video_name(at, &t.source.user_id, ext),
         );
-        let staged = staging.join(&name);
-        std::fs::rename(&t.file, &staged)
-            .map_err(|e| StageError::from_io(Stage::Deliver, "cannot stage", &staged, &e))?;
+        let file = staging.join(&name);
+        std::fs::rename(&t.file, &file).map_err(|e| io_error("cannot stage", &file, e))?;
         videos.push(MediaEntry {
+            path: dest_dir.join(&name),
             user_id: Some(t.source.user_id.clone()),
             start: at,
             stop: at.add_seconds(t.facts.end),
-            bytes: file_size(&staged),
-            path: staged,
+            bytes: std::fs::metadata(&file)
+                .map_err(|e| io_error("cannot read", &file, e))?
+                .len(),
         });
+        staged.push((file, "video"));
     }
     let audio_entry = match audio {
         Some(a) => {
-            let staged = staging.join(names::split_audio_name(timeline.origin, uuid, conf));
-            std::fs::copy(&a.source.path, &staged).map_err(|e| {
-                StageError::from_io(Stage::Deliver, "cannot copy the audio to", &staged, &e)
-            })?;
+            let name = names::split_audio_name(timeline.origin, uuid, conf);
+            let file = staging.join(&name);
+            let bytes = std::fs::copy(&a.source.path, &file)
+                .map_err(|e| io_error("cannot copy the audio to", &file, e))?;
+            staged.push((file, "audio"));
             Some(MediaEntry {
+                path: dest_dir.join(&name),
+                user_id: None,
                 start: a.facts.start,
                 stop: a.facts.start.add_seconds(a.facts.duration),
-                bytes: file_size(&staged),
-                path: staged,
-                user_id: None,
+                bytes,
             })
         }
         None => None,
@@ -469,56 +481,36 @@ async fn split(
         p.file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     });
-    let meta_path = staging.join(names::split_metadata_name(uuid, conf));
+    let meta = staging.join(names::split_metadata_name(uuid, conf));
     let text = serde_json::to_vec_pretty(&metadata).expect("metadata serialises");
-    std::fs::write(&meta_path, text)
-        .map_err(|e| StageError::from_io(Stage::Deliver, "cannot write", &meta_path, &e))?;
+    std::fs::write(&meta, text).map_err(|e| io_error("cannot write", &meta, e))?;
+    staged.push((meta, "metadata"));
 
     let files = timed(id, Stage::Deliver, "place", async {
-        let (staging, dest_dir) = (staging.clone(), dest_dir.clone());
+        let dest_dir = dest_dir.clone();
         blocking(move || {
-            deliver::place_dir(&staging, &dest_dir).map_err(|e| delivery_error(&dest_dir, &e))?;
-            let mut files = Vec::new();
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dest_dir)
-                .and_then(|d| d.map(|e| e.map(|e| e.path())).collect())
-                .map_err(|e| StageError::from_io(Stage::Deliver, "cannot list", &dest_dir, &e))?;
-            entries.sort();
-            for path in entries {
-                let d = deliver::digest(&path)
-                    .map_err(|e| StageError::from_io(Stage::Deliver, "cannot read", &path, &e))?;
+            // Digests first: once the directory is in place nothing may fail the job.
+            let mut files = Vec::with_capacity(staged.len());
+            for (path, kind) in &staged {
+                let d = deliver::digest(path).map_err(|e| io_error("cannot read", path, e))?;
                 files.push(DeliveredFile {
-                    kind: split_kind(&path),
-                    path,
+                    path: dest_dir.join(path.file_name().unwrap_or_default()),
+                    kind,
                     bytes: d.bytes,
                     sha256: d.sha256,
                 });
             }
+            let paths: Vec<PathBuf> = staged.into_iter().map(|(p, _)| p).collect();
+            deliver::place_dir(&paths, &dest_dir).map_err(|e| delivery_error(&dest_dir, &e))?;
+            files.sort_by(|a, b| a.path.cmp(&b.path));
             Ok(files)
         })
         .await
     })
     .await?;
-
-    // From here on the entries name the delivered files.
-    let moved = |p: &Path| dest_dir.join(p.file_name().unwrap_or_default());
-    for v in &mut delivered.videos {
-        v.path = moved(&v.path);
-    }
-    if let Some(a) = &mut delivered.audio {
-        a.path = moved(&a.path);
-    }
     delivered.directory = Some(dest_dir);
     delivered.files = files;
     Ok(())
-}
-
-/// What a file of a split recording is, by its name.
-fn split_kind(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("wav") => "audio",
-        Some("json") => "metadata",
-        _ => "video",
-    }
 }
 
 /// `name`, or `name` with `-2`, `-3`… before its extension if taken (one user publishing
@@ -578,13 +570,5 @@ mod tests {
             "rec-1-u-3.webm"
         );
         assert_eq!(unique_name(&mut taken, "rec-1-v.mp4".into()), "rec-1-v.mp4");
-    }
-
-    #[test]
-    fn split_files_are_named_by_kind() {
-        assert_eq!(split_kind(Path::new("/o/d/rec-1-2-u-c.wav")), "audio");
-        assert_eq!(split_kind(Path::new("/o/d/u-c.json")), "metadata");
-        assert_eq!(split_kind(Path::new("/o/d/rec-1-2-u.mp4")), "video");
-        assert_eq!(split_kind(Path::new("/o/d/rec-1-2-u.webm")), "video");
     }
 }
