@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::event::{self, Roots};
 use crate::names::sanitize;
-use crate::pipeline::{self, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{self, Blame, Runner, Stage, StageError, Workspace};
 use crate::report::{self, Failed, Processed};
 
 /// What became of one event.
@@ -106,14 +106,20 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             Outcome::Processed(Box::new(report::processed(&conference, &delivered)))
         }
         Err(err) => {
-            tracing::error!(
-                conference_id = %conference.conference_id,
-                stage = err.stage.as_str(),
-                blame = ?err.blame,
-                work_dir = %dir.display(),
-                error = %err.message,
-                "Processing failed; the temporary files are kept."
-            );
+            // ERROR when an operator must act (the system failed); a bad recording is
+            // reported by its failure event and only warned about here.
+            let id = conference.conference_id.as_str();
+            let (stage, work_dir) = (err.stage.as_str(), dir.display());
+            match err.blame {
+                Blame::System => tracing::error!(
+                    conference_id = id, stage, %work_dir, error = %err.message,
+                    "Processing failed for a system reason; the temporary files are kept."
+                ),
+                Blame::Input => tracing::warn!(
+                    conference_id = id, stage, %work_dir, error = %err.message,
+                    "Processing failed on this recording's input; the temporary files are kept."
+                ),
+            }
             Outcome::Failed(Box::new(report::failed(ids, &err, Some(&dir), value)))
         }
     }
