@@ -160,8 +160,20 @@ fn sigterm_stops_the_tools_and_delivers_nothing() {
     // Wait until a tool is working on the job (writing into the work directory), then stop
     // recproc.
     let work = sb.work_dir().canonicalize().unwrap();
+    // Children of every thread of recproc (a tool is a child of the thread that spawned it).
+    let children_of = |pid: u32| -> String {
+        let mut all = String::new();
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+        for task in tasks.into_iter().flatten().flatten() {
+            if let Ok(c) = std::fs::read_to_string(task.path().join("children")) {
+                all.push_str(&c);
+                all.push(' ');
+            }
+        }
+        all
+    };
     let working = || -> Option<String> {
-        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        let children = children_of(pid);
         let busy = children.split_whitespace().any(|c| {
             std::fs::read(format!("/proc/{c}/cmdline"))
                 .map(|cmd| String::from_utf8_lossy(&cmd).contains(&*work.to_string_lossy()))
