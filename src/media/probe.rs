@@ -6,43 +6,38 @@ use serde::Deserialize;
 
 use crate::process::Invocation;
 
-/// `ffprobe` asking for what recproc needs to know of a media file, as JSON. With a `format`
-/// the file is read as that and nothing else: its content cannot make ffprobe open another
-/// file (an HLS playlist named `.wav` would otherwise read media outside the roots).
-pub fn invocation(path: &Path, format: Option<&str>) -> Invocation {
-    let mut inv = Invocation::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-show_entries"])
-        .arg("stream=index,codec_type,codec_name,width,height,start_time,duration,nb_read_packets:format=duration,start_time")
-        .args(["-of", "json", "-protocol_whitelist", "file"]);
-    if let Some(f) = format {
-        inv = inv.args(["-f", f]);
+/// What is being probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A converted video track: its stream facts and, in the same pass, the timestamps of its
+    /// keyframes (only keyframes are decoded), whose first is the first frame that can show.
+    Video,
+    /// The mixed audio, read as WAV and nothing else: its content cannot make ffprobe open
+    /// another file (an HLS playlist named `.wav` would otherwise read media outside the
+    /// roots).
+    Wav,
+}
+
+/// `ffprobe` asking for what recproc needs to know of a media file, as JSON, in one read.
+pub fn invocation(path: &Path, kind: Kind) -> Invocation {
+    let entries = "stream=index,codec_type,codec_name,width,height,start_time,duration,nb_read_packets:format=duration,start_time";
+    let inv = Invocation::new("ffprobe").args([
+        "-v",
+        "error",
+        "-count_packets",
+        "-protocol_whitelist",
+        "file",
+        "-of",
+        "json",
+    ]);
+    match kind {
+        Kind::Video => inv
+            .args(["-skip_frame", "nokey", "-select_streams", "v:0"])
+            .arg("-show_entries")
+            .arg(format!("{entries}:frame=best_effort_timestamp_time")),
+        Kind::Wav => inv.args(["-show_entries", entries, "-f", "wav"]),
     }
-    inv.path_arg(path)
-}
-
-/// `ffprobe` listing the timestamps of the video's keyframes, decoding nothing else: the
-/// first line is the first frame that can be shown.
-pub fn keyframes(path: &Path) -> Invocation {
-    Invocation::new("ffprobe")
-        .args([
-            "-v",
-            "quiet",
-            "-protocol_whitelist",
-            "file",
-            "-skip_frame",
-            "nokey",
-        ])
-        .args(["-select_streams", "v:0"])
-        .args(["-show_entries", "frame=best_effort_timestamp_time"])
-        .args(["-of", "csv=p=0"])
-        .path_arg(path)
-}
-
-/// The first timestamp in [`keyframes`]' output.
-pub fn first_timestamp(csv: &str) -> Option<f64> {
-    csv.lines()
-        .find_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
-        .filter(|t| t.is_finite())
+    .path_arg(path)
 }
 
 /// One stream, as ffprobe describes it.
@@ -62,6 +57,9 @@ pub struct Stream {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
     pub streams: Vec<Stream>,
+    /// The first keyframe's timestamp (asked for with [`Kind::Video`]): frames before it
+    /// cannot be decoded and never show.
+    pub first_keyframe: Option<f64>,
     pub start_time: Option<f64>,
     pub duration: Option<f64>,
 }
@@ -72,6 +70,13 @@ struct RawProbe {
     streams: Vec<RawStream>,
     #[serde(default)]
     format: Option<RawFormat>,
+    #[serde(default)]
+    frames: Vec<RawFrame>,
+}
+
+#[derive(Deserialize)]
+struct RawFrame {
+    best_effort_timestamp_time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +126,10 @@ pub fn parse(json: &[u8]) -> Result<Probe, String> {
                 packets: s.nb_read_packets.as_deref().and_then(|n| n.parse().ok()),
             })
             .collect(),
+        first_keyframe: raw
+            .frames
+            .iter()
+            .find_map(|f| seconds(&f.best_effort_timestamp_time)),
         start_time,
         duration,
     })
@@ -193,12 +202,13 @@ mod tests {
     }
 
     #[test]
-    fn first_keyframe_is_the_first_number() {
-        assert_eq!(first_timestamp("1.933000\n9.933000\n"), Some(1.933));
-        assert_eq!(first_timestamp("N/A\n2.5,\n"), Some(2.5));
-        assert_eq!(first_timestamp(""), None);
-        let args = keyframes(Path::new("/w/t.webm")).args_lossy();
-        assert!(args.windows(2).any(|w| w == ["-skip_frame", "nokey"]));
+    fn the_first_keyframe_comes_from_the_frames_listed() {
+        let json = br#"{"frames":[{"best_effort_timestamp_time":"N/A"},{"best_effort_timestamp_time":"1.933000"},{"best_effort_timestamp_time":"9.933000"}],
+            "streams":[{"codec_type":"video","codec_name":"vp8","start_time":"0.000000","nb_read_packets":"104"}],"format":{"duration":"6.867"}}"#;
+        let p = parse(json).unwrap();
+        assert_eq!(p.first_keyframe, Some(1.933));
+        let none = br#"{"frames":[],"streams":[{"codec_type":"video","codec_name":"vp8"}]}"#;
+        assert_eq!(parse(none).unwrap().first_keyframe, None);
     }
 
     #[test]
@@ -208,17 +218,18 @@ mod tests {
 
     #[test]
     fn invocation_asks_for_json() {
-        let inv = invocation(Path::new("/w/a.webm"), None);
+        let inv = invocation(Path::new("/w/a.webm"), Kind::Video);
         assert_eq!(inv.program, "ffprobe");
         let args = inv.args_lossy();
         assert_eq!(args.last().unwrap(), "/w/a.webm");
         assert!(args.windows(2).any(|w| w == ["-of", "json"]));
         assert!(!args.contains(&"-f".to_owned()));
+        assert!(args.windows(2).any(|w| w == ["-skip_frame", "nokey"]));
     }
 
     #[test]
     fn a_forced_format_reads_only_local_files() {
-        let args = invocation(Path::new("/a/mix.wav"), Some("wav")).args_lossy();
+        let args = invocation(Path::new("/a/mix.wav"), Kind::Wav).args_lossy();
         let n = args.len();
         assert_eq!(args[n - 3..], ["-f", "wav", "/a/mix.wav"]);
         assert!(args

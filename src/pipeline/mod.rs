@@ -103,6 +103,12 @@ impl StageError {
         }
     }
 
+    /// The same error, its message prefixed with what was being done (`converting x.mjr`).
+    pub fn context(mut self, doing: impl fmt::Display) -> Self {
+        self.message = format!("{doing}: {}", self.message);
+        self
+    }
+
     pub fn from_io(stage: Stage, what: &str, path: &Path, e: &std::io::Error) -> Self {
         StageError::system(stage, format!("{what} {}: {e}", path.display()))
     }
@@ -305,6 +311,12 @@ mod tests {
             Blame::System
         );
         assert!(e.to_string().starts_with("preprocess failed: "), "{e}");
+        let e = e.context("converting a.mjr");
+        assert_eq!(
+            e.message,
+            "converting a.mjr: `janus-pp-rec` failed (exit status: 0): Invalid header"
+        );
+        assert_eq!(e.blame, Blame::Input);
     }
 
     #[test]

@@ -11,8 +11,6 @@ use crate::media::{janus, mjr, probe};
 use crate::pipeline::{budget, fresh_dir, Blame, Runner, Stage, StageError, Workspace};
 use crate::plan::{AudioFacts, VideoFacts};
 
-/// The mixed audio is read as WAV and only as WAV (see `probe::invocation`).
-pub const WAV_FORMAT: &str = "wav";
 /// The longest a track's last frame is held past its timestamp.
 pub const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 
@@ -109,12 +107,12 @@ async fn video(
         .run(&janus::convert(&source.path, &file), budget(size_mb, 5.0))
         .await
         .map_err(|e| {
-            let mut err = StageError::from_process(Stage::Preprocess, Blame::Input, &e);
-            err.message = format!("converting {}: {}", source.path.display(), err.message);
-            err
+            StageError::from_process(Stage::Preprocess, Blame::Input, &e)
+                .context(format_args!("converting {}", source.path.display()))
         })?;
 
-    let probed = probe_file(runner, &file, None).await?;
+    // Stream facts and keyframes in one read; only keyframes are decoded.
+    let probed = probe_file(runner, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
     let stream = probed
         .first("video")
         .ok_or_else(|| probe_failed(&source.path, "janus-pp-rec produced no video stream"))?;
@@ -133,7 +131,7 @@ async fn video(
         .min(MAX_LAST_FRAME_HOLD_S);
     let end = last + hold;
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
-    let Some(first_frame) = first_keyframe(runner, &file, last).await? else {
+    let Some(first_frame) = probed.first_keyframe else {
         let reason = "no keyframe was recorded, so no frame of it can be decoded".to_owned();
         tracing::warn!(
             conference_id = %work.conference_id(),
@@ -164,39 +162,21 @@ async fn video(
 async fn probe_file(
     runner: &Runner,
     file: &Path,
-    format: Option<&str>,
+    kind: probe::Kind,
+    timeout: std::time::Duration,
 ) -> Result<probe::Probe, StageError> {
     let out = runner
-        .run(&probe::invocation(file, format), budget(0.0, 0.0))
+        .run(&probe::invocation(file, kind), timeout)
         .await
         .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
     probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
 }
 
-/// The timestamp of the first keyframe: frames before it cannot be decoded and never show.
-/// Only keyframes are decoded, through the whole file (a sender may send its first one late).
-async fn first_keyframe(
-    runner: &Runner,
-    file: &Path,
-    seconds: f64,
-) -> Result<Option<f64>, StageError> {
-    let out = runner
-        .run(&probe::keyframes(file), budget(seconds, 1.0))
-        .await
-        .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
-    Ok(probe::first_timestamp(&String::from_utf8_lossy(
-        &out.stdout,
-    )))
-}
-
 /// Checks the mixed WAV and measures it.
 pub async fn audio(runner: &Runner, source: &AudioSource) -> Result<Audio, StageError> {
-    let probed = probe_file(runner, &source.path, Some(WAV_FORMAT))
+    let probed = probe_file(runner, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
         .await
-        .map_err(|mut e| {
-            e.message = format!("the mixed audio is unreadable: {}", e.message);
-            e
-        })?;
+        .map_err(|e| e.context("the mixed audio is unreadable"))?;
     let (_, end) = probed.span("audio").ok_or_else(|| {
         probe_failed(
             &source.path,

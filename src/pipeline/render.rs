@@ -74,14 +74,11 @@ async fn slice(
     });
     let seconds = frames as f64 / FPS as f64;
     runner.run(&inv, budget(seconds, 4.0)).await.map_err(|e| {
-        let mut err = StageError::from_process(Stage::Render, Blame::Input, &e);
-        err.message = format!(
-            "slicing {} (user {}): {}",
+        StageError::from_process(Stage::Render, Blame::Input, &e).context(format_args!(
+            "slicing {} (user {})",
             track.source.path.display(),
-            track.source.user_id,
-            err.message
-        );
-        err
+            track.source.user_id
+        ))
     })?;
     Ok(())
 }
@@ -155,13 +152,9 @@ pub async fn intervals(
                 .run(&inv, budget(interval.seconds(), 10.0))
                 .await
                 .map_err(|e| {
-                    let mut err = StageError::from_process(Stage::Render, Blame::System, &e);
-                    err.message = format!(
-                        "rendering the interval at {:.2}s: {}",
-                        interval.start_seconds(),
-                        err.message
-                    );
-                    err
+                    StageError::from_process(Stage::Render, Blame::System, &e).context(
+                        format_args!("rendering the interval at {:.2}s", interval.start_seconds()),
+                    )
                 })
         }
     }))
