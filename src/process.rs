@@ -137,23 +137,24 @@ fn package_of(program: &str) -> &'static str {
 /// stderr. Dropping the returned future kills the child (SIGKILL via `kill_on_drop`).
 pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
     let started = Instant::now();
-    let mut child = Command::new(&inv.program)
+    let mut command = Command::new(&inv.program);
+    command
         .args(&inv.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => ProcessError::NotFound {
-                program: inv.program.clone(),
-                package: package_of(&inv.program),
-            },
-            _ => ProcessError::Spawn {
-                program: inv.program.clone(),
-                source,
-            },
-        })?;
+        .kill_on_drop(true);
+    die_with_parent(&mut command);
+    let mut child = command.spawn().map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ProcessError::NotFound {
+            program: inv.program.clone(),
+            package: package_of(&inv.program),
+        },
+        _ => ProcessError::Spawn {
+            program: inv.program.clone(),
+            source,
+        },
+    })?;
 
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -195,6 +196,27 @@ pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, Proces
         stderr_tail,
         elapsed: started.elapsed(),
     })
+}
+
+/// Makes the child receive SIGKILL when recproc dies, even by SIGKILL (which runs no drop):
+/// a new instance resuming the job must never find an orphaned tool of the dead one still
+/// writing into the work directory.
+fn die_with_parent(command: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, getppid, raise), touching no memory of the parent.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() as u32 != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// SIGTERM, then SIGKILL after a grace period.
