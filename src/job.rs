@@ -2,20 +2,22 @@
 //! job's work directory, and turn the result into the processed or the failure event. The
 //! daemon and `recproc process` both call [`process`]; neither touches the pipeline directly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::event::{self, Roots};
+use crate::ledger::{self, Delivery, Ledger, Receipt};
 use crate::names::sanitize;
 use crate::pipeline::{self, Blame, Runner, Stage, StageError, Workspace};
-use crate::report::{self, Failed, Processed};
+use crate::report::{self, Failed};
 
 /// What became of one event.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Processed(Box<Processed>),
+    /// The processed event, as published (fresh, or the receipt of an earlier delivery).
+    Processed(Box<serde_json::Value>),
     Failed(Box<Failed>),
 }
 
@@ -23,17 +25,17 @@ impl Outcome {
     /// The event to publish, as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Outcome::Processed(p) => serde_json::to_value(p),
-            Outcome::Failed(f) => serde_json::to_value(f),
+            Outcome::Processed(p) => (**p).clone(),
+            Outcome::Failed(f) => serde_json::to_value(f).expect("report types always serialise"),
         }
-        .expect("report types always serialise")
     }
 }
 
-/// The work directory of a conference: the same for every attempt at the same event, and
-/// different for different IDs even where sanitising makes them look alike (`room 1` and
-/// `room_1`; `a-b`+`c` and `a`+`b-c`): a hash of the raw IDs ends the name.
-pub fn work_dir(config: &Config, conference_id: &str, uuid: &str) -> PathBuf {
+/// The name of a conference's job: its work directory and its ledger entries. The same for
+/// every attempt at the same event, and different for different IDs even where sanitising
+/// makes them look alike (`room 1` and `room_1`; `a-b`+`c` and `a`+`b-c`): a hash of the raw
+/// IDs ends the name.
+pub fn job_name(conference_id: &str, uuid: &str) -> String {
     let mut h = Sha256::new();
     h.update(conference_id.as_bytes());
     h.update([0]);
@@ -42,11 +44,54 @@ pub fn work_dir(config: &Config, conference_id: &str, uuid: &str) -> PathBuf {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    config.paths.work_dir.join(format!(
-        "{}-{}-{tag}",
-        sanitize(conference_id),
-        sanitize(uuid)
-    ))
+    format!("{}-{}-{tag}", sanitize(conference_id), sanitize(uuid))
+}
+
+/// The work directory of a conference (see [`job_name`]).
+pub fn work_dir(config: &Config, conference_id: &str, uuid: &str) -> PathBuf {
+    config.paths.work_dir.join(job_name(conference_id, uuid))
+}
+
+/// What the intermediates in a work directory were made from: the event and every setting
+/// that shapes them. A work directory made from anything else is emptied before use.
+fn work_manifest(config: &Config, event_sha256: &str) -> String {
+    format!(
+        "recproc {}\nevent {event_sha256}\n{:?}\n{:?}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.recording,
+        config.paths
+    )
+}
+
+const MANIFEST: &str = "job.manifest";
+
+/// Creates the work directory, keeping what an earlier attempt at the same job left in it
+/// (stages resume from it) and emptying it when it was made for something else.
+fn prepare_work_dir(dir: &Path, manifest: &str) -> Result<bool, StageError> {
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        StageError::from_io(Stage::Preprocess, what, path, &e)
+    };
+    let file = dir.join(MANIFEST);
+    let resumed = match std::fs::read_to_string(&file) {
+        Ok(found) if found == manifest => true,
+        Ok(_) => {
+            std::fs::remove_dir_all(dir).map_err(|e| io("cannot empty", dir, e))?;
+            false
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Nothing of ours (or a manifest never written): start clean.
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(|e| io("cannot empty", dir, e))?;
+            }
+            false
+        }
+        Err(e) => return Err(io("cannot read", &file, e)),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    if !resumed {
+        std::fs::write(&file, manifest).map_err(|e| io("cannot write", &file, e))?;
+    }
+    Ok(resumed)
 }
 
 /// Processes one raw conference-ended event.
@@ -83,27 +128,59 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
         }
     };
 
-    let dir = work_dir(config, &conference.conference_id, &conference.uuid);
-    let work = Workspace::new(dir.clone(), &conference.conference_id);
-    let result = match std::fs::create_dir_all(&dir) {
-        Ok(()) => pipeline::run(config, runner, &conference, &work).await,
-        Err(e) => Err(StageError::from_io(
-            Stage::Preprocess,
-            "cannot create",
-            &dir,
-            &e,
-        )),
-    };
+    let id = conference.conference_id.clone();
+    let job = job_name(&conference.conference_id, &conference.uuid);
+    let dir = config.paths.work_dir.join(&job);
+    let event_sha256 = ledger::event_digest(&value);
+    let result = async {
+        // One attempt at a conference at a time, across every instance.
+        let ledger = Ledger::open(&config.paths.output_dir).map_err(|e| {
+            StageError::from_io(Stage::Preprocess, "cannot create", &config.paths.output_dir.join(ledger::STATE_DIR), &e)
+        })?;
+        let _claim = ledger
+            .claim(&job, || {
+                tracing::info!(conference_id = %id, "Another delivery of conference {id} is being processed; waiting for it to finish.");
+            })
+            .await
+            .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot lock", ledger.dir(), &e))?;
+        if let Some(done) = already_delivered(&ledger, &job, &event_sha256)? {
+            tracing::info!(conference_id = %id, "Conference {id} was already delivered; publishing its processed event again.");
+            return Ok(done);
+        }
+        let resumed = prepare_work_dir(&dir, &work_manifest(config, &event_sha256))?;
+        if resumed {
+            tracing::info!(conference_id = %id, work_dir = %dir.display(), "Resuming an earlier attempt at conference {id}.");
+        }
+        let work = Workspace::new(dir.clone(), &conference.conference_id);
+        let prepared = pipeline::run(config, runner, &conference, &work).await?;
+        let processed = serde_json::to_value(report::processed(&conference, &prepared.delivered))
+            .expect("report types always serialise");
+        if let Some(placement) = prepared.placement {
+            // The receipt first: a crash after the move must not leave a delivery without one.
+            let receipt = Receipt { event_sha256: event_sha256.clone(), processed: processed.clone() };
+            ledger.write(&job, &receipt).map_err(|e| {
+                StageError::from_io(Stage::Deliver, "cannot write the receipt in", ledger.dir(), &e)
+            })?;
+            if let Err(e) = pipeline::place(placement).await {
+                if let Err(e) = ledger.remove(&job) {
+                    tracing::warn!(conference_id = %id, error = %e, "Could not remove the receipt of a delivery that failed.");
+                }
+                return Err(e);
+            }
+        }
+        Ok(processed)
+    }
+    .await;
     match result {
-        Ok(delivered) => {
-            if config.recording.clean_temporary_files {
+        Ok(processed) => {
+            if config.recording.clean_temporary_files && dir.exists() {
                 if let Err(e) = std::fs::remove_dir_all(&dir) {
-                    tracing::warn!(conference_id = %conference.conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
+                    tracing::warn!(conference_id = %id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
                 }
             }
-            let id = &conference.conference_id;
-            tracing::info!(conference_id = %id, files = delivered.files.len(), "Recording with ID {id} processed correctly.");
-            Outcome::Processed(Box::new(report::processed(&conference, &delivered)))
+            let files = processed["files"].as_array().map_or(0, Vec::len);
+            tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
+            Outcome::Processed(Box::new(processed))
         }
         Err(err) => {
             // ERROR when an operator must act (the system failed); a bad recording is
@@ -122,5 +199,37 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             }
             Outcome::Failed(Box::new(report::failed(ids, &err, Some(&dir), value)))
         }
+    }
+}
+
+/// The receipt's processed event when this event's recording is already in the output
+/// directory; a failure when the output directory disagrees with the receipt.
+fn already_delivered(
+    ledger: &Ledger,
+    job: &str,
+    event_sha256: &str,
+) -> Result<Option<serde_json::Value>, StageError> {
+    let io = |e: std::io::Error| {
+        StageError::system(
+            Stage::Deliver,
+            format!(
+                "cannot check the earlier delivery of this conference in {}: {e}",
+                ledger.dir().display()
+            ),
+        )
+    };
+    let Some(receipt) = ledger.read(job).map_err(io)? else {
+        return Ok(None);
+    };
+    match ledger::check(&receipt, event_sha256).map_err(io)? {
+        Delivery::NotDelivered => Ok(None),
+        Delivery::Delivered => Ok(Some(receipt.processed)),
+        Delivery::Conflict(why) => Err(StageError::input(
+            Stage::Deliver,
+            format!(
+                "this conference was delivered before, but {why}; recproc never overwrites a delivery: move its files away and remove {} to process this event again",
+                ledger.dir().join(format!("{job}.json")).display()
+            ),
+        )),
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod event;
 pub mod fixture;
 pub mod job;
+pub mod ledger;
 pub mod media;
 pub mod names;
 pub mod pipeline;

@@ -249,13 +249,51 @@ fn an_audio_file_cannot_pull_in_media_from_outside_the_roots() {
 }
 
 #[test]
-fn an_existing_recording_is_never_overwritten_nor_rendered_again() {
+fn a_redelivered_event_gets_the_same_processed_event_without_rendering() {
     let (sb, event) = good();
-    let first = sb.process_text(&event.to_string()).delivered();
-    let before = std::fs::read(&first).unwrap();
+    let first = sb.process_text(&event.to_string());
+    let file = first.delivered();
+    let before = std::fs::read(&file).unwrap();
+    let again = sb.process_text(&event.to_string());
+    again.delivered();
+    assert_eq!(again.json, first.json, "the receipt is published again");
+    assert!(
+        again.stderr.contains("already delivered"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        !again.stderr.contains("stage=\"render\""),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert_eq!(sb.outputs(), vec![file]);
+}
+
+#[test]
+fn a_file_recproc_did_not_deliver_is_never_overwritten() {
+    let (sb, event) = good();
+    let theirs = sb
+        .output_dir()
+        .join("recording-fixture-conf-fixture-uuid.webm");
+    std::fs::write(&theirs, b"someone else's file").unwrap();
     let run = sb.process_text(&event.to_string());
     run.failed("deliver", &["already exists", "never overwrites"]);
-    assert_eq!(std::fs::read(&first).unwrap(), before);
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's file");
     // Refused before rendering anything.
     assert!(!run.stderr.contains("stage=\"render\""), "{}", run.stderr);
+}
+
+#[test]
+fn a_delivered_file_that_was_changed_is_reported_not_replaced() {
+    let (sb, event) = good();
+    let file = sb.process_text(&event.to_string()).delivered();
+    std::fs::write(&file, b"edited").unwrap();
+    let run = sb.process_text(&event.to_string());
+    run.failed(
+        "deliver",
+        &["not the file recproc delivered", "never overwrites"],
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"edited");
 }

@@ -67,7 +67,12 @@ fn four_participants_split_into_a_wav_four_videos_and_metadata() {
         ]
     );
     // Nothing else in output_dir (no temporary directory left behind).
-    assert_eq!(std::fs::read_dir(sb.output_dir()).unwrap().count(), 1);
+    let entries: Vec<_> = std::fs::read_dir(sb.output_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != recproc::ledger::STATE_DIR)
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
 
     // The WAV is the mixed audio, byte for byte.
     let wav = dir.join("rec-20260101-100000-fixture-uuid-fixture-conf.wav");

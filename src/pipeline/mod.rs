@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::process::{self, Finished, Invocation, ProcessError};
 
-pub use run::{run, Delivered, DeliveredFile, MediaEntry, Mode};
+pub use run::{place, run, Delivered, DeliveredFile, MediaEntry, Mode, Placement, Prepared};
 
 /// A step of the pipeline, as failure events and logs name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -233,6 +233,54 @@ impl Workspace {
     }
 }
 
+/// `dir/name.ext` → `dir/name.partial.ext`: where a tool writes until its output is known to
+/// be complete. The extension stays last because the tools pick the format from it.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let stem = target.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match target.extension() {
+        Some(ext) => format!("{stem}.partial.{}", ext.to_string_lossy()),
+        None => format!("{stem}.partial"),
+    };
+    target.with_file_name(name)
+}
+
+/// Removes what an earlier, interrupted attempt left at `path` (file or directory), so a tool
+/// never appends to or mixes with it.
+pub fn clear(stage: Stage, path: &Path) -> Result<(), StageError> {
+    let result = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| StageError::from_io(stage, "cannot remove", path, &e))
+}
+
+/// Makes a finished output (a file, or a directory of files) visible under its final name:
+/// flushed to disk, then renamed. A final name that exists is therefore complete, which is
+/// what lets a later attempt at the same job skip the step (resume).
+pub fn commit(stage: Stage, partial: &Path, target: &Path) -> Result<(), StageError> {
+    let io =
+        |what: &str, path: &Path, e: std::io::Error| StageError::from_io(stage, what, path, &e);
+    if partial.is_dir() {
+        let entries = std::fs::read_dir(partial).map_err(|e| io("cannot read", partial, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| io("cannot read", partial, e))?.path();
+            sync_path(&path).map_err(|e| io("cannot flush", &path, e))?;
+        }
+    }
+    sync_path(partial).map_err(|e| io("cannot flush", partial, e))?;
+    std::fs::rename(partial, target).map_err(|e| io("cannot rename to", target, e))?;
+    if let Some(parent) = target.parent() {
+        sync_path(parent).map_err(|e| io("cannot flush", parent, e))?;
+    }
+    Ok(())
+}
+
+fn sync_path(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()
+}
+
 /// Creates `dir` empty: whatever an earlier attempt left there is removed first.
 pub fn fresh_dir(stage: Stage, dir: &Path) -> Result<(), StageError> {
     match std::fs::remove_dir_all(dir) {
@@ -317,6 +365,45 @@ mod tests {
             "converting a.mjr: `janus-pp-rec` failed (exit status: 0): Invalid header"
         );
         assert_eq!(e.blame, Blame::Input);
+    }
+
+    #[test]
+    fn partial_names_keep_the_extension_last() {
+        assert_eq!(
+            partial_path(Path::new("/w/tracks/track-00.webm")),
+            Path::new("/w/tracks/track-00.partial.webm")
+        );
+        assert_eq!(
+            partial_path(Path::new("/w/out/recording-a.b-c.mp4")),
+            Path::new("/w/out/recording-a.b-c.partial.mp4")
+        );
+        assert_eq!(
+            partial_path(Path::new("/w/slices/track-01")),
+            Path::new("/w/slices/track-01.partial")
+        );
+    }
+
+    #[test]
+    fn commit_makes_files_and_directories_appear_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("part-0000.mkv");
+        let partial = partial_path(&target);
+        std::fs::write(&partial, b"done").unwrap();
+        commit(Stage::Render, &partial, &target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"done");
+        assert!(!partial.exists());
+
+        let slices = dir.path().join("track-00");
+        let partial = partial_path(&slices);
+        std::fs::create_dir(&partial).unwrap();
+        std::fs::write(partial.join("piece-0000.mkv"), b"p").unwrap();
+        commit(Stage::Render, &partial, &slices).unwrap();
+        assert!(slices.join("piece-0000.mkv").exists());
+
+        clear(Stage::Render, &slices).unwrap();
+        clear(Stage::Render, &target).unwrap();
+        clear(Stage::Render, &target).unwrap(); // already gone: fine
+        assert!(!slices.exists() && !target.exists());
     }
 
     #[test]

@@ -8,7 +8,9 @@ use futures::future::try_join_all;
 
 use crate::event::{AudioSource, VideoSource};
 use crate::media::{janus, mjr, probe};
-use crate::pipeline::{budget, fresh_dir, Blame, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{
+    budget, clear, commit, partial_path, Blame, Runner, Stage, StageError, Workspace,
+};
 use crate::plan::{AudioFacts, VideoFacts};
 
 /// The longest a track's last frame is held past its timestamp.
@@ -53,8 +55,10 @@ pub async fn videos(
     work: &Workspace,
     sources: &[VideoSource],
 ) -> Result<(Vec<Track>, Vec<Skipped>), StageError> {
-    // Unlink what an earlier attempt left, never truncate it.
-    fresh_dir(Stage::Preprocess, &work.tracks())?;
+    // Tracks converted by an earlier attempt at this job are complete (committed) and kept.
+    let dir = work.tracks();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e))?;
     let prepared = try_join_all(
         sources
             .iter()
@@ -103,13 +107,27 @@ async fn video(
 
     let file = work.track(index, codec.container_extension());
     let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
-    runner
-        .run(&janus::convert(&source.path, &file), budget(size_mb, 5.0))
-        .await
-        .map_err(|e| {
-            StageError::from_process(Stage::Preprocess, Blame::Input, &e)
-                .context(format_args!("converting {}", source.path.display()))
-        })?;
+    if file.exists() {
+        tracing::info!(
+            conference_id = %work.conference_id(),
+            path = %source.path.display(),
+            "Reusing the track an earlier attempt converted."
+        );
+    } else {
+        let partial = partial_path(&file);
+        clear(Stage::Preprocess, &partial)?;
+        runner
+            .run(
+                &janus::convert(&source.path, &partial),
+                budget(size_mb, 5.0),
+            )
+            .await
+            .map_err(|e| {
+                StageError::from_process(Stage::Preprocess, Blame::Input, &e)
+                    .context(format_args!("converting {}", source.path.display()))
+            })?;
+        commit(Stage::Preprocess, &partial, &file)?;
+    }
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
     let probed = probe_file(runner, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;

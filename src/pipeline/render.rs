@@ -9,7 +9,9 @@ use futures::future::try_join_all;
 
 use crate::media::ffmpeg::{self, Encoding, Render, Slice, TileInput};
 use crate::pipeline::preprocess::{Track, MAX_LAST_FRAME_HOLD_S};
-use crate::pipeline::{budget, fresh_dir, Blame, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{
+    budget, clear, commit, partial_path, Blame, Runner, Stage, StageError, Workspace,
+};
 use crate::plan::{fit_within, Plan, TrackCut, FPS};
 
 /// How far before a track's planned end its decoded frames may run out: the plan holds a
@@ -26,9 +28,23 @@ pub async fn slices(
     anchors: &[f64],
     canvas: (u32, u32),
 ) -> Result<(), StageError> {
-    fresh_dir(Stage::Render, &work.slices())?;
-    let threads = runner.threads_for(plan.cuts.len());
-    try_join_all(plan.cuts.iter().map(|cut| {
+    let root = work.slices();
+    std::fs::create_dir_all(&root)
+        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &root, &e))?;
+    // Tracks an earlier attempt at this job sliced completely are kept.
+    let todo: Vec<&TrackCut> = plan
+        .cuts
+        .iter()
+        .filter(|cut| !work.slice_dir(cut.track).exists())
+        .collect();
+    reused(
+        work,
+        "sliced tracks",
+        plan.cuts.len() - todo.len(),
+        plan.cuts.len(),
+    );
+    let threads = runner.threads_for(todo.len());
+    try_join_all(todo.into_iter().map(|cut| {
         let track = &tracks[cut.track];
         slice(
             runner,
@@ -53,12 +69,16 @@ async fn slice(
     canvas: (u32, u32),
     threads: usize,
 ) -> Result<(), StageError> {
+    // Sliced into a partial directory, renamed whole when every piece is written.
     let dir = work.slice_dir(cut.track);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &dir, &e))?;
+    let partial = partial_path(&dir);
+    clear(Stage::Render, &partial)?;
+    std::fs::create_dir_all(&partial)
+        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &partial, &e))?;
     let (width, height) = fit_within(track.width, track.height, canvas.0, canvas.1);
-    let pattern = work.piece_pattern(cut.track);
-    let single = work.piece(cut.track, 0);
+    let in_partial = |p: PathBuf| partial.join(p.file_name().unwrap_or_default());
+    let pattern = in_partial(work.piece_pattern(cut.track));
+    let single = in_partial(work.piece(cut.track, 0));
     let frames = cut.end_frame - cut.start_frame;
     let inv = ffmpeg::slice(&Slice {
         input: &track.file,
@@ -80,7 +100,19 @@ async fn slice(
             track.source.user_id
         ))
     })?;
-    Ok(())
+    commit(Stage::Render, &partial, &dir)
+}
+
+/// Logs how much of a step an earlier attempt at this job already did.
+fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
+    if done > 0 {
+        tracing::info!(
+            conference_id = %work.conference_id(),
+            reused = done,
+            total = of,
+            "Resuming: {done} of {of} {what} are kept from an earlier attempt."
+        );
+    }
 }
 
 /// Lays out every interval, in parallel; returns the parts in order.
@@ -91,15 +123,28 @@ pub async fn intervals(
     canvas: (u32, u32),
     encoding: Encoding,
 ) -> Result<Vec<PathBuf>, StageError> {
-    fresh_dir(Stage::Render, &work.parts())?;
+    let dir = work.parts();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &dir, &e))?;
+    let parts: Vec<PathBuf> = (0..plan.intervals.len()).map(|i| work.part(i)).collect();
+    // Parts an earlier attempt at this job rendered are complete (committed) and kept.
+    let todo: Vec<usize> = (0..parts.len()).filter(|&i| !parts[i].exists()).collect();
+    reused(
+        work,
+        "interval parts",
+        parts.len() - todo.len(),
+        parts.len(),
+    );
     let encoding = Encoding {
-        threads: runner.threads_for(plan.intervals.len()),
+        threads: runner.threads_for(todo.len()),
         ..encoding
     };
-    let parts: Vec<PathBuf> = (0..plan.intervals.len()).map(|i| work.part(i)).collect();
-    try_join_all(plan.intervals.iter().enumerate().map(|(i, interval)| {
-        let output = &parts[i];
+    try_join_all(todo.into_iter().map(|i| {
+        let interval = &plan.intervals[i];
+        let target = &parts[i];
         async move {
+            let output = &partial_path(target);
+            clear(Stage::Render, output)?;
             let mut pieces = Vec::with_capacity(interval.tiles.len());
             for t in &interval.tiles {
                 let piece = work.piece(t.track, t.piece);
@@ -155,7 +200,8 @@ pub async fn intervals(
                     StageError::from_process(Stage::Render, Blame::System, &e).context(
                         format_args!("rendering the interval at {:.2}s", interval.start_seconds()),
                     )
-                })
+                })?;
+            commit(Stage::Render, output, target)
         }
     }))
     .await?;
@@ -174,10 +220,17 @@ pub async fn concat(
     std::fs::write(&list, ffmpeg::concat_list(&refs))
         .map_err(|e| StageError::from_io(Stage::Concat, "cannot write", &list, &e))?;
     let video = work.video();
+    if video.exists() {
+        reused(work, "joined videos", 1, 1);
+        return Ok(video);
+    }
+    let partial = partial_path(&video);
+    clear(Stage::Concat, &partial)?;
     runner
-        .run(&ffmpeg::concat(&list, &video), budget(seconds, 1.0))
+        .run(&ffmpeg::concat(&list, &partial), budget(seconds, 1.0))
         .await
         .map_err(|e| StageError::from_process(Stage::Concat, Blame::System, &e))?;
+    commit(Stage::Concat, &partial, &video)?;
     Ok(video)
 }
 
@@ -190,15 +243,22 @@ pub async fn mux(
     encoding: &Encoding,
     output: &Path,
 ) -> Result<(), StageError> {
-    if let Some(dir) = output.parent() {
-        fresh_dir(Stage::Mux, dir)?;
+    if output.exists() {
+        // Muxed by an earlier attempt that did not get to deliver it.
+        return Ok(());
     }
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StageError::from_io(Stage::Mux, "cannot create", dir, &e))?;
+    }
+    let partial = partial_path(output);
+    clear(Stage::Mux, &partial)?;
     runner
         .run(
-            &ffmpeg::mux(video, audio, seconds, encoding, output),
+            &ffmpeg::mux(video, audio, seconds, encoding, &partial),
             budget(seconds, 2.0),
         )
         .await
         .map_err(|e| StageError::from_process(Stage::Mux, Blame::Input, &e))?;
-    Ok(())
+    commit(Stage::Mux, &partial, output)
 }

@@ -58,6 +58,38 @@ pub struct Delivered {
     pub files: Vec<DeliveredFile>,
 }
 
+/// How the finished files enter the output directory: the last, quick step of a job,
+/// separate so the job can record what it is about to deliver (its receipt) first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Merged: one file, moved to its final name.
+    File { from: PathBuf, to: PathBuf },
+    /// Split: staged files, moved into a new directory all at once.
+    Dir { files: Vec<PathBuf>, dest: PathBuf },
+}
+
+/// A run that has produced everything and checked it, but not yet delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// What will be delivered: every entry names a file at its final place.
+    pub delivered: Delivered,
+    /// `None` when nothing is recorded (`recordingType: none`).
+    pub placement: Option<Placement>,
+}
+
+/// Moves the prepared files into the output directory (never over an existing file).
+pub async fn place(placement: Placement) -> Result<(), StageError> {
+    blocking(move || match placement {
+        Placement::File { from, to } => {
+            deliver::place(&from, &to).map_err(|e| delivery_error(&to, &e))
+        }
+        Placement::Dir { files, dest } => {
+            deliver::place_dir(&files, &dest).map_err(|e| delivery_error(&dest, &e))
+        }
+    })
+    .await
+}
+
 /// The longest file name common filesystems accept.
 const MAX_NAME_BYTES: usize = 255;
 
@@ -107,13 +139,14 @@ async fn timed<T>(
     out
 }
 
-/// Runs every stage for `conference`, writing intermediates under `work`.
+/// Runs every stage for `conference` up to delivery, writing intermediates under `work`;
+/// [`place`] delivers.
 pub async fn run(
     config: &Config,
     runner: &Runner,
     conference: &Conference,
     work: &Workspace,
-) -> Result<Delivered, StageError> {
+) -> Result<Prepared, StageError> {
     let id = conference.conference_id.as_str();
     let rec = &config.recording;
     let keep_audio = conference.recording_type.should_record_audio();
@@ -140,7 +173,10 @@ pub async fn run(
             conference_id = id,
             "The recording type is none: nothing to render."
         );
-        return Ok(delivered);
+        return Ok(Prepared {
+            delivered,
+            placement: None,
+        });
     }
     let video_sources = if keep_video {
         conference.videos.clone()
@@ -207,7 +243,7 @@ pub async fn run(
     delivered.mode_reason = reason;
     delivered.origin = Some(timeline.origin);
     delivered.skipped = skipped;
-    match mode {
+    let placement = match mode {
         Mode::Merged => {
             merged(
                 config,
@@ -234,8 +270,11 @@ pub async fn run(
             )
             .await?
         }
-    }
-    Ok(delivered)
+    };
+    Ok(Prepared {
+        delivered,
+        placement: Some(placement),
+    })
 }
 
 /// Every name the chosen mode will write must fit a filesystem: checked before any work.
@@ -289,7 +328,7 @@ async fn merged(
     tracks: &[Track],
     audio: Option<&Audio>,
     delivered: &mut Delivered,
-) -> Result<(), StageError> {
+) -> Result<Placement, StageError> {
     let id = conference.conference_id.as_str();
     let rec = &config.recording;
     // Never render what could not be delivered: recproc does not overwrite recordings.
@@ -355,12 +394,11 @@ async fn merged(
     )
     .await?;
 
-    let file = timed(id, Stage::Deliver, "place", async {
-        let dest = dest.clone();
+    let file = timed(id, Stage::Deliver, "digest", async {
+        let (dest, muxed) = (dest.clone(), muxed.clone());
         blocking(move || {
             let digested = deliver::digest(&muxed)
                 .map_err(|e| StageError::from_io(Stage::Deliver, "cannot read", &muxed, &e))?;
-            deliver::place(&muxed, &dest).map_err(|e| delivery_error(&dest, &e))?;
             Ok(DeliveredFile {
                 path: dest,
                 kind: "merged",
@@ -396,7 +434,10 @@ async fn merged(
         bytes: file_size(&a.source.path),
     });
     delivered.files.push(file);
-    Ok(())
+    Ok(Placement::File {
+        from: muxed,
+        to: dest,
+    })
 }
 
 /// Split: each converted track as janus-pp-rec wrote it and a copy of the mixed WAV, named by
@@ -409,7 +450,7 @@ async fn split(
     tracks: &[Track],
     audio: Option<&Audio>,
     delivered: &mut Delivered,
-) -> Result<(), StageError> {
+) -> Result<Placement, StageError> {
     let id = conference.conference_id.as_str();
     let (uuid, conf) = (conference.uuid.as_str(), conference.conference_id.as_str());
     let dir_name = names::split_dir_name(uuid, conf);
@@ -486,7 +527,8 @@ async fn split(
     std::fs::write(&meta, text).map_err(|e| io_error("cannot write", &meta, e))?;
     staged.push((meta, "metadata"));
 
-    let files = timed(id, Stage::Deliver, "place", async {
+    let paths: Vec<PathBuf> = staged.iter().map(|(p, _)| p.clone()).collect();
+    let files = timed(id, Stage::Deliver, "digest", async {
         let dest_dir = dest_dir.clone();
         blocking(move || {
             // Digests first: once the directory is in place nothing may fail the job.
@@ -500,17 +542,18 @@ async fn split(
                     sha256: d.sha256,
                 });
             }
-            let paths: Vec<PathBuf> = staged.into_iter().map(|(p, _)| p).collect();
-            deliver::place_dir(&paths, &dest_dir).map_err(|e| delivery_error(&dest_dir, &e))?;
             files.sort_by(|a, b| a.path.cmp(&b.path));
             Ok(files)
         })
         .await
     })
     .await?;
-    delivered.directory = Some(dest_dir);
+    delivered.directory = Some(dest_dir.clone());
     delivered.files = files;
-    Ok(())
+    Ok(Placement::Dir {
+        files: paths,
+        dest: dest_dir,
+    })
 }
 
 /// `name`, or `name` with `-2`, `-3`… before its extension if taken (one user publishing

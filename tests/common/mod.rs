@@ -78,11 +78,15 @@ impl Sandbox {
         self.process(&p)
     }
 
-    /// Every file in the output directory (recursively).
+    /// Every file in the output directory (recursively), but recproc's own state directory
+    /// (locks and receipts, `.recproc`).
     pub fn outputs(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let p = e.path();
+                if p.file_name() == Some(std::ffi::OsStr::new(recproc::ledger::STATE_DIR)) {
+                    continue;
+                }
                 if p.is_dir() {
                     walk(&p, out);
                 } else {

@@ -1,0 +1,327 @@
+//! What recproc has delivered, and which instance is working on which conference: a small
+//! state directory, `output_dir/.recproc/`, shared by every instance that delivers there (so
+//! no instance keeps state another would need).
+//!
+//! - `<job>.lock` is held (`flock`) by the instance processing that conference. The kernel
+//!   drops it when the holder dies, even by SIGKILL, so it never goes stale. A second
+//!   delivery of the same conference waits for it instead of rendering in parallel.
+//! - `<job>.json` is the receipt: the processed event, and the digest of the event it
+//!   answers. It is written before the files are moved in, so a crash between the two can
+//!   never leave a delivered recording without its receipt. A receipt whose every file is in
+//!   place with its recorded sha256 proves the conference was delivered: a redelivered event
+//!   gets the same processed event again and nothing is rendered.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::pipeline::deliver;
+
+/// The state directory's name inside `output_dir`.
+pub const STATE_DIR: &str = ".recproc";
+
+/// How often a waiting instance tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(500);
+
+/// The state directory of one output directory.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    dir: PathBuf,
+}
+
+/// The lock on one job, held until dropped.
+#[derive(Debug)]
+pub struct Claim {
+    _file: File,
+}
+
+/// What one job delivered (or is about to).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// [`event_digest`] of the event this answers.
+    pub event_sha256: String,
+    /// The processed event, as published.
+    pub processed: serde_json::Value,
+}
+
+/// What a receipt says about the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// None of the receipt's files is in place: the job has to run (again).
+    NotDelivered,
+    /// Every file is in place, byte for byte, for this very event.
+    Delivered,
+    /// The output directory disagrees with the receipt (a file missing or different, or a
+    /// different event delivered under the same conference): a person has to look.
+    Conflict(String),
+}
+
+/// A digest of an event's content that ignores formatting and key order.
+pub fn event_digest(event: &serde_json::Value) -> String {
+    // serde_json's map is ordered by key, so this serialisation is canonical.
+    let text = serde_json::to_vec(event).expect("a JSON value serialises");
+    hex(&Sha256::digest(text))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Ledger {
+    /// The ledger of `output_dir`, created when missing.
+    pub fn open(output_dir: &Path) -> io::Result<Ledger> {
+        let dir = output_dir.join(STATE_DIR);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Ledger { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock_path(&self, job: &str) -> PathBuf {
+        self.dir.join(format!("{job}.lock"))
+    }
+
+    fn receipt_path(&self, job: &str) -> PathBuf {
+        self.dir.join(format!("{job}.json"))
+    }
+
+    /// Takes the job's lock, waiting while another instance (or another delivery in this
+    /// one) holds it. `waiting` is called once if it has to wait.
+    pub async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock_path(job))?;
+        let mut waiting = Some(waiting);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Claim { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if let Some(f) = waiting.take() {
+                        f();
+                    }
+                    tokio::time::sleep(LOCK_POLL).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// The job's receipt, if one was written.
+    pub fn read(&self, job: &str) -> io::Result<Option<Receipt>> {
+        let path = self.receipt_path(job);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&text).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("receipt {} is not valid: {e}", path.display()),
+            )
+        })
+    }
+
+    /// Writes the job's receipt whole (temporary file, fsync, rename).
+    pub fn write(&self, job: &str, receipt: &Receipt) -> io::Result<()> {
+        let path = self.receipt_path(job);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".receipt-")
+            .tempfile_in(&self.dir)?;
+        serde_json::to_writer_pretty(&mut tmp, receipt).map_err(io::Error::other)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    /// Forgets the job's receipt (its delivery did not happen).
+    pub fn remove(&self, job: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.receipt_path(job)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Compares a receipt with the output directory: every listed file is read and hashed.
+pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
+    let files = listed_files(&receipt.processed);
+    let mut present = Vec::new();
+    let mut missing = Vec::new();
+    for f in &files {
+        match std::fs::metadata(&f.path) {
+            Ok(_) => present.push(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(f),
+            Err(e) => return Err(e),
+        }
+    }
+    if present.is_empty() && !files.is_empty() {
+        return Ok(Delivery::NotDelivered);
+    }
+    if let Some(f) = missing.first() {
+        return Ok(Delivery::Conflict(format!(
+            "{} of the delivered files are gone (first: {}), the others are still there",
+            missing.len(),
+            f.path.display()
+        )));
+    }
+    for f in present {
+        let d = deliver::digest(&f.path)?;
+        if d.sha256 != f.sha256 || d.bytes != f.bytes {
+            return Ok(Delivery::Conflict(format!(
+                "{} is not the file recproc delivered (sha256 {}, expected {})",
+                f.path.display(),
+                d.sha256,
+                f.sha256
+            )));
+        }
+    }
+    if receipt.event_sha256 != event_sha256 {
+        return Ok(Delivery::Conflict(
+            "a different event for the same conference and uuid was already delivered".into(),
+        ));
+    }
+    Ok(Delivery::Delivered)
+}
+
+struct Listed {
+    path: PathBuf,
+    bytes: u64,
+    sha256: String,
+}
+
+/// The `files` of a processed event.
+fn listed_files(processed: &serde_json::Value) -> Vec<Listed> {
+    processed["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| {
+                    Some(Listed {
+                        path: PathBuf::from(f["path"].as_str()?),
+                        bytes: f["bytes"].as_u64()?,
+                        sha256: f["sha256"].as_str()?.to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn receipt(dir: &Path, names: &[(&str, &[u8])], event: &str) -> Receipt {
+        let files: Vec<_> = names
+            .iter()
+            .map(|(name, content)| {
+                json!({
+                    "path": dir.join(name),
+                    "bytes": content.len(),
+                    "sha256": hex(&Sha256::digest(content)),
+                })
+            })
+            .collect();
+        Receipt {
+            event_sha256: event.into(),
+            processed: json!({"status": "processed", "files": files}),
+        }
+    }
+
+    #[test]
+    fn the_digest_ignores_key_order_and_spacing() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"a": 1, "b": [1, 2]}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{ "b":[1,2],"a":1 }"#).unwrap();
+        let c: serde_json::Value = serde_json::from_str(r#"{"a": 2, "b": [1, 2]}"#).unwrap();
+        assert_eq!(event_digest(&a), event_digest(&b));
+        assert_ne!(event_digest(&a), event_digest(&c));
+    }
+
+    #[test]
+    fn a_receipt_proves_delivery_only_when_every_file_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = receipt(dir.path(), &[("a.webm", b"aaa"), ("b.json", b"{}")], "E");
+        assert_eq!(check(&r, "E").unwrap(), Delivery::NotDelivered);
+
+        std::fs::write(dir.path().join("a.webm"), b"aaa").unwrap();
+        let Delivery::Conflict(why) = check(&r, "E").unwrap() else {
+            panic!("one of two files is a conflict");
+        };
+        assert!(why.contains("b.json"), "{why}");
+
+        std::fs::write(dir.path().join("b.json"), b"{}").unwrap();
+        assert_eq!(check(&r, "E").unwrap(), Delivery::Delivered);
+        let Delivery::Conflict(why) = check(&r, "other event").unwrap() else {
+            panic!("a different event is a conflict");
+        };
+        assert!(why.contains("different event"), "{why}");
+
+        std::fs::write(dir.path().join("a.webm"), b"aab").unwrap();
+        let Delivery::Conflict(why) = check(&r, "E").unwrap() else {
+            panic!("a changed file is a conflict");
+        };
+        assert!(why.contains("a.webm"), "{why}");
+    }
+
+    #[test]
+    fn nothing_recorded_is_delivered_trivially() {
+        let r = Receipt {
+            event_sha256: "E".into(),
+            processed: json!({"status": "processed", "files": []}),
+        };
+        assert_eq!(check(&r, "E").unwrap(), Delivery::Delivered);
+    }
+
+    #[test]
+    fn receipts_round_trip_and_can_be_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.read("job").unwrap(), None);
+        let r = receipt(dir.path(), &[("a", b"x")], "E");
+        ledger.write("job", &r).unwrap();
+        assert_eq!(ledger.read("job").unwrap(), Some(r));
+        ledger.remove("job").unwrap();
+        ledger.remove("job").unwrap();
+        assert_eq!(ledger.read("job").unwrap(), None);
+        assert!(dir.path().join(STATE_DIR).is_dir());
+    }
+
+    #[tokio::test]
+    async fn a_claim_waits_for_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let first = ledger.claim("job", || panic!("free")).await.unwrap();
+        let waited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let w = waited.clone();
+        let l2 = ledger.clone();
+        let second = tokio::spawn(async move {
+            l2.claim("job", move || {
+                w.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .await
+            .unwrap()
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished());
+        drop(first);
+        let _second = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("the lock is released on drop")
+            .unwrap();
+        assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
+        // Another job is independent.
+        let _other = ledger.claim("other", || panic!("free")).await.unwrap();
+    }
+}
