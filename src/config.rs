@@ -9,6 +9,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map};
@@ -31,6 +32,7 @@ pub struct Config {
     pub paths: PathsConfig,
     pub recording: RecordingConfig,
     pub encryption: EncryptionConfig,
+    pub daemon: DaemonConfig,
 }
 
 /// `[amqp]`. `Debug` hides the password of `url`.
@@ -44,6 +46,42 @@ pub struct AmqpConfig {
     pub failure_queue: String,
     /// Jobs in flight per instance, at least 1.
     pub prefetch: u16,
+    /// Heartbeat interval proposed to the broker (0 turns heartbeats off).
+    pub heartbeat: Duration,
+    /// How long a publish may wait for the broker's confirm before it is retried.
+    pub confirm_timeout: Duration,
+    /// The type of the queues recproc declares.
+    pub queue_type: QueueType,
+    /// Quorum queues: deliveries of one message before the broker dead-letters it (a message
+    /// that keeps killing its consumer).
+    pub delivery_limit: u32,
+    /// Quorum queues: where such messages go.
+    pub dead_letter_queue: String,
+}
+
+/// `amqp.queue_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Classic,
+    Quorum,
+}
+
+impl QueueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueType::Classic => "classic",
+            QueueType::Quorum => "quorum",
+        }
+    }
+}
+
+/// `[daemon]`: how `recproc run` behaves as a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// On SIGTERM/SIGINT, how long jobs in flight may take to finish before they are
+    /// cancelled (their messages go back to the queue).
+    pub shutdown_grace: Duration,
 }
 
 impl AmqpConfig {
@@ -61,6 +99,11 @@ impl fmt::Debug for AmqpConfig {
             .field("processed_queue", &self.processed_queue)
             .field("failure_queue", &self.failure_queue)
             .field("prefetch", &self.prefetch)
+            .field("heartbeat", &self.heartbeat)
+            .field("confirm_timeout", &self.confirm_timeout)
+            .field("queue_type", &self.queue_type)
+            .field("delivery_limit", &self.delivery_limit)
+            .field("dead_letter_queue", &self.dead_letter_queue)
             .finish()
     }
 }
@@ -167,6 +210,7 @@ struct RawConfig {
     paths: RawPaths,
     recording: RawRecording,
     encryption: RawEncryption,
+    daemon: RawDaemon,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,6 +221,11 @@ struct RawAmqp {
     processed_queue: String,
     failure_queue: String,
     prefetch: u16,
+    heartbeat: u64,
+    confirm_timeout: u64,
+    queue_type: QueueType,
+    delivery_limit: u32,
+    dead_letter_queue: String,
 }
 
 impl Default for RawAmqp {
@@ -187,6 +236,11 @@ impl Default for RawAmqp {
             processed_queue: "recording.processed".into(),
             failure_queue: "recording.failed".into(),
             prefetch: 2,
+            heartbeat: 30,
+            confirm_timeout: 30,
+            queue_type: QueueType::Classic,
+            delivery_limit: 5,
+            dead_letter_queue: "recording.dead".into(),
         }
     }
 }
@@ -251,6 +305,20 @@ impl Default for RawEncryption {
         RawEncryption {
             enabled: false,
             public_key: "/etc/recproc/recordings.asc".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawDaemon {
+    shutdown_grace: u64,
+}
+
+impl Default for RawDaemon {
+    fn default() -> Self {
+        RawDaemon {
+            shutdown_grace: 120,
         }
     }
 }
@@ -409,6 +477,11 @@ impl Config {
                 ("processed_queue", toml_string(&a.processed_queue)),
                 ("failure_queue", toml_string(&a.failure_queue)),
                 ("prefetch", a.prefetch.to_string()),
+                ("heartbeat", a.heartbeat.as_secs().to_string()),
+                ("confirm_timeout", a.confirm_timeout.as_secs().to_string()),
+                ("queue_type", toml_string(a.queue_type.as_str())),
+                ("delivery_limit", a.delivery_limit.to_string()),
+                ("dead_letter_queue", toml_string(&a.dead_letter_queue)),
             ],
         );
         let p = &self.paths;
@@ -445,6 +518,13 @@ impl Config {
                 ("enabled", e.enabled.to_string()),
                 ("public_key", toml_path(&e.public_key)),
             ],
+        );
+        section(
+            "daemon",
+            &[(
+                "shutdown_grace",
+                self.daemon.shutdown_grace.as_secs().to_string(),
+            )],
         );
         out
     }
@@ -599,6 +679,55 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
             "is 0; set the number of jobs in flight per instance, at least 1".into(),
         );
     }
+    if a.heartbeat > 3600 {
+        problem(
+            "amqp.heartbeat",
+            format!("{} s is too long to notice a dead broker; allowed: 0 (off) to 3600 seconds, 30 is usual", a.heartbeat),
+        );
+    }
+    if !(1..=3600).contains(&a.confirm_timeout) {
+        problem(
+            "amqp.confirm_timeout",
+            format!(
+                "{} is out of range; allowed: 1 to 3600 seconds",
+                a.confirm_timeout
+            ),
+        );
+    }
+    if a.queue_type == QueueType::Quorum {
+        if a.delivery_limit == 0 {
+            problem(
+                "amqp.delivery_limit",
+                "is 0; set how many deliveries a message gets before the broker dead-letters it, at least 1".into(),
+            );
+        }
+        let others = [&a.queue, &a.processed_queue, &a.failure_queue];
+        if a.dead_letter_queue.trim().is_empty() {
+            problem(
+                "amqp.dead_letter_queue",
+                "is empty; quorum queues need a queue for the messages that exceed amqp.delivery_limit".into(),
+            );
+        } else if a.dead_letter_queue.len() > 255 {
+            problem(
+                "amqp.dead_letter_queue",
+                "is longer than 255 bytes, the AMQP limit".into(),
+            );
+        } else if others.contains(&&a.dead_letter_queue) {
+            problem(
+                "amqp.dead_letter_queue",
+                format!(
+                    "{:?} is also one of recproc's other queues; use a queue of its own",
+                    a.dead_letter_queue
+                ),
+            );
+        }
+    }
+    if a.processed_queue == a.failure_queue && !a.failure_queue.is_empty() {
+        problem(
+            "amqp.failure_queue",
+            format!("{:?} is also amqp.processed_queue; downstream could not tell results from failures, use another queue", a.failure_queue),
+        );
+    }
 
     // [paths]
     let mut dir = |key: &str, path: &Path, writable: bool| match check_dir(path, writable) {
@@ -649,6 +778,17 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
         }
     };
 
+    // [daemon]
+    if raw.daemon.shutdown_grace > 86_400 {
+        problem(
+            "daemon.shutdown_grace",
+            format!(
+                "{} is out of range; allowed: 0 to 86400 seconds",
+                raw.daemon.shutdown_grace
+            ),
+        );
+    }
+
     // [encryption]
     if raw.encryption.enabled {
         problem(
@@ -684,6 +824,11 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
             processed_queue: raw.amqp.processed_queue,
             failure_queue: raw.amqp.failure_queue,
             prefetch: raw.amqp.prefetch,
+            heartbeat: Duration::from_secs(raw.amqp.heartbeat),
+            confirm_timeout: Duration::from_secs(raw.amqp.confirm_timeout),
+            queue_type: raw.amqp.queue_type,
+            delivery_limit: raw.amqp.delivery_limit,
+            dead_letter_queue: raw.amqp.dead_letter_queue,
         },
         paths: PathsConfig {
             video_root,
@@ -704,6 +849,9 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
         encryption: EncryptionConfig {
             enabled: raw.encryption.enabled,
             public_key: raw.encryption.public_key,
+        },
+        daemon: DaemonConfig {
+            shutdown_grace: Duration::from_secs(raw.daemon.shutdown_grace),
         },
     })
 }
@@ -838,6 +986,55 @@ mod tests {
         let msg = e.to_string();
         assert!(!msg.contains('\n'), "{msg}");
         (e.keys().into_iter().map(str::to_owned).collect(), msg)
+    }
+
+    #[test]
+    fn daemon_and_broker_settings_have_safe_defaults() {
+        let d = Dirs::new();
+        let c = d.load("").unwrap();
+        assert_eq!(c.amqp.heartbeat, Duration::from_secs(30));
+        assert_eq!(c.amqp.confirm_timeout, Duration::from_secs(30));
+        assert_eq!(c.amqp.queue_type, QueueType::Classic);
+        assert_eq!(c.amqp.delivery_limit, 5);
+        assert_eq!(c.amqp.dead_letter_queue, "recording.dead");
+        assert_eq!(c.daemon.shutdown_grace, Duration::from_secs(120));
+        let toml = c.effective_toml();
+        assert!(toml.contains("queue_type = \"classic\""), "{toml}");
+        assert!(toml.contains("[daemon]\nshutdown_grace = 120\n"), "{toml}");
+
+        let c = d
+            .load("[amqp]\nqueue_type = \"quorum\"\ndelivery_limit = 3\nheartbeat = 0\n[daemon]\nshutdown_grace = 5\n")
+            .unwrap();
+        assert_eq!(c.amqp.queue_type, QueueType::Quorum);
+        assert_eq!(c.amqp.delivery_limit, 3);
+        assert_eq!(c.amqp.heartbeat, Duration::ZERO);
+        assert_eq!(c.daemon.shutdown_grace, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_daemon_and_broker_settings_are_named() {
+        let d = Dirs::new();
+        let (keys, msg) = invalid(d.load(
+            "[amqp]\nqueue_type = \"quorum\"\ndelivery_limit = 0\ndead_letter_queue = \"recording.process\"\nconfirm_timeout = 0\nheartbeat = 7200\nfailure_queue = \"recording.processed\"\n[daemon]\nshutdown_grace = 100000\n",
+        ));
+        assert_eq!(
+            keys,
+            [
+                "amqp.heartbeat",
+                "amqp.confirm_timeout",
+                "amqp.delivery_limit",
+                "amqp.dead_letter_queue",
+                "amqp.failure_queue",
+                "daemon.shutdown_grace"
+            ],
+            "{msg}"
+        );
+        assert!(msg.contains("use a queue of its own"), "{msg}");
+        let (keys, msg) = invalid(d.load("[amqp]\nqueue_type = \"stream\"\n"));
+        assert_eq!(keys, ["amqp.queue_type"], "{msg}");
+        assert!(msg.contains("classic, quorum"), "{msg}");
+        let (keys, _) = invalid(d.load("[daemon]\ngrace = 1\n"));
+        assert_eq!(keys, ["daemon.grace"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! The pure core (`event`, `names`, `plan`, the argument builders in `media`) does no I/O;
 //! the edges (`process`, `pipeline`, `job`) run tools and touch files.
 
+pub mod amqp;
 pub mod config;
 pub mod event;
 pub mod fixture;

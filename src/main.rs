@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use recproc::amqp;
 use recproc::config::Config;
 use recproc::job::{self, Outcome};
 use recproc::media::tools;
@@ -27,6 +28,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The daemon: consume conference-ended events from amqp.queue, publish a processed or
+    /// failure event for each, then ack. Stops on SIGTERM/SIGINT after jobs in flight finish
+    /// (daemon.shutdown_grace); a second signal stops at once.
+    Run,
     /// Process one conference-ended event file: prints the processed event as JSON and exits
     /// 0, or prints the failure event and exits 1.
     Process {
@@ -34,8 +39,8 @@ enum Command {
         #[arg(value_name = "EVENT.json")]
         event: PathBuf,
     },
-    /// Validate the configuration (keys, directories, tools and their versions) and print the
-    /// effective configuration.
+    /// Validate the configuration (keys, directories, tools and their versions, the broker
+    /// and its queues) and print the effective configuration.
     CheckConfig,
 }
 
@@ -81,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::CheckConfig => check_config(&config).await,
         Command::Process { event } => process(&config, &event).await,
+        Command::Run => run_daemon(config).await,
     }
 }
 
@@ -107,6 +113,7 @@ async fn check_tools(config: &Config) -> anyhow::Result<Vec<tools::ToolVersion>>
 
 async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     let versions = check_tools(config).await?;
+    let queues = check_broker(config).await?;
     println!(
         "# recproc {} — configuration is valid",
         env!("CARGO_PKG_VERSION")
@@ -114,8 +121,63 @@ async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     for v in &versions {
         println!("# {}: {}", v.tool, v.version);
     }
+    println!("# broker: connected to {}", config.amqp.url_redacted());
+    for line in queues {
+        println!("# {line}");
+    }
     println!("{}", config.effective_toml());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Connects to the broker and looks at every queue without changing anything.
+async fn check_broker(config: &Config) -> anyhow::Result<Vec<String>> {
+    use recproc::amqp::topology::{self, QueueState};
+    let limit = std::time::Duration::from_secs(15);
+    let conn = tokio::time::timeout(limit, amqp::connection::connect(&config.amqp))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the broker at {} did not answer within {limit:?}; is amqp.url right?",
+                config.amqp.url_redacted()
+            )
+        })??;
+    let inspected = topology::inspect(&conn, &config.amqp).await;
+    let _ = conn.close(200, "check-config done".into()).await;
+    let inspected = inspected.context("cannot inspect the queues")?;
+    Ok(inspected
+        .into_iter()
+        .map(|(spec, state)| match state {
+            QueueState::Exists {
+                messages,
+                consumers,
+            } => format!(
+                "{} {:?}: {messages} messages waiting, {consumers} consumers",
+                spec.role, spec.name
+            ),
+            QueueState::Missing => format!(
+                "{} {:?}: does not exist yet; `recproc run` declares it",
+                spec.role, spec.name
+            ),
+        })
+        .collect())
+}
+
+async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
+    // Listen before anything starts, so a signal never finds a child to orphan.
+    let signals = amqp::daemon::Signals::listen().context("cannot listen for SIGTERM/SIGINT")?;
+    log_startup(&config);
+    check_tools(&config).await?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
+    let stopped = amqp::daemon::run(
+        std::sync::Arc::new(config),
+        Runner::for_this_machine(),
+        signals,
+    )
+    .await?;
+    Ok(match stopped {
+        amqp::daemon::Stopped::Drained { .. } => ExitCode::SUCCESS,
+        amqp::daemon::Stopped::Cancelled { signal, .. } => ExitCode::from(128 + signal as u8),
+    })
 }
 
 async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,8 @@ use std::process::Command;
 use recproc::fixture::{self, Generated, Scenario};
 use serde_json::Value;
 
+pub mod broker;
+
 /// A temporary world for one test.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,

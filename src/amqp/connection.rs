@@ -1,0 +1,114 @@
+//! Connecting to RabbitMQ: the URL from the configuration with recproc's heartbeat when the
+//! URL sets none, a connection name that says which process it is (operators find it in the
+//! management UI and `rabbitmqctl list_connections`), and lapin's automatic recovery.
+
+use std::str::FromStr as _;
+
+use lapin::uri::AMQPUri;
+use lapin::{Connection, ConnectionProperties};
+
+use crate::config::AmqpConfig;
+
+/// Why there is no connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("amqp.url {url:?} cannot be parsed: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot connect to the broker at {url}: {source}; is RabbitMQ running there, and are amqp.url's host, port, user and vhost right?")]
+    Broker {
+        url: String,
+        #[source]
+        source: lapin::Error,
+    },
+}
+
+/// `recproc@<host> pid <pid>`: unique per process, and says where to look.
+pub fn connection_name() -> String {
+    format!("recproc@{} pid {}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The URI to connect to: `amqp.url`, with `amqp.heartbeat` unless the URL has its own
+/// `?heartbeat=`.
+pub fn uri(config: &AmqpConfig) -> Result<AMQPUri, ConnectError> {
+    let mut uri = AMQPUri::from_str(&config.url).map_err(|reason| ConnectError::Url {
+        url: config.url_redacted(),
+        reason,
+    })?;
+    if uri.query.heartbeat.is_none() {
+        let seconds = config.heartbeat.as_secs().min(u64::from(u16::MAX)) as u16;
+        uri.query.heartbeat = Some(seconds);
+    }
+    Ok(uri)
+}
+
+/// Opens the process's connection. lapin recovers it (and its channels and consumers) after
+/// network failures on its own; [`daemon`](super::daemon) reconnects from scratch when that
+/// gives up.
+pub async fn connect(config: &AmqpConfig) -> Result<Connection, ConnectError> {
+    let uri = uri(config)?;
+    let properties = ConnectionProperties::default()
+        .with_connection_name(connection_name().into())
+        .enable_auto_recover();
+    Connection::connect_uri(uri, properties)
+        .await
+        .map_err(|source| ConnectError::Broker {
+            url: config.url_redacted(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn amqp(url: &str) -> AmqpConfig {
+        AmqpConfig {
+            url: url.into(),
+            queue: "q".into(),
+            processed_queue: "p".into(),
+            failure_queue: "f".into(),
+            prefetch: 1,
+            heartbeat: Duration::from_secs(30),
+            confirm_timeout: Duration::from_secs(30),
+            queue_type: crate::config::QueueType::Classic,
+            delivery_limit: 5,
+            dead_letter_queue: "d".into(),
+        }
+    }
+
+    #[test]
+    fn the_heartbeat_comes_from_the_config_unless_the_url_has_one() {
+        let u = uri(&amqp("amqp://u:secret@rabbit:5672/%2f")).unwrap();
+        assert_eq!(u.query.heartbeat, Some(30));
+        assert_eq!(u.authority.host, "rabbit");
+        let u = uri(&amqp("amqp://u:secret@rabbit:5672/%2f?heartbeat=5")).unwrap();
+        assert_eq!(u.query.heartbeat, Some(5));
+    }
+
+    #[test]
+    fn a_bad_url_is_named_without_its_password() {
+        let e = uri(&amqp("amqp://u:secret@rabbit:notaport/")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("amqp.url"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn the_connection_name_carries_the_pid() {
+        let name = connection_name();
+        assert!(name.starts_with("recproc@"), "{name}");
+        assert!(
+            name.ends_with(&format!(" pid {}", std::process::id())),
+            "{name}"
+        );
+    }
+}
