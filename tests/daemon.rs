@@ -170,11 +170,238 @@ fn poison_messages_get_one_failure_event_each_and_are_not_redelivered() {
     assert!(sb.outputs().is_empty());
 }
 
-fn sha256_of(path: &std::path::Path) -> String {
-    recproc::pipeline::deliver::digest(path).unwrap().sha256
+/// A call whose render takes a few seconds: long enough to be interrupted in the middle.
+fn busy_call() -> Scenario {
+    Scenario {
+        duration: 30.0,
+        participants: vec![
+            Participant::new("red", "red", 0.0, 30.0),
+            Participant::new("green", "lime", 0.0, 30.0),
+            Participant::new("blue", "blue", 5.0, 30.0),
+            Participant::new("yellow", "yellow", 10.0, 30.0),
+        ],
+        ..Scenario::default()
+    }
 }
 
-#[allow(dead_code)]
-fn unused(_: &[&str]) {
-    let _ = (close_connection_of, wait_connection_of, renamed);
+/// The output of `busy_call`, checked as a user would: its length and its tiles.
+fn assert_busy_call_output(file: &std::path::Path) {
+    let p = probe(file);
+    assert!((p.duration - 30.0).abs() < 0.3, "duration {}", p.duration);
+    assert_colours(
+        file,
+        20.0,
+        &[
+            // Same start: ordered by user ID.
+            ((160, 120), [0, 255, 0]),
+            ((480, 120), [255, 0, 0]),
+            ((160, 360), [0, 0, 255]),
+            ((480, 360), [255, 255, 0]),
+        ],
+    );
+}
+
+/// Log line of a finished slicing step: rendering of the intervals is under way.
+const SLICED: &str = "step=\"slice\"";
+
+#[test]
+fn a_daemon_killed_mid_render_is_finished_by_the_next_one() {
+    let (sb, queues, broker) = world("crash", 1, "");
+    let g = sb.generate(&busy_call());
+    let mut first = start(&sb, "first");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+    assert!(
+        first.wait_for_log(SLICED, PATIENCE),
+        "rendering never started:\n{}",
+        first.log_text()
+    );
+    first.kill();
+    let first_log = first.log_text();
+    assert!(
+        !first_log.contains("processed correctly"),
+        "killed too late to test a crash:\n{first_log}"
+    );
+    assert!(
+        sb.outputs().is_empty(),
+        "nothing delivered by the killed one"
+    );
+
+    let second = start(&sb, "second");
+    let processed = broker.wait_for(&queues.processed, 1, PATIENCE);
+    assert!(!processed.is_empty(), "{}", second.log_text());
+    let file = PathBuf::from(processed[0]["filename"].as_str().unwrap());
+    assert_eq!(sb.outputs(), vec![file.clone()], "exactly one output file");
+    assert_busy_call_output(&file);
+    let log = second.log_text();
+    // It resumed from the first one's work: converted tracks and slices were kept.
+    assert!(log.contains("Resuming an earlier attempt"), "{log}");
+    assert!(
+        log.contains("Reusing the track an earlier attempt converted"),
+        "{log}"
+    );
+    assert!(log.contains("sliced tracks are kept"), "{log}");
+    assert_settled(&broker, &queues.input);
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "no failure event"
+    );
+}
+
+#[test]
+fn a_lost_broker_connection_mid_job_loses_nothing() {
+    let (sb, queues, broker) = world("connloss", 1, "");
+    let g = sb.generate(&busy_call());
+    let daemon = start(&sb, "daemon");
+    assert!(
+        wait_connection_of(daemon.pid(), PATIENCE),
+        "{}",
+        daemon.log_text()
+    );
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+    assert!(
+        daemon.wait_for_log("Processing video", PATIENCE),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(
+        close_connection_of(daemon.pid()),
+        "the daemon's connection is listed"
+    );
+
+    let processed = broker.wait_for(&queues.processed, 1, PATIENCE);
+    assert!(!processed.is_empty(), "{}", daemon.log_text());
+    let file = PathBuf::from(processed[0]["filename"].as_str().unwrap());
+    assert_eq!(sb.outputs(), vec![file.clone()], "exactly one output file");
+    assert_busy_call_output(&file);
+    // Back on the broker: the same daemon is connected again and the message is settled.
+    assert!(
+        wait_connection_of(daemon.pid(), PATIENCE),
+        "{}",
+        daemon.log_text()
+    );
+    assert_settled(&broker, &queues.input);
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "no failure event"
+    );
+    let log = daemon.log_text();
+    assert!(
+        log.contains("The broker connection was lost and has been recovered")
+            || log.contains("Lost the broker"),
+        "an operator is told:\n{log}"
+    );
+    // Any further processed event is the same one again (at least once, never different).
+    for again in broker.get_all(&queues.processed) {
+        assert_eq!(again["files"], processed[0]["files"]);
+    }
+}
+
+#[test]
+fn sigterm_lets_the_job_in_flight_finish_within_the_grace_period() {
+    let (sb, queues, broker) = world("sigterm", 1, "[daemon]\nshutdown_grace = 150\n");
+    let g = sb.generate(&busy_call());
+    let mut daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+    assert!(
+        daemon.wait_for_log("Processing video", PATIENCE),
+        "{}",
+        daemon.log_text()
+    );
+    daemon.terminate();
+    let status = daemon
+        .wait_exit(PATIENCE)
+        .expect("the daemon stops after its job");
+    let log = daemon.log_text();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("Every job in flight finished"), "{log}");
+    let processed = broker.get_all(&queues.processed);
+    assert_eq!(processed.len(), 1, "published before exiting:\n{log}");
+    assert_busy_call_output(std::path::Path::new(
+        processed[0]["filename"].as_str().unwrap(),
+    ));
+    assert_settled(&broker, &queues.input);
+}
+
+#[test]
+fn a_job_cut_off_by_shutdown_goes_back_to_the_queue_for_the_next_instance() {
+    let (sb, queues, broker) = world("cutoff", 1, "[daemon]\nshutdown_grace = 1\n");
+    let g = sb.generate(&busy_call());
+    let mut first = start(&sb, "first");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+    assert!(
+        first.wait_for_log("Processing video", PATIENCE),
+        "{}",
+        first.log_text()
+    );
+    first.terminate();
+    let status = first
+        .wait_exit(PATIENCE)
+        .expect("the daemon stops after its grace");
+    let log = first.log_text();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "128 + SIGTERM when jobs were cancelled:\n{log}"
+    );
+    assert!(log.contains("Cancelled the jobs still running"), "{log}");
+    assert!(sb.outputs().is_empty());
+    assert_eq!(
+        broker.counts(&queues.input),
+        (1, 0),
+        "the message is back, unacked by nobody"
+    );
+
+    let second = start(&sb, "second");
+    let processed = broker.wait_for(&queues.processed, 1, PATIENCE);
+    assert_eq!(processed.len(), 1, "{}", second.log_text());
+    let file = PathBuf::from(processed[0]["filename"].as_str().unwrap());
+    assert_eq!(sb.outputs(), vec![file.clone()]);
+    assert_busy_call_output(&file);
+    assert_settled(&broker, &queues.input);
+    assert!(broker.get_all(&queues.failure).is_empty());
+}
+
+#[test]
+fn two_instances_share_forty_conferences_without_duplicates() {
+    const N: usize = 40;
+    let (sb, queues, broker) = world("load", 2, "");
+    let g = sb.generate(&Scenario {
+        duration: 1.0,
+        participants: vec![Participant::new("alice", "red", 0.0, 1.0)],
+        ..Scenario::default()
+    });
+    let event = event_of(&g.event);
+    for i in 0..N {
+        let e = renamed(&event, &format!("load-{i:02}"));
+        broker.publish(&queues.input, e.to_string().as_bytes());
+    }
+    let a = start(&sb, "a");
+    let b = start(&sb, "b");
+
+    let processed = broker.wait_for(&queues.processed, N, PATIENCE * 2);
+    let mut ids: Vec<String> = processed
+        .iter()
+        .map(|p| p["conferenceId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let expected: Vec<String> = (0..N).map(|i| format!("load-{i:02}")).collect();
+    assert_eq!(ids, expected, "one processed event per conference");
+    let outputs = sb.outputs();
+    assert_eq!(outputs.len(), N, "{outputs:?}");
+    for p in &processed {
+        let file = PathBuf::from(p["filename"].as_str().unwrap());
+        assert!(outputs.contains(&file), "{file:?}");
+        assert_eq!(p["files"][0]["sha256"].as_str().unwrap(), sha256_of(&file));
+    }
+    assert_settled(&broker, &queues.input);
+    assert!(broker.get_all(&queues.failure).is_empty());
+    // RabbitMQ spread the work: both instances processed conferences.
+    for d in [&a, &b] {
+        let log = d.log_text();
+        assert!(log.contains("processed correctly"), "{log}");
+    }
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    recproc::pipeline::deliver::digest(path).unwrap().sha256
 }

@@ -205,6 +205,7 @@ async fn session(
         }
     };
     *failures = 0;
+    let watcher = tokio::spawn(log_connection_events(conn.events_listener()));
     tracing::info!(
         url = %amqp.url_redacted(),
         connection = %tag,
@@ -247,8 +248,34 @@ async fn session(
             },
         }
     };
+    watcher.abort();
     close(&conn).await;
     Ok(end)
+}
+
+/// Says what happens to the connection while lapin recovers it on its own.
+async fn log_connection_events(events: impl futures::Stream<Item = lapin::Event>) {
+    futures::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            lapin::Event::Error(e) => tracing::warn!(
+                error = %e,
+                "The broker connection failed; recovering it. Jobs in flight go on; their messages went back to the queue and will be answered from their receipts."
+            ),
+            // The first connection was made before this listener: this is a recovery.
+            lapin::Event::Connected => tracing::warn!(
+                "The broker connection was lost and has been recovered; consuming again. The messages of jobs in flight went back to the queue and will be answered from their receipts."
+            ),
+            lapin::Event::ConnectionBlocked(reason) => tracing::warn!(
+                reason = %reason,
+                "The broker blocks publishing (a memory or disk alarm); results wait until it lifts."
+            ),
+            lapin::Event::ConnectionUnblocked => {
+                tracing::info!("The broker accepts publishing again.")
+            }
+            _ => {}
+        }
+    }
 }
 
 enum Opening {
