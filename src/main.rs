@@ -71,8 +71,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
+    // lapin logs every channel the broker closes as an error, including the expected ones
+    // (check-config's look at a missing queue); recproc logs what matters itself.
+    // `RECPROC_LOG=info,lapin=info` shows lapin's lines again.
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECPROC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -133,14 +136,17 @@ async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
 async fn check_broker(config: &Config) -> anyhow::Result<Vec<String>> {
     use recproc::amqp::topology::{self, QueueState};
     let limit = std::time::Duration::from_secs(15);
-    let conn = tokio::time::timeout(limit, amqp::connection::connect(&config.amqp))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "the broker at {} did not answer within {limit:?}; is amqp.url right?",
-                config.amqp.url_redacted()
-            )
-        })??;
+    let conn = tokio::time::timeout(
+        limit,
+        amqp::connection::connect(&config.amqp, amqp::connection::Recovery::None),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "the broker at {} did not answer within {limit:?}; is amqp.url right?",
+            config.amqp.url_redacted()
+        )
+    })??;
     let inspected = topology::inspect(&conn, &config.amqp).await;
     let _ = conn.close(200, "check-config done".into()).await;
     let inspected = inspected.context("cannot inspect the queues")?;

@@ -402,6 +402,122 @@ fn two_instances_share_forty_conferences_without_duplicates() {
     }
 }
 
+fn recproc(args: &[&str], config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_recproc"));
+    cmd.args(args).arg("--config").arg(config);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run recproc")
+}
+
+#[test]
+fn check_config_reports_the_broker_and_each_queue() {
+    let (sb, queues, broker) = world("check", 2, "");
+    broker.publish(&queues.input, b"{}");
+    let out = recproc(&["check-config"], &sb.config, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("# broker: connected to amqp://guest:***@127.0.0.1:5672"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "\"{}\": 1 messages waiting, 0 consumers",
+            queues.input
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("\"{}\": does not exist yet", queues.processed)),
+        "{stdout}"
+    );
+    // It only looked: the missing queue was not created, and nothing was consumed.
+    assert!(!rabbitmq_lists(&queues.processed));
+    assert_eq!(broker.counts(&queues.input), (1, 0));
+    assert!(
+        !stderr.contains("ERROR"),
+        "expected channel closes are not errors: {stderr}"
+    );
+}
+
+fn rabbitmq_lists(queue: &str) -> bool {
+    common::broker::rabbitmqctl(&["list_queues", "-q", "name"])
+        .lines()
+        .any(|l| l.trim() == queue)
+}
+
+#[test]
+fn an_unreachable_broker_stops_check_config_and_says_where() {
+    let sb = Sandbox::new("");
+    let out = recproc(
+        &["check-config"],
+        &sb.config,
+        &[("RECPROC_AMQP__URL", "amqp://guest:guest@127.0.0.1:1/%2f")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the broker at amqp://guest:***@127.0.0.1:1/%2f"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is RabbitMQ running"), "{stderr}");
+}
+
+#[test]
+fn a_queue_declared_with_other_settings_stops_the_daemon_with_a_clear_error() {
+    // world() declared the input queue classic; the config asks for quorum.
+    let (sb, _queues, _broker) = world("inequivalent", 1, "queue_type = \"quorum\"\n");
+    let out = recproc(&["run"], &sb.config, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot declare the input queue (amqp.queue)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("set amqp.queue_type"), "{stderr}");
+}
+
+#[test]
+fn quorum_queues_dead_letter_a_message_that_keeps_failing_for_system_reasons() {
+    let queues = Queues::unique("quorum");
+    let sb = Sandbox::new(&format!(
+        "{}queue_type = \"quorum\"\ndelivery_limit = 1\n",
+        queues.toml(1)
+    ));
+    let g = sb.generate(&Scenario {
+        duration: 1.0,
+        participants: vec![Participant::new("alice", "red", 0.0, 1.0)],
+        ..Scenario::default()
+    });
+    // The state directory cannot be created: a system failure, not the message's fault.
+    std::fs::write(
+        sb.output_dir().join(recproc::ledger::STATE_DIR),
+        b"in the way",
+    )
+    .unwrap();
+    let broker = Broker::connect();
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+
+    let dead = broker.wait_for(&queues.dead, 1, PATIENCE);
+    assert_eq!(dead.len(), 1, "{}", daemon.log_text());
+    assert_eq!(
+        dead[0]["conferenceId"], "fixture-conf",
+        "the original event"
+    );
+    let log = daemon.log_text();
+    assert!(log.contains("The system failed, not the message"), "{log}");
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "not blamed on the message"
+    );
+    assert!(broker.get_all(&queues.processed).is_empty());
+    assert_settled(&broker, &queues.input);
+}
+
 fn sha256_of(path: &std::path::Path) -> String {
     recproc::pipeline::deliver::digest(path).unwrap().sha256
 }

@@ -14,12 +14,9 @@ use crate::config::AmqpConfig;
 pub enum ConnectError {
     #[error("amqp.url {url:?} cannot be parsed: {reason}")]
     Url { url: String, reason: String },
-    #[error("cannot connect to the broker at {url}: {source}; is RabbitMQ running there, and are amqp.url's host, port, user and vhost right?")]
-    Broker {
-        url: String,
-        #[source]
-        source: lapin::Error,
-    },
+    /// lapin's error, as text: its chain would repeat the same cause.
+    #[error("cannot connect to the broker at {url}: {reason}; is RabbitMQ running there, and are amqp.url's host, port, user and vhost right?")]
+    Broker { url: String, reason: String },
 }
 
 /// `recproc@<host> pid <pid>`: unique per process, and says where to look.
@@ -49,19 +46,34 @@ pub fn uri(config: &AmqpConfig) -> Result<AMQPUri, ConnectError> {
     Ok(uri)
 }
 
-/// Opens the process's connection. lapin recovers it (and its channels and consumers) after
-/// network failures on its own; [`daemon`](super::daemon) reconnects from scratch when that
-/// gives up.
-pub async fn connect(config: &AmqpConfig) -> Result<Connection, ConnectError> {
+/// Whether lapin should recover the connection by itself after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The daemon: lapin recovers the connection (and its channels and consumers) after
+    /// network failures, trying a few times; [`daemon`](super::daemon) reconnects from
+    /// scratch, with its own backoff, when that gives up.
+    Automatic,
+    /// One attempt, for `check-config`: an unreachable broker is reported at once.
+    None,
+}
+
+/// Opens the process's connection.
+pub async fn connect(config: &AmqpConfig, recovery: Recovery) -> Result<Connection, ConnectError> {
     let uri = uri(config)?;
-    let properties = ConnectionProperties::default()
-        .with_connection_name(connection_name().into())
-        .enable_auto_recover();
+    let mut properties =
+        ConnectionProperties::default().with_connection_name(connection_name().into());
+    if recovery == Recovery::Automatic {
+        // lapin's default (16 attempts, growing delays) would hide a dead broker for many
+        // minutes; the daemon's own loop retries forever and says so in the log.
+        properties = properties
+            .enable_auto_recover()
+            .configure_backoff(|b| b.with_max_times(4));
+    }
     Connection::connect_uri(uri, properties)
         .await
-        .map_err(|source| ConnectError::Broker {
+        .map_err(|e| ConnectError::Broker {
             url: config.url_redacted(),
-            source,
+            reason: e.to_string(),
         })
 }
 

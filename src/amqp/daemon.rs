@@ -154,7 +154,9 @@ pub async fn run(
             }
             Err(e) => {
                 // Refused topology: stop, but let running jobs finish first.
-                drain(&shared, &mut jobs, &mut signals, None).await;
+                if !jobs.is_empty() {
+                    drain(&shared, &mut jobs, &mut signals, None).await;
+                }
                 return Err(e);
             }
         }
@@ -169,14 +171,14 @@ async fn session(
     failures: &mut u32,
 ) -> Result<SessionEnd, DaemonError> {
     let amqp = &shared.config.amqp;
-    let conn = match connection::connect(amqp).await {
+    let conn = match connection::connect(amqp, connection::Recovery::Automatic).await {
         Ok(c) => c,
         Err(e @ ConnectError::Url { .. }) => return Err(e.into()),
         Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
     };
     let channel = match open_channel(&conn, shared).await {
         Ok(ch) => ch,
-        Err(Opening::Topology(e)) if e.is_permanent() => {
+        Err(Opening::Topology(e)) if e.permanent => {
             close(&conn).await;
             return Err(e.into());
         }

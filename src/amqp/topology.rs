@@ -70,21 +70,16 @@ fn long_string(s: &str) -> AMQPValue {
 
 /// Why the queues could not be declared.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot declare {role} {name:?}: {source}{hint}")]
+#[error("cannot declare {role} {name:?}: {reason}{hint}")]
 pub struct TopologyError {
     pub role: &'static str,
     pub name: String,
-    #[source]
-    pub source: lapin::Error,
-    hint: &'static str,
-}
-
-impl TopologyError {
+    /// lapin's error, as text (its chain would repeat the broker's words).
+    pub reason: String,
     /// The broker refused the declaration itself (different arguments, no permission):
     /// retrying cannot help, the configuration or the broker has to change.
-    pub fn is_permanent(&self) -> bool {
-        self.source.is_amqp_soft_error() || self.source.is_amqp_hard_error()
-    }
+    pub permanent: bool,
+    hint: &'static str,
 }
 
 /// Declares every queue (durable). A queue that exists with other arguments (say a classic
@@ -110,7 +105,8 @@ pub async fn declare(channel: &Channel, amqp: &AmqpConfig) -> Result<(), Topolog
                 TopologyError {
                     role: spec.role,
                     name: spec.name.clone(),
-                    source,
+                    reason: source.to_string(),
+                    permanent: source.is_amqp_soft_error() || source.is_amqp_hard_error(),
                     hint,
                 }
             })?;
