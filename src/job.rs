@@ -44,7 +44,23 @@ pub fn job_name(conference_id: &str, uuid: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("{}-{}-{tag}", sanitize(conference_id), sanitize(uuid))
+    format!(
+        "{}-{}-{tag}",
+        truncated(&sanitize(conference_id), JOB_NAME_PART),
+        truncated(&sanitize(uuid), JOB_NAME_PART)
+    )
+}
+
+/// The most bytes of each ID in a job name: with the hash and the ledger's suffixes, names
+/// stay far below the filesystem's 255 (the hash keeps truncated names apart).
+const JOB_NAME_PART: usize = 100;
+
+fn truncated(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The work directory of a conference (see [`job_name`]).
@@ -143,8 +159,16 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             })
             .await
             .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot lock", ledger.dir(), &e))?;
-        if let Some(done) = already_delivered(&ledger, &job, &event_sha256)? {
+        // Reads and hashes the delivered files: off the async threads.
+        let check = {
+            let (ledger, job, event_sha256) = (ledger.clone(), job.clone(), event_sha256.clone());
+            tokio::task::spawn_blocking(move || already_delivered(&ledger, &job, &event_sha256))
+                .await
+                .map_err(|e| StageError::system(Stage::Deliver, format!("receipt check task: {e}")))?
+        };
+        if let Some(done) = check? {
             tracing::info!(conference_id = %id, "Conference {id} was already delivered; publishing its processed event again.");
+            clean_work_dir(config, &id, &dir);
             return Ok(done);
         }
         let resumed = prepare_work_dir(&dir, &work_manifest(config, &event_sha256))?;
@@ -157,7 +181,7 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             .expect("report types always serialise");
         if let Some(placement) = prepared.placement {
             // The receipt first: a crash after the move must not leave a delivery without one.
-            let receipt = Receipt { event_sha256: event_sha256.clone(), processed: processed.clone() };
+            let receipt = Receipt { event_sha256: event_sha256.clone(), processed: processed.clone(), placed: false };
             ledger.write(&job, &receipt).map_err(|e| {
                 StageError::from_io(Stage::Deliver, "cannot write the receipt in", ledger.dir(), &e)
             })?;
@@ -167,17 +191,18 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
                 }
                 return Err(e);
             }
+            // Delivered. Should this fail, the unplaced receipt and the files in place still
+            // prove it, as long as they stay.
+            if let Err(e) = ledger.mark_placed(&job, receipt) {
+                tracing::warn!(conference_id = %id, error = %e, "Could not mark the receipt placed.");
+            }
         }
+        clean_work_dir(config, &id, &dir);
         Ok(processed)
     }
     .await;
     match result {
         Ok(processed) => {
-            if config.recording.clean_temporary_files && dir.exists() {
-                if let Err(e) = std::fs::remove_dir_all(&dir) {
-                    tracing::warn!(conference_id = %id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
-                }
-            }
             let files = processed["files"].as_array().map_or(0, Vec::len);
             tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
             Outcome::Processed(Box::new(processed))
@@ -231,5 +256,33 @@ fn already_delivered(
                 ledger.dir().join(format!("{job}.json")).display()
             ),
         )),
+    }
+}
+
+/// Removes a finished job's work directory when `clean_temporary_files` asks for it (while
+/// the job's lock is still held, so no next attempt is using it).
+fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
+    if config.recording.clean_temporary_files && dir.exists() {
+        if let Err(e) = std::fs::remove_dir_all(dir) {
+            tracing::warn!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names_stay_short_and_distinct() {
+        assert_eq!(job_name("room 1", "u").len(), "room_1-u-".len() + 8);
+        assert_ne!(job_name("room 1", "u"), job_name("room_1", "u"));
+        assert_ne!(job_name("a-b", "c"), job_name("a", "b-c"));
+        let long = "é".repeat(64); // 128 bytes, the longest ID an event may carry
+        let name = job_name(&long, &long);
+        assert!(name.len() <= 2 * JOB_NAME_PART + 10, "{}", name.len());
+        assert!(format!("{name}.lock").len() < 255);
+        let other = format!("{}x", &long[..long.len() - 2]);
+        assert_ne!(job_name(&long, &long), job_name(&other, &long));
     }
 }

@@ -6,10 +6,12 @@
 //!   drops it when the holder dies, even by SIGKILL, so it never goes stale. A second
 //!   delivery of the same conference waits for it instead of rendering in parallel.
 //! - `<job>.json` is the receipt: the processed event, and the digest of the event it
-//!   answers. It is written before the files are moved in, so a crash between the two can
-//!   never leave a delivered recording without its receipt. A receipt whose every file is in
-//!   place with its recorded sha256 proves the conference was delivered: a redelivered event
-//!   gets the same processed event again and nothing is rendered.
+//!   answers. It is written twice: before the files are moved in (so a crash between the two
+//!   can never leave a delivered recording without its receipt), and marked `placed` right
+//!   after. A placed receipt proves the conference was delivered even once downstream has
+//!   taken the files away; an unplaced one only when every file is in place with its sha256.
+//!   Either way a redelivered event gets the same processed event again and nothing is
+//!   rendered.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -46,6 +48,9 @@ pub struct Receipt {
     pub event_sha256: String,
     /// The processed event, as published.
     pub processed: serde_json::Value,
+    /// The files were moved into the output directory.
+    #[serde(default)]
+    pub placed: bool,
 }
 
 /// What a receipt says about the output directory.
@@ -143,6 +148,12 @@ impl Ledger {
         File::open(&self.dir)?.sync_all()
     }
 
+    /// Marks the job's receipt placed: its files are delivered.
+    pub fn mark_placed(&self, job: &str, mut receipt: Receipt) -> io::Result<()> {
+        receipt.placed = true;
+        self.write(job, &receipt)
+    }
+
     /// Forgets the job's receipt (its delivery did not happen).
     pub fn remove(&self, job: &str) -> io::Result<()> {
         match std::fs::remove_file(self.receipt_path(job)) {
@@ -152,7 +163,7 @@ impl Ledger {
     }
 }
 
-/// Compares a receipt with the output directory: every listed file is read and hashed.
+/// Compares a receipt with the output directory: every listed file there is read and hashed.
 pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
     let files = listed_files(&receipt.processed);
     let mut present = Vec::new();
@@ -164,10 +175,11 @@ pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
             Err(e) => return Err(e),
         }
     }
-    if present.is_empty() && !files.is_empty() {
+    if present.is_empty() && !files.is_empty() && !receipt.placed {
         return Ok(Delivery::NotDelivered);
     }
-    if let Some(f) = missing.first() {
+    // Once placed, files may leave: downstream takes them.
+    if let Some(f) = missing.first().filter(|_| !receipt.placed) {
         return Ok(Delivery::Conflict(format!(
             "{} of the delivered files are gone (first: {}), the others are still there",
             missing.len(),
@@ -237,6 +249,7 @@ mod tests {
         Receipt {
             event_sha256: event.into(),
             processed: json!({"status": "processed", "files": files}),
+            placed: false,
         }
     }
 
@@ -276,10 +289,27 @@ mod tests {
     }
 
     #[test]
+    fn a_placed_receipt_survives_downstream_taking_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = receipt(dir.path(), &[("a.webm", b"aaa"), ("b.json", b"{}")], "E");
+        r.placed = true;
+        // Both taken away, or one of them: still delivered.
+        assert_eq!(check(&r, "E").unwrap(), Delivery::Delivered);
+        std::fs::write(dir.path().join("a.webm"), b"aaa").unwrap();
+        assert_eq!(check(&r, "E").unwrap(), Delivery::Delivered);
+        // But a file there that is not ours is still a conflict.
+        std::fs::write(dir.path().join("a.webm"), b"zzz").unwrap();
+        assert!(matches!(check(&r, "E").unwrap(), Delivery::Conflict(_)));
+        std::fs::remove_file(dir.path().join("a.webm")).unwrap();
+        assert!(matches!(check(&r, "other").unwrap(), Delivery::Conflict(_)));
+    }
+
+    #[test]
     fn nothing_recorded_is_delivered_trivially() {
         let r = Receipt {
             event_sha256: "E".into(),
             processed: json!({"status": "processed", "files": []}),
+            placed: false,
         };
         assert_eq!(check(&r, "E").unwrap(), Delivery::Delivered);
     }
@@ -291,7 +321,9 @@ mod tests {
         assert_eq!(ledger.read("job").unwrap(), None);
         let r = receipt(dir.path(), &[("a", b"x")], "E");
         ledger.write("job", &r).unwrap();
-        assert_eq!(ledger.read("job").unwrap(), Some(r));
+        assert_eq!(ledger.read("job").unwrap(), Some(r.clone()));
+        ledger.mark_placed("job", r.clone()).unwrap();
+        assert!(ledger.read("job").unwrap().unwrap().placed);
         ledger.remove("job").unwrap();
         ledger.remove("job").unwrap();
         assert_eq!(ledger.read("job").unwrap(), None);

@@ -118,7 +118,23 @@ impl ProcessError {
             | ProcessError::Spawn { .. }
             | ProcessError::Io { .. }
             | ProcessError::TimedOut { .. } => true,
-            ProcessError::Failed { status, .. } => status.code().is_none(),
+            ProcessError::Failed {
+                status,
+                stderr_tail,
+                ..
+            } => {
+                use std::os::unix::process::ExitStatusExt as _;
+                // Stopped from outside (the OOM killer, a supervisor, a terminal) rather than
+                // by what it read; a crash (SIGSEGV, SIGABRT…) says nothing about the system.
+                let stopped = matches!(
+                    status.signal(),
+                    Some(
+                        libc::SIGKILL | libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT
+                    )
+                );
+                // ffmpeg catches those signals and exits with 255 after saying so.
+                stopped || stderr_tail.contains("received signal")
+            }
         }
     }
 }
@@ -143,7 +159,10 @@ pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, Proces
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group: a Ctrl-C on recproc's terminal (or a supervisor signalling
+        // recproc's group) reaches recproc, which decides what becomes of its tools.
+        .process_group(0);
     die_with_parent(&mut command);
     let mut child = command.spawn().map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ProcessError::NotFound {
@@ -298,6 +317,21 @@ mod tests {
         let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
         assert!(matches!(err, ProcessError::Failed { .. }), "{err:?}");
         assert!(err.is_system());
+    }
+
+    #[tokio::test]
+    async fn a_crash_or_a_relayed_signal_is_told_apart() {
+        // A crash on what it read: not the system's fault.
+        let inv = Invocation::new("sh").args(["-c", "kill -SEGV $$"]);
+        let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
+        assert!(!err.is_system(), "{err:?}");
+        // ffmpeg stopped by SIGTERM exits 255 and says so.
+        let inv = Invocation::new("sh").args([
+            "-c",
+            "echo 'Exiting normally, received signal 15.' >&2; exit 255",
+        ]);
+        let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
+        assert!(err.is_system(), "{err:?}");
     }
 
     #[tokio::test]

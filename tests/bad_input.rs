@@ -272,6 +272,23 @@ fn a_redelivered_event_gets_the_same_processed_event_without_rendering() {
 }
 
 #[test]
+fn a_redelivery_after_downstream_took_the_file_republishes_without_rendering() {
+    let (sb, event) = good();
+    let first = sb.process_text(&event.to_string());
+    let file = first.delivered();
+    std::fs::remove_file(&file).unwrap();
+    let again = sb.process_text(&event.to_string());
+    again.delivered();
+    assert_eq!(again.json, first.json);
+    assert!(
+        again.stderr.contains("already delivered"),
+        "{}",
+        again.stderr
+    );
+    assert!(sb.outputs().is_empty(), "not delivered twice");
+}
+
+#[test]
 fn a_file_recproc_did_not_deliver_is_never_overwritten() {
     let (sb, event) = good();
     let theirs = sb
