@@ -239,7 +239,7 @@ impl Default for RawAmqp {
             heartbeat: 30,
             confirm_timeout: 30,
             queue_type: QueueType::Classic,
-            delivery_limit: 5,
+            delivery_limit: 20,
             dead_letter_queue: "recording.dead".into(),
         }
     }
@@ -995,7 +995,7 @@ mod tests {
         assert_eq!(c.amqp.heartbeat, Duration::from_secs(30));
         assert_eq!(c.amqp.confirm_timeout, Duration::from_secs(30));
         assert_eq!(c.amqp.queue_type, QueueType::Classic);
-        assert_eq!(c.amqp.delivery_limit, 5);
+        assert_eq!(c.amqp.delivery_limit, 20);
         assert_eq!(c.amqp.dead_letter_queue, "recording.dead");
         assert_eq!(c.daemon.shutdown_grace, Duration::from_secs(120));
         let toml = c.effective_toml();

@@ -39,6 +39,13 @@ use crate::pipeline::Runner;
 const RECONNECT_BASE: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
 
+/// How old a `.recproc-*.partial` leftover in output_dir must be to be swept at start: no
+/// delivery (a rename, or a copy across filesystems) takes anywhere near this long.
+const PARTIAL_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest recproc waits for the broker to answer a cancel or a close.
+const BROKER_CALL_LIMIT: Duration = Duration::from_secs(10);
+
 /// How the daemon stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -109,6 +116,11 @@ struct Shared {
     slots: Semaphore,
     /// System failures in a row (reset by any success): the requeue backoff.
     system_failures: AtomicU32,
+    /// One publish-and-confirm at a time: lapin matches confirms and returns to publishes by
+    /// order, which concurrent publishers on one channel could mix up.
+    publishing: tokio::sync::Mutex<()>,
+    /// Set once a shutdown signal arrived.
+    signals: Signals,
 }
 
 /// How one session with the broker ended.
@@ -129,7 +141,18 @@ pub async fn run(
         config,
         runner,
         system_failures: AtomicU32::new(0),
+        publishing: tokio::sync::Mutex::new(()),
+        signals: signals.clone(),
     });
+    let output_dir = shared.config.paths.output_dir.clone();
+    let swept = tokio::task::spawn_blocking(move || {
+        crate::pipeline::deliver::sweep_partials(&output_dir, PARTIAL_AGE)
+    })
+    .await
+    .unwrap_or_default();
+    for path in swept {
+        tracing::warn!(path = %path.display(), "Removed what a delivery cut short by a crash left in output_dir.");
+    }
     let mut jobs = JoinSet::new();
     let mut failures = 0u32;
     loop {
@@ -145,7 +168,7 @@ pub async fn run(
                     error = %why,
                     retry_in_s = delay.as_secs_f64(),
                     jobs_in_flight = jobs.len(),
-                    "Lost the broker; reconnecting. Jobs in flight go on; their messages went back to the queue and will be answered from their receipts."
+                    "Lost the broker; reconnecting. Jobs in flight go on; their messages went back to the queue and are answered again (from the receipt once delivered)."
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -171,10 +194,17 @@ async fn session(
     failures: &mut u32,
 ) -> Result<SessionEnd, DaemonError> {
     let amqp = &shared.config.amqp;
-    let conn = match connection::connect(amqp, connection::Recovery::Automatic).await {
-        Ok(c) => c,
-        Err(e @ ConnectError::Url { .. }) => return Err(e.into()),
-        Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
+    let connecting = connection::connect(amqp, connection::Recovery::Automatic);
+    let conn = tokio::select! {
+        c = connecting => match c {
+            Ok(c) => c,
+            Err(e @ ConnectError::Url { .. }) => return Err(e.into()),
+            Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
+        },
+        _ = signals.reached(1) => {
+            let stopped = drain(shared, jobs, signals, None).await;
+            return Ok(SessionEnd::Shutdown(stopped));
+        }
     };
     let channel = match open_channel(&conn, shared).await {
         Ok(ch) => ch,
@@ -219,7 +249,9 @@ async fn session(
     let end = loop {
         tokio::select! {
             _ = signals.reached(1) => {
-                let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                // Bounded: a blocked connection (a broker alarm) sends nothing.
+                let cancel = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
+                let _ = tokio::time::timeout(BROKER_CALL_LIMIT, cancel).await;
                 let stopped = drain(shared, jobs, signals, Some(&channel)).await;
                 break SessionEnd::Shutdown(stopped);
             }
@@ -262,11 +294,11 @@ async fn log_connection_events(events: impl futures::Stream<Item = lapin::Event>
         match event {
             lapin::Event::Error(e) => tracing::warn!(
                 error = %e,
-                "The broker connection failed; recovering it. Jobs in flight go on; their messages went back to the queue and will be answered from their receipts."
+                "The broker closed a channel or the connection. Jobs in flight go on; their messages go back to the queue and are answered again (from the receipt once delivered)."
             ),
             // The first connection was made before this listener: this is a recovery.
             lapin::Event::Connected => tracing::warn!(
-                "The broker connection was lost and has been recovered; consuming again. The messages of jobs in flight went back to the queue and will be answered from their receipts."
+                "The broker connection was lost and has been recovered; consuming again. The messages of jobs in flight went back to the queue and are answered again (from the receipt once delivered)."
             ),
             lapin::Event::ConnectionBlocked(reason) => tracing::warn!(
                 reason = %reason,
@@ -312,13 +344,10 @@ async fn open_channel(conn: &Connection, shared: &Shared) -> Result<Channel, Ope
     Ok(channel)
 }
 
-/// Closes the connection explicitly (dropping it does not).
+/// Closes the connection explicitly (dropping it does not), within a bounded time.
 async fn close(conn: &Connection) {
-    if conn.status().connected() {
-        let _ = conn
-            .close(200, "recproc closes its connection".into())
-            .await;
-    }
+    let closing = conn.close(200, "recproc closes its connection".into());
+    let _ = tokio::time::timeout(BROKER_CALL_LIMIT, closing).await;
 }
 
 /// Logs what the broker said when it closed the channel; the unacked-delivery timeout gets
@@ -392,7 +421,16 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
     }
     let outcome = job::process(&shared.config, &shared.runner, &delivery.data).await;
     let failures = shared.system_failures.load(Ordering::Relaxed);
-    match policy::decide(&outcome, &shared.config.amqp, failures) {
+    let mut action = policy::decide(&outcome, &shared.config.amqp, failures);
+    if shared.signals.count() > 0 && matches!(outcome, job::Outcome::Failed(_)) {
+        // The signal may have reached the tools too (a terminal's Ctrl-C, a supervisor that
+        // signals the whole group): a failure now proves nothing about the message.
+        action = Action::Requeue {
+            delay: Duration::ZERO,
+            reason: "the job failed while recproc was shutting down".into(),
+        };
+    }
+    match action {
         Action::Requeue { delay, reason } => {
             shared.system_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
@@ -425,6 +463,7 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
 
 /// Publishes until the broker confirms it; gives up only when the delivery can no longer be
 /// acked (its channel closed: the message is back in the queue and will be answered again).
+/// A slow confirm is waited for, not answered with a second copy.
 async fn publish_until_confirmed(
     shared: &Shared,
     channel: &Channel,
@@ -443,7 +482,23 @@ async fn publish_until_confirmed(
             );
             return false;
         }
-        match publish::confirmed(channel, queue, body, timeout).await {
+        let published = {
+            let _one_at_a_time = shared.publishing.lock().await;
+            let still_wanted = |waited: Duration| {
+                let wanted = delivery.acker.usable();
+                if wanted {
+                    tracing::warn!(
+                        queue,
+                        kind,
+                        waited_s = waited.as_secs(),
+                        "The broker has not confirmed the {kind} event yet; still waiting (the message stays unacked)."
+                    );
+                }
+                wanted
+            };
+            publish::confirmed(channel, queue, body, timeout, still_wanted).await
+        };
+        match published {
             Ok(()) => {
                 tracing::debug!(queue, kind, "Published the {kind} event.");
                 return true;
@@ -457,6 +512,12 @@ async fn publish_until_confirmed(
                     retry_in_s = delay.as_secs_f64(),
                     "Could not publish the {kind} event; retrying. The message stays unacked until it is confirmed."
                 );
+                if matches!(e, publish::PublishError::Returned { .. }) {
+                    // The queue is gone (deleted by hand?): declare it again.
+                    if let Err(e) = topology::declare(channel, &shared.config.amqp).await {
+                        tracing::warn!(error = %e, "Could not declare the queues again.");
+                    }
+                }
                 tokio::time::sleep(delay).await;
             }
         }

@@ -12,7 +12,7 @@ use lapin::{BasicProperties, Channel};
 pub enum PublishError {
     #[error("the channel failed: {0}")]
     Channel(#[from] lapin::Error),
-    #[error("the broker did not confirm the message within {0:?}")]
+    #[error("the broker has not confirmed the message after {0:?}")]
     TimedOut(Duration),
     #[error("the broker refused the message (nack)")]
     Nacked,
@@ -32,31 +32,37 @@ pub fn properties() -> BasicProperties {
         .with_app_id("recproc".into())
 }
 
-/// Publishes `body` to `queue` through the default exchange and waits for the confirm.
+/// Publishes `body` to `queue` through the default exchange and waits for the broker's
+/// confirm. The message is published once: when no confirm comes within `timeout`,
+/// `still_wanted` decides whether to keep waiting for the same one (re-publishing would only
+/// queue a duplicate behind it); a nack, a return or a channel error ends the attempt.
 pub async fn confirmed(
     channel: &Channel,
     queue: &str,
     body: &[u8],
     timeout: Duration,
+    mut still_wanted: impl FnMut(Duration) -> bool,
 ) -> Result<(), PublishError> {
-    let attempt = async {
-        let confirm = channel
-            .basic_publish(
-                "".into(),
-                queue.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                body,
-                properties(),
-            )
-            .await?;
-        confirm.await
+    let mut confirm = channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            body,
+            properties(),
+        )
+        .await?;
+    let started = std::time::Instant::now();
+    let confirmation = loop {
+        match tokio::time::timeout(timeout, &mut confirm).await {
+            Ok(result) => break result?,
+            Err(_) if still_wanted(started.elapsed()) => continue,
+            Err(_) => return Err(PublishError::TimedOut(started.elapsed())),
+        }
     };
-    let confirmation = tokio::time::timeout(timeout, attempt)
-        .await
-        .map_err(|_| PublishError::TimedOut(timeout))??;
     if !confirmation.is_ack() {
         return Err(PublishError::Nacked);
     }

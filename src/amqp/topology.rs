@@ -82,6 +82,20 @@ pub struct TopologyError {
     hint: &'static str,
 }
 
+/// The broker refused the declaration itself (other arguments, no permission), as opposed
+/// to a connection that went away (a broker restarting says CONNECTION_FORCED).
+fn is_refusal(e: &lapin::Error) -> bool {
+    let text = e.to_string();
+    [
+        "PRECONDITION_FAILED",
+        "ACCESS_REFUSED",
+        "NOT_ALLOWED",
+        "RESOURCE_LOCKED",
+    ]
+    .iter()
+    .any(|code| text.contains(code))
+}
+
 /// Declares every queue (durable). A queue that exists with other arguments (say a classic
 /// queue when `amqp.queue_type` is quorum) is an error that says so.
 pub async fn declare(channel: &Channel, amqp: &AmqpConfig) -> Result<(), TopologyError> {
@@ -106,7 +120,7 @@ pub async fn declare(channel: &Channel, amqp: &AmqpConfig) -> Result<(), Topolog
                     role: spec.role,
                     name: spec.name.clone(),
                     reason: source.to_string(),
-                    permanent: source.is_amqp_soft_error() || source.is_amqp_hard_error(),
+                    permanent: is_refusal(&source),
                     hint,
                 }
             })?;

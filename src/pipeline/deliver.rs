@@ -161,6 +161,42 @@ fn copy_into(dir: &Path, src: &Path, dest: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes what deliveries cut short by a crash left in `output_dir`: hidden
+/// `.recproc-*.partial` files and directories older than `older_than` (a delivery still
+/// under way in another instance is far younger). Returns what was removed.
+pub fn sweep_partials(output_dir: &Path, older_than: std::time::Duration) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(output_dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".recproc-") && name.ends_with(".partial")) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > older_than);
+        if !old {
+            continue;
+        }
+        let path = entry.path();
+        let gone = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +338,28 @@ mod tests {
         let missing = dir.path().join("missing");
         assert!(copy_into(&out, &missing, &out.join("x")).is_err());
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn only_old_leftovers_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join(".recproc-abc.partial")).unwrap();
+        std::fs::write(d.join(".recproc-abc.partial/x.webm"), b"x").unwrap();
+        std::fs::write(d.join(".recproc-def.partial"), b"y").unwrap();
+        std::fs::write(d.join("recording.webm"), b"keep").unwrap();
+        std::fs::create_dir(d.join(".recproc")).unwrap();
+        // Young: a delivery may be under way.
+        assert!(sweep_partials(d, std::time::Duration::from_secs(3600)).is_empty());
+        let mut removed = sweep_partials(d, std::time::Duration::ZERO);
+        removed.sort();
+        assert_eq!(
+            removed,
+            vec![
+                d.join(".recproc-abc.partial"),
+                d.join(".recproc-def.partial")
+            ]
+        );
+        assert!(d.join("recording.webm").exists() && d.join(".recproc").exists());
     }
 }
