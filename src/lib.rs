@@ -15,5 +15,6 @@ pub mod names;
 pub mod pipeline;
 pub mod plan;
 pub mod process;
+pub mod recipient;
 pub mod report;
 pub mod timestamp;

@@ -3,6 +3,7 @@
 //! the classified stage error, the job's work directory and the bound on parallel tools.
 
 pub mod deliver;
+pub mod encrypt;
 pub mod preprocess;
 pub mod render;
 mod run;

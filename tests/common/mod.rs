@@ -11,6 +11,7 @@ use recproc::fixture::{self, Generated, Scenario};
 use serde_json::Value;
 
 pub mod broker;
+pub mod keys;
 
 /// A temporary world for one test.
 pub struct Sandbox {
