@@ -193,10 +193,13 @@ impl fmt::Display for VideoCodec {
 }
 
 /// `[encryption]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EncryptionConfig {
     pub enabled: bool,
     pub public_key: PathBuf,
+    /// The checked key, when `enabled` (loaded at startup: a key that cannot be used stops
+    /// recproc, it never writes plaintext instead).
+    pub key: Option<crate::recipient::PublicKey>,
 }
 
 // --- raw layer ----------------------------------------------------------------------------
@@ -790,13 +793,20 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
     }
 
     // [encryption]
-    if raw.encryption.enabled {
-        problem(
-            "encryption.enabled",
-            "encryption is not available in this build yet; recproc never falls back to writing plaintext, so set enabled = false or use a build with encryption"
-                .into(),
-        );
-    }
+    let key = if raw.encryption.enabled {
+        match crate::recipient::PublicKey::load(&raw.encryption.public_key) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                problem(
+                    "encryption.public_key",
+                    format!("{e}; recproc never falls back to writing plaintext"),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     let (
         true,
@@ -849,6 +859,7 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
         encryption: EncryptionConfig {
             enabled: raw.encryption.enabled,
             public_key: raw.encryption.public_key,
+            key,
         },
         daemon: DaemonConfig {
             shutdown_grace: Duration::from_secs(raw.daemon.shutdown_grace),
@@ -1403,22 +1414,28 @@ mod tests {
     }
 
     #[test]
-    fn encryption_is_refused_for_now() {
+    fn encryption_without_a_usable_key_is_refused() {
         let d = Dirs::new();
-        let (keys, msg) = invalid(d.load("[encryption]\nenabled = true\n"));
-        assert_eq!(keys, ["encryption.enabled"]);
-        assert!(msg.contains("not available in this build"), "{msg}");
+        let (keys, msg) = invalid(
+            d.load("[encryption]\nenabled = true\npublic_key = \"/nonexistent/recordings.asc\"\n"),
+        );
+        assert_eq!(keys, ["encryption.public_key"]);
+        assert!(msg.contains("/nonexistent/recordings.asc"), "{msg}");
+        assert!(msg.contains("does not exist"), "{msg}");
         assert!(
             msg.contains("never falls back to writing plaintext"),
             "{msg}"
         );
+        // Disabled: the key is not even looked at.
+        let c = d.load("[encryption]\nenabled = false\npublic_key = \"/nonexistent\"\n");
+        assert!(c.unwrap().encryption.key.is_none());
     }
 
     #[test]
     fn all_problems_are_reported_at_once() {
         let d = Dirs::new();
         let (keys, msg) = invalid(d.load(
-            "[amqp]\nprefetch = 0\n[recording]\nwidth = 3\nfilename_format = \"\"\n[encryption]\nenabled = true\n",
+            "[amqp]\nprefetch = 0\n[recording]\nwidth = 3\nfilename_format = \"\"\n[encryption]\nenabled = true\npublic_key = \"/nonexistent.asc\"\n",
         ));
         assert_eq!(
             keys,
@@ -1426,7 +1443,7 @@ mod tests {
                 "amqp.prefetch",
                 "recording.width",
                 "recording.filename_format",
-                "encryption.enabled"
+                "encryption.public_key"
             ]
         );
         assert!(

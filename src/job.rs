@@ -259,10 +259,12 @@ fn already_delivered(
     }
 }
 
-/// Removes a finished job's work directory when `clean_temporary_files` asks for it (while
-/// the job's lock is still held, so no next attempt is using it).
+/// Removes a finished job's work directory when `clean_temporary_files` asks for it, and
+/// always with encryption on (it holds the plaintext), while the job's lock is still held so
+/// no next attempt is using it.
 fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
-    if config.recording.clean_temporary_files && dir.exists() {
+    let wanted = config.recording.clean_temporary_files || config.encryption.enabled;
+    if wanted && dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(dir) {
             tracing::warn!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
         }

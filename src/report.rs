@@ -157,7 +157,7 @@ pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
         status: "processed",
         mode: d.mode.as_str(),
         mode_reason: d.mode_reason.clone(),
-        encrypted: false,
+        encrypted: d.encrypted,
         filename: match d.mode {
             Mode::Merged => files.first().map(|f| f.path.clone()),
             Mode::Split => None,

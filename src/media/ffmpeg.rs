@@ -297,8 +297,11 @@ pub fn mux(
             .args(["-af", &format!("apad=whole_dur={}", secs(duration))])
             .args(encoding.audio_args());
     }
+    // bitexact: no random container IDs, so the same conference always gives the same bytes
+    // (a redelivery, or the same recording encrypted and not, can be compared).
     inv.args(["-t", &secs(duration)])
         .args(encoding.container_args())
+        .args(["-fflags", "+bitexact"])
         .path_arg(output)
 }
 
@@ -476,7 +479,11 @@ mod tests {
         let audio_input = args.iter().position(|a| a == "/a/mix.wav").unwrap();
         assert_eq!(args[audio_input - 3..audio_input], ["-f", "wav", "-i"]);
         let n = args.len();
-        assert_eq!(args[n - 3..], ["-f", "webm", "/w/out.webm"]);
+        // bitexact: the same conference always muxes to the same bytes.
+        assert_eq!(
+            args[n - 5..],
+            ["-f", "webm", "-fflags", "+bitexact", "/w/out.webm"]
+        );
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub fn encrypted_name(path: &Path) -> PathBuf {
 /// plaintext is left for the caller to remove once the encrypted file is delivered.
 pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, StageError> {
     let target = encrypted_name(source);
+    if target.exists() {
+        // Encrypted (and committed) by an earlier attempt at this job.
+        return Ok(target);
+    }
     let partial = partial_path(&target);
     clear(Stage::Encrypt, &partial)?;
     tracing::info!(path = %source.display(), "Trying to encrypt file: {}", source.display());

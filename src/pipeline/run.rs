@@ -11,7 +11,7 @@ use crate::event::{Conference, RecordingType};
 use crate::media::ffmpeg::Encoding;
 use crate::names::{self, NameValues};
 use crate::pipeline::preprocess::{self, Audio, Skipped, Track};
-use crate::pipeline::{deliver, fresh_dir, render, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{deliver, encrypt, fresh_dir, render, Runner, Stage, StageError, Workspace};
 pub use crate::plan::Mode;
 use crate::plan::{self, Plan, PlanTrack, Timeline};
 use crate::report;
@@ -49,6 +49,8 @@ pub struct Delivered {
     pub duration: f64,
     pub should_record_audio: bool,
     pub should_record_video: bool,
+    /// Every delivered media file is OpenPGP-encrypted (`.gpg`).
+    pub encrypted: bool,
     pub videos: Vec<MediaEntry>,
     pub audio: Option<MediaEntry>,
     /// Video tracks left out because nothing in them could be shown.
@@ -158,6 +160,7 @@ pub async fn run(
         duration: 0.0,
         should_record_audio: keep_audio,
         should_record_video: keep_video,
+        encrypted: config.encryption.key.is_some(),
         videos: Vec::new(),
         audio: None,
         skipped: Vec::new(),
@@ -302,7 +305,14 @@ fn check_name_lengths(
             ),
         ],
     };
+    // Encrypted media files get `.gpg` appended.
+    let suffix = match config.encryption.key {
+        Some(_) => format!(".{}", encrypt::SUFFIX),
+        None => String::new(),
+    };
     for (what, name) in candidates {
+        let media = !(what.contains("metadata") || what.contains("directory"));
+        let name = if media { name + &suffix } else { name };
         if name.len() > MAX_NAME_BYTES {
             return Err(StageError::input(
                 Stage::Validate,
@@ -333,7 +343,11 @@ async fn merged(
     let rec = &config.recording;
     // Never render what could not be delivered: recproc does not overwrite recordings.
     let name = merged_name(config, conference, timeline.origin);
-    let dest = config.paths.output_dir.join(&name);
+    let key = config.encryption.key.clone();
+    let dest = match &key {
+        Some(_) => encrypt::encrypted_name(&config.paths.output_dir.join(&name)),
+        None => config.paths.output_dir.join(&name),
+    };
     if dest.exists() {
         return Err(already_exists(&dest));
     }
@@ -394,6 +408,15 @@ async fn merged(
     )
     .await?;
 
+    let muxed = match key {
+        Some(key) => {
+            timed(id, Stage::Encrypt, "encrypt", async move {
+                blocking(move || encrypt::file(&key, &muxed)).await
+            })
+            .await?
+        }
+        None => muxed,
+    };
     let file = timed(id, Stage::Deliver, "digest", async {
         let (dest, muxed) = (dest.clone(), muxed.clone());
         blocking(move || {
@@ -466,6 +489,30 @@ async fn split(
         StageError::from_io(Stage::Deliver, what, path, &e)
     };
 
+    // With encryption, a staged media file is replaced by its `.gpg` (the plaintext copy
+    // removed at once); returns what to deliver.
+    let key = config.encryption.key.clone();
+    let seal = |file: PathBuf| {
+        let key = key.clone();
+        async move {
+            let Some(key) = key else {
+                return Ok(file);
+            };
+            timed(id, Stage::Encrypt, "encrypt", async move {
+                blocking(move || {
+                    let sealed = encrypt::file(&key, &file)?;
+                    std::fs::remove_file(&file).map_err(|e| {
+                        StageError::from_io(Stage::Encrypt, "cannot remove", &file, &e)
+                    })?;
+                    Ok(sealed)
+                })
+                .await
+            })
+            .await
+        }
+    };
+    let delivered_name = |file: &Path| file.file_name().unwrap_or_default().to_owned();
+
     // Stage the files under their final names: the tracks are ours (moved), the WAV is the
     // audiomixer's (copied). Entries name where each file will be once delivered.
     let mut staged: Vec<(PathBuf, &'static str)> = Vec::new();
@@ -485,8 +532,9 @@ async fn split(
         );
         let file = staging.join(&name);
         std::fs::rename(&t.file, &file).map_err(|e| io_error("cannot stage", &file, e))?;
+        let file = seal(file).await?;
         videos.push(MediaEntry {
-            path: dest_dir.join(&name),
+            path: dest_dir.join(delivered_name(&file)),
             user_id: Some(t.source.user_id.clone()),
             start: at,
             stop: at.add_seconds(t.facts.end),
@@ -500,11 +548,15 @@ async fn split(
         Some(a) => {
             let name = names::split_audio_name(timeline.origin, uuid, conf);
             let file = staging.join(&name);
-            let bytes = std::fs::copy(&a.source.path, &file)
+            std::fs::copy(&a.source.path, &file)
                 .map_err(|e| io_error("cannot copy the audio to", &file, e))?;
-            staged.push((file, "audio"));
+            let file = seal(file).await?;
+            let bytes = std::fs::metadata(&file)
+                .map_err(|e| io_error("cannot read", &file, e))?
+                .len();
+            staged.push((file.clone(), "audio"));
             Some(MediaEntry {
-                path: dest_dir.join(&name),
+                path: dest_dir.join(delivered_name(&file)),
                 user_id: None,
                 start: a.facts.start,
                 stop: a.facts.start.add_seconds(a.facts.duration),

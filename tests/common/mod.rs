@@ -159,6 +159,23 @@ impl Probed {
     }
 }
 
+/// ffprobe finds no playable stream in `path` (e.g. it is encrypted).
+pub fn probe_fails(path: &Path) -> bool {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    !out.status.success() || out.stdout.iter().all(u8::is_ascii_whitespace)
+}
+
 pub fn probe(path: &Path) -> Probed {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_entries"])
