@@ -95,8 +95,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The startup lines operators look for (SPEC.md "Logs").
 fn log_startup(config: &Config) {
-    if config.encryption.enabled {
-        tracing::info!("File encryption is enabled");
+    if let Some(key) = &config.encryption.key {
+        tracing::info!(
+            key = %key.fingerprint(),
+            public_key = %key.path().display(),
+            "File encryption is enabled"
+        );
     } else {
         tracing::info!("File encryption is disabled");
     }
@@ -123,6 +127,14 @@ async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     );
     for v in &versions {
         println!("# {}: {}", v.tool, v.version);
+    }
+    match &config.encryption.key {
+        Some(key) => println!(
+            "# encryption: every media file to key {} ({})",
+            key.fingerprint(),
+            key.path().display()
+        ),
+        None => println!("# encryption: disabled"),
     }
     println!("# broker: connected to {}", config.amqp.url_redacted());
     for line in queues {

@@ -272,3 +272,77 @@ fn packets(path: &Path) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+fn recproc(args: &[&str], config: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_recproc"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("RECPROC_CONFIG")
+        .output()
+        .expect("run recproc")
+}
+
+#[test]
+fn check_config_and_run_refuse_each_unusable_key_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, path) in bad_keys(dir.path()) {
+        let sb = Sandbox::new(&format!(
+            "[encryption]\nenabled = true\npublic_key = {path:?}\n"
+        ));
+        let expected = match what {
+            "missing" => "does not exist",
+            "unreadable" => "cannot be read",
+            "not a key" => "is not an OpenPGP public key",
+            "secret key" => "holds a secret key",
+            "expired" => "is expired",
+            "revoked" => "is revoked",
+            "no encryption subkey" => "no usable encryption-capable",
+            other => panic!("{other}"),
+        };
+        for command in ["check-config", "run"] {
+            let out = recproc(&[command], &sb.config);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{command} with a {what} key: {stderr}"
+            );
+            assert!(
+                stderr.contains("encryption.public_key"),
+                "{command}, {what}: {stderr}"
+            );
+            assert!(stderr.contains(expected), "{command}, {what}: {stderr}");
+            assert!(
+                stderr.contains("never falls back to writing plaintext"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn check_config_names_the_key_it_encrypts_to() {
+    let ring = Keyring::new();
+    let key = ring.sequoia_key(Algo::Curve25519, ring.home.path());
+    let sb = Sandbox::new(&format!(
+        "[encryption]\nenabled = true\npublic_key = {key:?}\n"
+    ));
+    let out = recproc(&["check-config"], &sb.config);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fingerprint = recproc::recipient::PublicKey::load(&key)
+        .unwrap()
+        .fingerprint();
+    assert!(
+        stdout.contains(&format!(
+            "# encryption: every media file to key {fingerprint}"
+        )),
+        "{stdout}"
+    );
+}
