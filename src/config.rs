@@ -116,6 +116,8 @@ pub struct PathsConfig {
     pub audio_root: PathBuf,
     pub work_dir: PathBuf,
     pub output_dir: PathBuf,
+    /// Permissions of delivered files and directories.
+    pub modes: crate::pipeline::deliver::Modes,
 }
 
 /// `[recording]`.
@@ -255,6 +257,49 @@ struct RawPaths {
     audio_root: PathBuf,
     work_dir: PathBuf,
     output_dir: PathBuf,
+    output_file_mode: RawMode,
+    output_dir_mode: RawMode,
+}
+
+/// A file mode as TOML gives it: an integer (`0o640`) or a string of octal digits (`"0640"`,
+/// which is also what an environment variable holds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum RawMode {
+    Number(i64),
+    Text(String),
+}
+
+impl RawMode {
+    /// The mode, or what is wrong with it. `owner` is the owner's bits the mode must keep.
+    fn parse(&self, owner: u32) -> Result<u32, String> {
+        let mode = match self {
+            RawMode::Number(n) => {
+                u32::try_from(*n).map_err(|_| format!("{n} is not a file mode"))?
+            }
+            RawMode::Text(t) => {
+                let digits = t.trim().trim_start_matches("0o");
+                u32::from_str_radix(digits, 8).map_err(|_| {
+                    format!("{t:?} is not an octal file mode; write it like \"0640\" or 0o640")
+                })?
+            }
+        };
+        if mode > 0o777 {
+            return Err(format!(
+                "{mode:#o} is not a permission mode (at most 0o777; no setuid, setgid or sticky bits){}",
+                match self {
+                    RawMode::Number(_) => "; a TOML number is decimal unless written 0o640",
+                    RawMode::Text(_) => "",
+                }
+            ));
+        }
+        if mode & owner != owner {
+            return Err(format!(
+                "{mode:#o} leaves recproc's own user without {owner:#o}; it must keep at least that"
+            ));
+        }
+        Ok(mode)
+    }
 }
 
 impl Default for RawPaths {
@@ -264,6 +309,8 @@ impl Default for RawPaths {
             audio_root: "/var/spool/asterisk/monitor".into(),
             work_dir: "/var/lib/recproc/work".into(),
             output_dir: "/var/lib/recproc/postprocessed".into(),
+            output_file_mode: RawMode::Text("0640".into()),
+            output_dir_mode: RawMode::Text("0750".into()),
         }
     }
 }
@@ -495,6 +542,14 @@ impl Config {
                 ("audio_root", toml_path(&p.audio_root)),
                 ("work_dir", toml_path(&p.work_dir)),
                 ("output_dir", toml_path(&p.output_dir)),
+                (
+                    "output_file_mode",
+                    toml_string(&format!("{:04o}", p.modes.file)),
+                ),
+                (
+                    "output_dir_mode",
+                    toml_string(&format!("{:04o}", p.modes.dir)),
+                ),
             ],
         );
         let r = &self.recording;
@@ -744,6 +799,17 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
     let audio_root = dir("paths.audio_root", &raw.paths.audio_root, false);
     let work_dir = dir("paths.work_dir", &raw.paths.work_dir, true);
     let output_dir = dir("paths.output_dir", &raw.paths.output_dir, true);
+    let mut mode = |key: &str, raw: &RawMode, owner: u32| match raw.parse(owner) {
+        Ok(m) => m,
+        Err(message) => {
+            problem(key, message);
+            0
+        }
+    };
+    let modes = crate::pipeline::deliver::Modes {
+        file: mode("paths.output_file_mode", &raw.paths.output_file_mode, 0o600),
+        dir: mode("paths.output_dir_mode", &raw.paths.output_dir_mode, 0o700),
+    };
 
     // [recording]
     let r = &raw.recording;
@@ -845,6 +911,7 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
             audio_root,
             work_dir,
             output_dir,
+            modes,
         },
         recording: RecordingConfig {
             split_recording_output: r.split_recording_output,
@@ -997,6 +1064,29 @@ mod tests {
         let msg = e.to_string();
         assert!(!msg.contains('\n'), "{msg}");
         (e.keys().into_iter().map(str::to_owned).collect(), msg)
+    }
+
+    #[test]
+    fn output_modes_default_to_0640_and_0750_and_are_checked() {
+        let d = Dirs::new();
+        let c = d.load("").unwrap();
+        assert_eq!((c.paths.modes.file, c.paths.modes.dir), (0o640, 0o750));
+        assert!(c.effective_toml().contains("output_file_mode = \"0640\""));
+        let c = d
+            .load("[paths]\noutput_file_mode = 0o600\noutput_dir_mode = \"0o700\"\n")
+            .unwrap();
+        assert_eq!((c.paths.modes.file, c.paths.modes.dir), (0o600, 0o700));
+        let (keys, msg) =
+            invalid(d.load("[paths]\noutput_file_mode = 640\noutput_dir_mode = \"0640\"\n"));
+        assert_eq!(
+            keys,
+            ["paths.output_file_mode", "paths.output_dir_mode"],
+            "{msg}"
+        );
+        assert!(msg.contains("decimal unless written 0o640"), "{msg}");
+        assert!(msg.contains("without 0o700"), "{msg}");
+        let (keys, _) = invalid(d.load("[paths]\noutput_file_mode = \"rw-r-----\"\n"));
+        assert_eq!(keys, ["paths.output_file_mode"]);
     }
 
     #[test]

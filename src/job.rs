@@ -185,7 +185,7 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             ledger.write(&job, &receipt).map_err(|e| {
                 StageError::from_io(Stage::Deliver, "cannot write the receipt in", ledger.dir(), &e)
             })?;
-            if let Err(e) = pipeline::place(placement).await {
+            if let Err(e) = pipeline::place(placement, config.paths.modes).await {
                 if let Err(e) = ledger.remove(&job) {
                     tracing::warn!(conference_id = %id, error = %e, "Could not remove the receipt of a delivery that failed.");
                 }

@@ -237,6 +237,12 @@ fn a_split_recording_is_encrypted_file_by_file() {
     }
     // The metadata lists the encrypted names and their sizes.
     let dir = PathBuf::from(sealed_json["directory"].as_str().unwrap());
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&dir), 0o750, "directories 0750");
+    for f in &sealed_files {
+        assert_eq!(mode(&f.0), 0o640, "files 0640: {:?}", f.0);
+    }
     let meta_path = sealed_files
         .iter()
         .find(|f| f.1 == "metadata")

@@ -10,17 +10,44 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// The permissions delivered recordings get (`paths.output_file_mode`, `output_dir_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Modes {
+    pub file: u32,
+    pub dir: u32,
+}
+
+impl Default for Modes {
+    /// Owner read-write, group read; nothing for others.
+    fn default() -> Self {
+        Modes {
+            file: 0o640,
+            dir: 0o750,
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
 /// Puts `files` (staged in the work directory) into a new directory `dest`, whole or not at
 /// all: each is linked or copied into a hidden temporary directory beside `dest`, everything
 /// is fsynced, and the directory is renamed into place without replacing anything
 /// (`AlreadyExists` if `dest` is there). A missing file fails the delivery. Until the rename
 /// the staged files stay untouched, so a failure loses nothing; after it they are unlinked.
-pub fn place_dir(files: &[PathBuf], dest: &Path) -> io::Result<()> {
-    place_dir_with(files, dest, || {})
+pub fn place_dir(files: &[PathBuf], dest: &Path, modes: Modes) -> io::Result<()> {
+    place_dir_with(files, dest, modes, || {})
 }
 
 /// [`place_dir`], with `before_rename` run just before the final rename (tests race it).
-fn place_dir_with(files: &[PathBuf], dest: &Path, before_rename: impl FnOnce()) -> io::Result<()> {
+fn place_dir_with(
+    files: &[PathBuf],
+    dest: &Path,
+    modes: Modes,
+    before_rename: impl FnOnce(),
+) -> io::Result<()> {
     let parent = dest
         .parent()
         .ok_or_else(|| io::Error::other("destination has no directory"))?;
@@ -35,8 +62,11 @@ fn place_dir_with(files: &[PathBuf], dest: &Path, before_rename: impl FnOnce()) 
         let name = f
             .file_name()
             .ok_or_else(|| io::Error::other(format!("{} has no file name", f.display())))?;
+        set_mode(f, modes.file)?;
         put(f, &tmp.path().join(name))?;
     }
+    // A temporary directory is private (0700).
+    set_mode(tmp.path(), modes.dir)?;
     File::open(tmp.path())?.sync_all()?;
     before_rename();
     rename_noreplace(tmp.path(), dest)?;
@@ -113,9 +143,10 @@ pub fn digest(path: &Path) -> io::Result<Digested> {
     Ok(Digested { bytes, sha256 })
 }
 
-/// Moves `src` to `dest` atomically; fails with `AlreadyExists` if `dest` exists, leaving
-/// `src` where it was.
-pub fn place(src: &Path, dest: &Path) -> io::Result<()> {
+/// Moves `src` to `dest` atomically, with `modes.file`; fails with `AlreadyExists` if `dest`
+/// exists, leaving `src` where it was.
+pub fn place(src: &Path, dest: &Path, modes: Modes) -> io::Result<()> {
+    set_mode(src, modes.file)?;
     put(src, dest)?;
     let dir = dest
         .parent()
@@ -152,8 +183,8 @@ fn copy_into(dir: &Path, src: &Path, dest: &Path) -> io::Result<()> {
         .suffix(".partial")
         .tempfile_in(dir)?;
     io::copy(&mut File::open(src)?, tmp.as_file_mut())?;
-    // A temporary file is private (0600); the recording gets the mode its source had, as a
-    // link on the same filesystem would.
+    // A temporary file is private (0600); the recording gets the mode its source was given,
+    // as a link on the same filesystem would.
     tmp.as_file()
         .set_permissions(fs::metadata(src)?.permissions())?;
     tmp.as_file().sync_all()?;
@@ -222,14 +253,14 @@ mod tests {
         fs::create_dir(&out).unwrap();
         fs::write(&src, b"recording").unwrap();
         let dest = out.join("final.webm");
-        place(&src, &dest).unwrap();
+        place(&src, &dest, Modes::default()).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"recording");
         // Moved, not shared: rewriting the work path cannot touch the delivered file.
         assert!(!src.exists());
         fs::write(&src, b"rewritten by a later run").unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"recording");
         fs::write(dir.path().join("other"), b"different").unwrap();
-        let e = place(&dir.path().join("other"), &dest).unwrap_err();
+        let e = place(&dir.path().join("other"), &dest, Modes::default()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert!(
             dir.path().join("other").exists(),
@@ -260,7 +291,7 @@ mod tests {
         fs::create_dir(&out).unwrap();
         let files = stage(&staged, &[("a.wav", b"audio"), ("b.webm", b"video")]);
         let dest = out.join("uuid-conf");
-        place_dir(&files, &dest).unwrap();
+        place_dir(&files, &dest, Modes::default()).unwrap();
         assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
         assert_eq!(fs::read(dest.join("b.webm")).unwrap(), b"video");
         // Only the final directory is in the output: no temporary one left.
@@ -269,7 +300,7 @@ mod tests {
         assert!(files.iter().all(|f| !f.exists()));
         // A second delivery to the same place is refused, changes nothing, keeps its files.
         let again = stage(&staged, &[("a.wav", b"other")]);
-        let e = place_dir(&again, &dest).unwrap_err();
+        let e = place_dir(&again, &dest, Modes::default()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(dest.join("a.wav")).unwrap(), b"audio");
         assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
@@ -283,7 +314,7 @@ mod tests {
         fs::create_dir(&out).unwrap();
         let mut files = stage(&dir.path().join("staged"), &[("a.wav", b"audio")]);
         files.push(dir.path().join("staged/gone.webm"));
-        assert!(place_dir(&files, &out.join("uuid-conf")).is_err());
+        assert!(place_dir(&files, &out.join("uuid-conf"), Modes::default()).is_err());
         assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
         assert_eq!(fs::read(&files[0]).unwrap(), b"audio");
     }
@@ -296,7 +327,7 @@ mod tests {
         fs::create_dir(&out).unwrap();
         let files = stage(&dir.path().join("staged"), &[("a.wav", b"audio")]);
         let dest = out.join("uuid-conf");
-        let e = place_dir_with(&files, &dest, || {
+        let e = place_dir_with(&files, &dest, Modes::default(), || {
             fs::create_dir(&dest).unwrap();
             fs::write(dest.join("x"), b"someone else's").unwrap();
         })
@@ -361,5 +392,38 @@ mod tests {
             ]
         );
         assert!(d.join("recording.webm").exists() && d.join(".recproc").exists());
+    }
+
+    #[test]
+    fn delivered_files_and_directories_get_the_configured_modes() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        fs::create_dir(&work).unwrap();
+        let src = work.join("a.webm");
+        fs::write(&src, b"a").unwrap();
+        set_mode(&src, 0o600).unwrap();
+        let dest = dir.path().join("a.webm");
+        place(&src, &dest, Modes::default()).unwrap();
+        assert_eq!(mode(&dest), 0o640);
+
+        let files: Vec<PathBuf> = ["x.wav", "y.json"]
+            .iter()
+            .map(|n| {
+                let p = work.join(n);
+                fs::write(&p, n.as_bytes()).unwrap();
+                p
+            })
+            .collect();
+        let split = dir.path().join("uuid-conf");
+        let modes = Modes {
+            file: 0o604,
+            dir: 0o711,
+        };
+        place_dir(&files, &split, modes).unwrap();
+        assert_eq!(mode(&split), 0o711);
+        assert_eq!(mode(&split.join("x.wav")), 0o604);
+        assert_eq!(mode(&split.join("y.json")), 0o604);
     }
 }

@@ -80,13 +80,13 @@ pub struct Prepared {
 }
 
 /// Moves the prepared files into the output directory (never over an existing file).
-pub async fn place(placement: Placement) -> Result<(), StageError> {
+pub async fn place(placement: Placement, modes: deliver::Modes) -> Result<(), StageError> {
     blocking(move || match placement {
         Placement::File { from, to } => {
-            deliver::place(&from, &to).map_err(|e| delivery_error(&to, &e))
+            deliver::place(&from, &to, modes).map_err(|e| delivery_error(&to, &e))
         }
         Placement::Dir { files, dest } => {
-            deliver::place_dir(&files, &dest).map_err(|e| delivery_error(&dest, &e))
+            deliver::place_dir(&files, &dest, modes).map_err(|e| delivery_error(&dest, &e))
         }
     })
     .await
