@@ -207,7 +207,15 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
             Outcome::Processed(Box::new(processed))
         }
-        Err(err) => {
+        Err(mut err) => {
+            if err.message.contains("No space left on device") {
+                // Say which disk: the tool's words name a file, not the directory to free.
+                err.message.push_str(&format!(
+                    " (a disk is full: free space where work_dir {} or output_dir {} is)",
+                    config.paths.work_dir.display(),
+                    config.paths.output_dir.display()
+                ));
+            }
             // ERROR when an operator must act (the system failed); a bad recording is
             // reported by its failure event and only warned about here.
             let id = conference.conference_id.as_str();

@@ -202,8 +202,19 @@ pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, Proces
             program: inv.program.clone(),
             source,
         })?;
-    let stderr_tail = err_task.await.unwrap_or_default();
-    if !status.success() {
+    let mut stderr_tail = err_task.await.unwrap_or_default();
+    // ffmpeg can exit 0 after failing to write its output (a full disk while flushing), and
+    // janus-pp-rec does, logging the error on stdout: a tool that says so has failed,
+    // whatever its exit status.
+    let said_on_stdout = String::from_utf8_lossy(&stdout)
+        .lines()
+        .rev()
+        .find(|l| wrote_nothing_whole(l))
+        .map(str::to_owned);
+    if let Some(line) = &said_on_stdout {
+        stderr_tail.push_str(line);
+    }
+    if !status.success() || said_on_stdout.is_some() || wrote_nothing_whole(&stderr_tail) {
         return Err(ProcessError::Failed {
             program: inv.program.clone(),
             status,
@@ -215,6 +226,17 @@ pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, Proces
         stderr_tail,
         elapsed: started.elapsed(),
     })
+}
+
+/// Whether a tool's stderr says it could not write its output.
+fn wrote_nothing_whole(stderr: &str) -> bool {
+    [
+        "No space left on device",
+        "Disk quota exceeded",
+        "Error writing trailer",
+    ]
+    .iter()
+    .any(|sign| stderr.contains(sign))
 }
 
 /// Makes the child receive SIGKILL when recproc dies, even by SIGKILL (which runs no drop):
@@ -332,6 +354,19 @@ mod tests {
         ]);
         let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
         assert!(err.is_system(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tool_that_says_it_could_not_write_has_failed_whatever_its_exit_status() {
+        for script in [
+            "echo 'Error writing trailer of out.webm: No space left on device' >&2",
+            // janus-pp-rec logs on stdout and exits 0.
+            "echo 'Error writing video frame to file... (error -28, No space left on device)'",
+        ] {
+            let inv = Invocation::new("sh").args(["-c", script]);
+            let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
+            assert!(err.to_string().contains("No space left on device"), "{err}");
+        }
     }
 
     #[tokio::test]

@@ -96,6 +96,7 @@ impl StageError {
         let text = e.to_string();
         let system = e.is_system()
             || text.contains("No space left on device")
+            || text.contains("Disk quota exceeded")
             || text.contains("Cannot allocate memory");
         StageError {
             stage,
