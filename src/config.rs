@@ -272,8 +272,13 @@ enum RawMode {
 
 impl RawMode {
     /// The mode, or what is wrong with it. `owner` is the owner's bits the mode must keep.
-    fn parse(&self, owner: u32) -> Result<u32, String> {
+    ///
+    /// `from_env`: the value was text (`RECPROC_PATHS__OUTPUT_FILE_MODE=0640`) that figment
+    /// turned into the number 640: its digits are octal.
+    fn parse(&self, owner: u32, from_env: bool) -> Result<u32, String> {
         let mode = match self {
+            RawMode::Number(n) if from_env => u32::from_str_radix(&n.to_string(), 8)
+                .map_err(|_| format!("{n} is not an octal file mode; write it like 0640"))?,
             RawMode::Number(n) => {
                 u32::try_from(*n).map_err(|_| format!("{n} is not a file mode"))?
             }
@@ -288,8 +293,10 @@ impl RawMode {
             return Err(format!(
                 "{mode:#o} is not a permission mode (at most 0o777; no setuid, setgid or sticky bits){}",
                 match self {
-                    RawMode::Number(_) => "; a TOML number is decimal unless written 0o640",
-                    RawMode::Text(_) => "",
+                    RawMode::Number(_) if !from_env => {
+                        "; a TOML number is decimal unless written 0o640"
+                    }
+                    _ => "",
                 }
             ));
         }
@@ -799,7 +806,16 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
     let audio_root = dir("paths.audio_root", &raw.paths.audio_root, false);
     let work_dir = dir("paths.work_dir", &raw.paths.work_dir, true);
     let output_dir = dir("paths.output_dir", &raw.paths.output_dir, true);
-    let mut mode = |key: &str, raw: &RawMode, owner: u32| match raw.parse(owner) {
+    let from_env = |key: &str| {
+        figment
+            .find_metadata(key)
+            .is_some_and(|md| md.name.contains("environment"))
+    };
+    let env_modes = (
+        from_env("paths.output_file_mode"),
+        from_env("paths.output_dir_mode"),
+    );
+    let mut mode = |key: &str, raw: &RawMode, owner: u32, env: bool| match raw.parse(owner, env) {
         Ok(m) => m,
         Err(message) => {
             problem(key, message);
@@ -807,8 +823,18 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, ConfigError> {
         }
     };
     let modes = crate::pipeline::deliver::Modes {
-        file: mode("paths.output_file_mode", &raw.paths.output_file_mode, 0o600),
-        dir: mode("paths.output_dir_mode", &raw.paths.output_dir_mode, 0o700),
+        file: mode(
+            "paths.output_file_mode",
+            &raw.paths.output_file_mode,
+            0o600,
+            env_modes.0,
+        ),
+        dir: mode(
+            "paths.output_dir_mode",
+            &raw.paths.output_dir_mode,
+            0o700,
+            env_modes.1,
+        ),
     };
 
     // [recording]
@@ -1244,6 +1270,8 @@ mod tests {
             ("RECPROC_AMQP__QUEUE", "from-env"),
             ("RECPROC_RECORDING__FILENAME_FORMAT", "{{uuid}}-x"),
             ("RECPROC_AMQP__PROCESSED_QUEUE", "\"123\""),
+            // Octal as an operator writes it; figment reads it as the number 600.
+            ("RECPROC_PATHS__OUTPUT_FILE_MODE", "0600"),
             ("RECPROC_CONFIG", "/nonexistent/recproc.toml"),
             ("RECPROC_LOG", "debug"),
         ];
@@ -1276,6 +1304,7 @@ mod tests {
         assert_eq!(c.amqp.queue, "from-env");
         assert_eq!(c.recording.filename_format.as_str(), "{{uuid}}-x");
         assert_eq!(c.amqp.processed_queue, "123");
+        assert_eq!(c.paths.modes.file, 0o600);
 
         let (keys, msg) = invalid(numeric);
         assert_eq!(keys, ["amqp.failure_queue"]);
