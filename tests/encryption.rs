@@ -37,6 +37,19 @@ fn files_decrypt_with_gnupg_2_2_for_gnupg_and_sequoia_keys() {
             _ => ring.sequoia_key(algo, dir.path()),
         };
         let key = PublicKey::load(&public).unwrap_or_else(|e| panic!("{maker} {algo:?}: {e}"));
+        // The same key, binary (unarmored), loads as well.
+        let binary = dir.path().join(format!("{maker}-{algo:?}.gpg-key"));
+        let dearmored = ring.gpg(&[
+            "--dearmor",
+            "-o",
+            binary.to_str().unwrap(),
+            public.to_str().unwrap(),
+        ]);
+        assert!(dearmored.status.success());
+        assert_eq!(
+            PublicKey::load(&binary).unwrap().fingerprint(),
+            key.fingerprint()
+        );
         let source = dir.path().join(format!("{maker}-{algo:?}.webm"));
         std::fs::write(&source, &plain).unwrap();
         let encrypted = encrypt::file(&key, &source).unwrap();
