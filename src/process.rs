@@ -206,10 +206,11 @@ pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, Proces
     // ffmpeg can exit 0 after failing to write its output (a full disk while flushing), and
     // janus-pp-rec does, logging the error on stdout: a tool that says so has failed,
     // whatever its exit status.
+    // Only janus' own error lines: stdout also echoes paths, which come from events.
     let said_on_stdout = String::from_utf8_lossy(&stdout)
         .lines()
         .rev()
-        .find(|l| wrote_nothing_whole(l))
+        .find(|l| l.contains("[ERR]") && wrote_nothing_whole(l))
         .map(str::to_owned);
     if let Some(line) = &said_on_stdout {
         stderr_tail.push_str(line);
@@ -361,12 +362,18 @@ mod tests {
         for script in [
             "echo 'Error writing trailer of out.webm: No space left on device' >&2",
             // janus-pp-rec logs on stdout and exits 0.
-            "echo 'Error writing video frame to file... (error -28, No space left on device)'",
+            "echo '[ERR] [pp-webm.c:598] Error writing video frame to file... (error -28, No space left on device)'",
         ] {
             let inv = Invocation::new("sh").args(["-c", script]);
             let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
             assert!(err.to_string().contains("No space left on device"), "{err}");
         }
+        // A path that merely contains the words (it may come from an event) is no error.
+        let inv = Invocation::new("sh").args([
+            "-c",
+            "echo '/spool/No space left on device.mjr is 10 bytes'",
+        ]);
+        assert!(run(&inv, Duration::from_secs(5)).await.is_ok());
     }
 
     #[tokio::test]
