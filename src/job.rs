@@ -171,6 +171,7 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             clean_work_dir(config, &id, &dir);
             return Ok(done);
         }
+        check_key(config)?;
         let resumed = prepare_work_dir(&dir, &work_manifest(config, &event_sha256))?;
         if resumed {
             tracing::info!(conference_id = %id, work_dir = %dir.display(), "Resuming an earlier attempt at conference {id}.");
@@ -208,7 +209,9 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             Outcome::Processed(Box::new(processed))
         }
         Err(mut err) => {
-            if err.message.contains("No space left on device") {
+            if err.message.contains("No space left on device")
+                || err.message.contains("Disk quota exceeded")
+            {
                 // Say which disk: the tool's words name a file, not the directory to free.
                 err.message.push_str(&format!(
                     " (a disk is full: free space where work_dir {} or output_dir {} is)",
@@ -274,9 +277,36 @@ fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
     let wanted = config.recording.clean_temporary_files || config.encryption.enabled;
     if wanted && dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(dir) {
-            tracing::warn!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
+            if config.encryption.enabled {
+                tracing::error!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files: they hold the recording in plaintext; remove them.");
+            } else {
+                tracing::warn!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
+            }
         }
     }
+}
+
+/// With encryption on, the key must still be usable now (it may have expired since startup):
+/// checked before any work, so a job does not render for nothing.
+fn check_key(config: &Config) -> Result<(), StageError> {
+    if !config.encryption.enabled {
+        return Ok(());
+    }
+    let Some(key) = &config.encryption.key else {
+        // A Config built without its key: never deliver plaintext instead.
+        return Err(StageError::system(
+            Stage::Encrypt,
+            "encryption is enabled but no key was loaded",
+        ));
+    };
+    key.check(std::time::SystemTime::now())
+        .map(|_| ())
+        .map_err(|e| {
+            StageError::system(
+                Stage::Encrypt,
+                format!("{e}; then restart recproc, which reads the key at start"),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The OpenPGP public key recordings are encrypted to (`encryption.public_key`): loaded and
-//! checked once at startup, so a key that cannot be used stops recproc with a reason, never
-//! a recording later (recproc never falls back to plaintext). Armored or binary.
+//! checked at startup, so a key that cannot be used stops recproc with a reason (recproc
+//! never falls back to plaintext), and checked again by every job, since a key can expire
+//! while recproc runs. Armored or binary; only keys GnuPG 2.2 can decrypt for.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -42,6 +43,14 @@ pub enum KeyError {
     },
     #[error("the key in {path:?} ({fingerprint}) has no usable encryption-capable (sub)key: each is missing, expired, revoked or of an unsupported algorithm; add an encryption subkey (gpg --quick-add-key FINGERPRINT default encr) and export it again")]
     NoEncryptionKey { path: PathBuf, fingerprint: String },
+    #[error("the key in {path:?} ({fingerprint}) can only be decrypted by newer OpenPGP software ({what}), not by GnuPG 2.2 (Debian 12's gpg); use a v4 key with an RSA or Curve25519 (cv25519) encryption subkey")]
+    NotForGnuPg22 {
+        path: PathBuf,
+        fingerprint: String,
+        what: String,
+    },
+    #[error("{path:?} holds several keys; recproc encrypts to exactly one: export just the recipients' key (gpg --export --armor FINGERPRINT)")]
+    Several { path: PathBuf },
 }
 
 /// A checked public key.
@@ -63,9 +72,18 @@ impl PublicKey {
                 reason: e.to_string(),
             },
         })?;
-        let cert = Cert::from_bytes(&bytes).map_err(|e| KeyError::NotAKey {
-            path: path.to_owned(),
-            reason: one_line(&e),
+        let cert = Cert::from_bytes(&bytes).map_err(|e| {
+            let reason = one_line(&e);
+            if reason.contains("keyring") || reason.contains("Additional packets") {
+                KeyError::Several {
+                    path: path.to_owned(),
+                }
+            } else {
+                KeyError::NotAKey {
+                    path: path.to_owned(),
+                    reason,
+                }
+            }
         })?;
         let key = PublicKey {
             cert,
@@ -122,7 +140,14 @@ impl PublicKey {
                 reason: one_line(&e),
             });
         }
-        let recipients: Vec<_> = valid
+        if self.cert.primary_key().key().version() != 4 {
+            return Err(KeyError::NotForGnuPg22 {
+                path,
+                fingerprint,
+                what: format!("a v{} key", self.cert.primary_key().key().version()),
+            });
+        }
+        let usable: Vec<_> = valid
             .keys()
             .supported()
             .alive()
@@ -132,6 +157,21 @@ impl PublicKey {
                     .set_storage_encryption()
                     .set_transport_encryption(),
             )
+            .collect();
+        let (readable, newer): (Vec<_>, Vec<_>) = usable
+            .into_iter()
+            .partition(|ka| gnupg_22_decrypts(ka.key().pk_algo()));
+        if readable.is_empty() {
+            if let Some(ka) = newer.first() {
+                return Err(KeyError::NotForGnuPg22 {
+                    path,
+                    fingerprint,
+                    what: format!("an encryption subkey of algorithm {}", ka.key().pk_algo()),
+                });
+            }
+        }
+        let recipients: Vec<_> = readable
+            .into_iter()
             .map(|ka| {
                 openpgp::serialize::stream::Recipient::new(
                     Features::empty().set_seipdv1(),
@@ -145,6 +185,15 @@ impl PublicKey {
         }
         Ok(recipients)
     }
+}
+
+/// Algorithms GnuPG 2.2 decrypts with: RSA, and ECDH (on Curve25519 or the NIST and
+/// Brainpool curves). X25519/X448 as their own algorithms (RFC 9580) are newer.
+fn gnupg_22_decrypts(algo: openpgp::types::PublicKeyAlgorithm) -> bool {
+    use openpgp::types::PublicKeyAlgorithm as A;
+    #[allow(deprecated)]
+    let ok = matches!(algo, A::RSAEncryptSign | A::RSAEncrypt | A::ECDH);
+    ok
 }
 
 fn one_line(e: &anyhow::Error) -> String {

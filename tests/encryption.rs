@@ -83,6 +83,8 @@ fn unusable_keys_are_refused_each_with_its_reason() {
             "expired" => "is expired",
             "revoked" => "is revoked",
             "no encryption subkey" => "no usable encryption-capable",
+            "v6 key" | "x448 key" => "not by GnuPG 2.2",
+            "keyring" => "holds several keys",
             other => panic!("{other}"),
         };
         assert!(err.contains(expected), "{what}: {err}");
@@ -317,6 +319,8 @@ fn check_config_and_run_refuse_each_unusable_key_with_its_reason() {
             "expired" => "is expired",
             "revoked" => "is revoked",
             "no encryption subkey" => "no usable encryption-capable",
+            "v6 key" | "x448 key" => "not by GnuPG 2.2",
+            "keyring" => "holds several keys",
             other => panic!("{other}"),
         };
         for command in ["check-config", "run"] {

@@ -34,10 +34,9 @@ pub fn encrypted_name(path: &Path) -> PathBuf {
 /// plaintext is left for the caller to remove once the encrypted file is delivered.
 pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, StageError> {
     let target = encrypted_name(source);
-    if target.exists() {
-        // Encrypted (and committed) by an earlier attempt at this job.
-        return Ok(target);
-    }
+    // Never reused from an earlier attempt: the key may have changed since (rotated, or
+    // revoked). Encrypting again costs seconds an hour of recording.
+    clear(Stage::Encrypt, &target)?;
     let partial = partial_path(&target);
     clear(Stage::Encrypt, &partial)?;
     tracing::info!(path = %source.display(), "Trying to encrypt file: {}", source.display());

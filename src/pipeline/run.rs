@@ -305,10 +305,11 @@ fn check_name_lengths(
             ),
         ],
     };
-    // Encrypted media files get `.gpg` appended.
+    // Media files are written as `<name>.partial` first (the longest name they ever have),
+    // and get `.gpg` appended when encrypted.
     let suffix = match config.encryption.key {
-        Some(_) => format!(".{}", encrypt::SUFFIX),
-        None => String::new(),
+        Some(_) => format!(".partial.{}", encrypt::SUFFIX),
+        None => ".partial".to_owned(),
     };
     for (what, name) in candidates {
         let media = !(what.contains("metadata") || what.contains("directory"));
@@ -317,7 +318,7 @@ fn check_name_lengths(
             return Err(StageError::input(
                 Stage::Validate,
                 format!(
-                    "the name of {what} would be {} bytes ({name:?}); file names may have at most {MAX_NAME_BYTES}: shorten recording.filename_format or the IDs",
+                    "the name of {what} would be {} bytes with recproc's working suffix ({name:?}); file names may have at most {MAX_NAME_BYTES}: shorten recording.filename_format or the IDs",
                     name.len()
                 ),
             ));

@@ -170,5 +170,32 @@ pub fn bad_keys(dir: &Path) -> Vec<(&'static str, PathBuf)> {
         "no encryption subkey",
         write("sign-only.asc", cert.armored().to_vec().unwrap()),
     ));
+
+    // Keys GnuPG 2.2 cannot decrypt for: a v6 key, and X448.
+    let (cert, _) = CertBuilder::general_purpose(Some("v6 <v6@example.org>"))
+        .set_profile(openpgp::Profile::RFC9580)
+        .unwrap()
+        .generate()
+        .unwrap();
+    out.push(("v6 key", write("v6.asc", cert.armored().to_vec().unwrap())));
+    let (cert, _) = CertBuilder::general_purpose(Some("cv448 <448@example.org>"))
+        .set_cipher_suite(CipherSuite::Cv448)
+        .generate()
+        .unwrap();
+    out.push((
+        "x448 key",
+        write("x448.asc", cert.armored().to_vec().unwrap()),
+    ));
+
+    // Two keys in one file.
+    let (a, _) = CertBuilder::general_purpose(Some("a <a@example.org>"))
+        .generate()
+        .unwrap();
+    let (b, _) = CertBuilder::general_purpose(Some("b <b@example.org>"))
+        .generate()
+        .unwrap();
+    let mut both = a.to_vec().unwrap();
+    both.extend(b.to_vec().unwrap());
+    out.push(("keyring", write("keyring.gpg", both)));
     out
 }
