@@ -85,6 +85,23 @@ pub struct DaemonConfig {
 }
 
 impl AmqpConfig {
+    /// The built-in defaults with these queue names, for unit tests elsewhere.
+    #[cfg(test)]
+    pub(crate) fn for_tests(queue: &str, processed: &str, failure: &str) -> AmqpConfig {
+        AmqpConfig {
+            url: "amqp://127.0.0.1".into(),
+            queue: queue.into(),
+            processed_queue: processed.into(),
+            failure_queue: failure.into(),
+            prefetch: 2,
+            heartbeat: Duration::from_secs(30),
+            confirm_timeout: Duration::from_secs(30),
+            queue_type: QueueType::Classic,
+            delivery_limit: 4,
+            dead_letter_queue: "dead".into(),
+        }
+    }
+
     /// `url` with its password replaced by `***`, for logs and `check-config`.
     pub fn url_redacted(&self) -> String {
         redact_url(&self.url)

@@ -70,23 +70,28 @@ fn files_decrypt_with_gnupg_2_2_for_gnupg_and_sequoia_keys() {
     }
 }
 
+/// What recproc says about each of `bad_keys`.
+fn refusal(what: &str) -> &'static str {
+    match what {
+        "missing" => "does not exist",
+        "unreadable" => "cannot be read",
+        "not a key" => "is not an OpenPGP public key",
+        "secret key" => "holds a secret key",
+        "expired" => "is expired",
+        "revoked" => "is revoked",
+        "no encryption subkey" => "no usable encryption-capable",
+        "v6 key" | "x448 key" => "not by GnuPG 2.2",
+        "keyring" => "holds several keys",
+        other => panic!("{other}"),
+    }
+}
+
 #[test]
 fn unusable_keys_are_refused_each_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     for (what, path) in bad_keys(dir.path()) {
         let err = PublicKey::load(&path).expect_err(what).to_string();
-        let expected = match what {
-            "missing" => "does not exist",
-            "unreadable" => "cannot be read",
-            "not a key" => "is not an OpenPGP public key",
-            "secret key" => "holds a secret key",
-            "expired" => "is expired",
-            "revoked" => "is revoked",
-            "no encryption subkey" => "no usable encryption-capable",
-            "v6 key" | "x448 key" => "not by GnuPG 2.2",
-            "keyring" => "holds several keys",
-            other => panic!("{other}"),
-        };
+        let expected = refusal(what);
         assert!(err.contains(expected), "{what}: {err}");
         assert!(
             err.contains(&*path.to_string_lossy()),
@@ -311,18 +316,7 @@ fn check_config_and_run_refuse_each_unusable_key_with_its_reason() {
         let sb = Sandbox::new(&format!(
             "[encryption]\nenabled = true\npublic_key = {path:?}\n"
         ));
-        let expected = match what {
-            "missing" => "does not exist",
-            "unreadable" => "cannot be read",
-            "not a key" => "is not an OpenPGP public key",
-            "secret key" => "holds a secret key",
-            "expired" => "is expired",
-            "revoked" => "is revoked",
-            "no encryption subkey" => "no usable encryption-capable",
-            "v6 key" | "x448 key" => "not by GnuPG 2.2",
-            "keyring" => "holds several keys",
-            other => panic!("{other}"),
-        };
+        let expected = refusal(what);
         for command in ["check-config", "run"] {
             let out = recproc(&[command], &sb.config);
             let stderr = String::from_utf8_lossy(&out.stderr);

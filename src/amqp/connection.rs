@@ -80,20 +80,11 @@ pub async fn connect(config: &AmqpConfig, recovery: Recovery) -> Result<Connecti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn amqp(url: &str) -> AmqpConfig {
         AmqpConfig {
             url: url.into(),
-            queue: "q".into(),
-            processed_queue: "p".into(),
-            failure_queue: "f".into(),
-            prefetch: 1,
-            heartbeat: Duration::from_secs(30),
-            confirm_timeout: Duration::from_secs(30),
-            queue_type: crate::config::QueueType::Classic,
-            delivery_limit: 5,
-            dead_letter_queue: "d".into(),
+            ..AmqpConfig::for_tests("q", "p", "f")
         }
     }
 

@@ -64,23 +64,11 @@ fn body(outcome: &Outcome) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::QueueType;
     use crate::pipeline::{Stage, StageError};
     use crate::report;
 
     fn amqp() -> AmqpConfig {
-        AmqpConfig {
-            url: "amqp://127.0.0.1".into(),
-            queue: "in".into(),
-            processed_queue: "done".into(),
-            failure_queue: "failed".into(),
-            prefetch: 2,
-            heartbeat: Duration::from_secs(30),
-            confirm_timeout: Duration::from_secs(30),
-            queue_type: QueueType::Classic,
-            delivery_limit: 5,
-            dead_letter_queue: "dead".into(),
-        }
+        AmqpConfig::for_tests("in", "done", "failed")
     }
 
     fn failed(err: StageError) -> Outcome {

@@ -173,20 +173,11 @@ pub async fn inspect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn amqp(queue_type: QueueType) -> AmqpConfig {
         AmqpConfig {
-            url: "amqp://127.0.0.1".into(),
-            queue: "in".into(),
-            processed_queue: "done".into(),
-            failure_queue: "failed".into(),
-            prefetch: 2,
-            heartbeat: Duration::from_secs(30),
-            confirm_timeout: Duration::from_secs(30),
             queue_type,
-            delivery_limit: 4,
-            dead_letter_queue: "dead".into(),
+            ..AmqpConfig::for_tests("in", "done", "failed")
         }
     }
 
