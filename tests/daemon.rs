@@ -71,10 +71,6 @@ fn assert_settled(broker: &Broker, queue: &str) {
     panic!("queue {queue} still has (ready, unacked) = {counts:?}");
 }
 
-fn merged_outputs(sb: &Sandbox) -> Vec<PathBuf> {
-    sb.outputs()
-}
-
 #[test]
 fn an_event_on_the_queue_becomes_a_recording_and_one_processed_event() {
     let (sb, queues, broker) = world("happy", 2, "");
@@ -88,7 +84,7 @@ fn an_event_on_the_queue_becomes_a_recording_and_one_processed_event() {
     assert_eq!(event["status"], "processed");
     assert_eq!(event["conferenceId"], "fixture-conf");
     let file = PathBuf::from(event["filename"].as_str().unwrap());
-    assert_eq!(merged_outputs(&sb), vec![file.clone()]);
+    assert_eq!(sb.outputs(), vec![file.clone()]);
     let p = probe(&file);
     assert!((p.duration - 3.0).abs() < 0.3, "duration {}", p.duration);
     assert_colours(

@@ -288,16 +288,22 @@ fn check_name_lengths(
     at: Timestamp,
 ) -> Result<(), StageError> {
     let (uuid, conf) = (conference.uuid.as_str(), conference.conference_id.as_str());
+    // Media files are written as `<name>.partial` first (the longest name they ever have),
+    // and get `.gpg` appended when encrypted; the directory and the metadata keep theirs.
+    let media = match config.encryption.key {
+        Some(_) => format!(".partial.{}", encrypt::SUFFIX),
+        None => ".partial".to_owned(),
+    };
     let candidates = match mode {
         Mode::Merged => vec![(
             "recording.filename_format",
-            merged_name(config, conference, at),
+            merged_name(config, conference, at) + &media,
         )],
         Mode::Split => vec![
             ("the split directory", names::split_dir_name(uuid, conf)),
             (
                 "the split audio file",
-                names::split_audio_name(at, uuid, conf),
+                names::split_audio_name(at, uuid, conf) + &media,
             ),
             (
                 "the split metadata file",
@@ -305,15 +311,7 @@ fn check_name_lengths(
             ),
         ],
     };
-    // Media files are written as `<name>.partial` first (the longest name they ever have),
-    // and get `.gpg` appended when encrypted.
-    let suffix = match config.encryption.key {
-        Some(_) => format!(".partial.{}", encrypt::SUFFIX),
-        None => ".partial".to_owned(),
-    };
     for (what, name) in candidates {
-        let media = !(what.contains("metadata") || what.contains("directory"));
-        let name = if media { name + &suffix } else { name };
         if name.len() > MAX_NAME_BYTES {
             return Err(StageError::input(
                 Stage::Validate,
