@@ -15,7 +15,7 @@ use std::time::Instant;
 use recproc::config::Config;
 use recproc::fixture::{self, Participant, Scenario};
 use recproc::job::{self, Outcome};
-use recproc::pipeline::Runner;
+use recproc::pipeline::ToolSlots;
 
 fn scenario(seconds: f64) -> Scenario {
     let mut host = Participant::new("host", "red", 0.0, seconds);
@@ -74,7 +74,7 @@ fn baseline_decode(track: &std::path::Path, bounds: &[f64]) -> f64 {
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let runner = Runner::for_this_machine();
+    let slots = ToolSlots::for_this_machine();
     println!(
         "{:>9} {:>10} {:>12} {:>14} {:>15} {:>17}",
         "call (s)", "intervals", "recproc (s)", "recproc s/min", "baseline (s)", "baseline s/min"
@@ -91,7 +91,7 @@ fn main() {
         let raw = std::fs::read(&generated.event).unwrap();
 
         let started = Instant::now();
-        let outcome = runtime.block_on(job::process(&config, &runner, &raw));
+        let outcome = runtime.block_on(job::process(&config, &slots, &raw));
         let ours = started.elapsed().as_secs_f64();
         assert!(
             matches!(outcome, Outcome::Processed(_)),

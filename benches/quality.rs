@@ -13,7 +13,7 @@ use std::process::Command;
 use recproc::config::Config;
 use recproc::fixture::{self, Participant, Scenario};
 use recproc::job::{self, Outcome};
-use recproc::pipeline::Runner;
+use recproc::pipeline::ToolSlots;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -84,7 +84,7 @@ fn render(
     let config = Config::load(Some(&path)).unwrap();
     let outcome = runtime.block_on(job::process(
         &config,
-        &Runner::for_this_machine(),
+        &ToolSlots::for_this_machine(),
         &sample.event,
     ));
     let Outcome::Processed(p) = outcome else {

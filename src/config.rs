@@ -146,7 +146,7 @@ pub struct RecordingConfig {
     pub clean_temporary_files: bool,
     pub filename_format: Template,
     pub quality: Quality,
-    pub video_codec: VideoCodec,
+    pub video_codec: OutputCodec,
     /// Even, 16..=7680.
     pub width: u32,
     /// Even, 16..=4320.
@@ -181,31 +181,31 @@ impl fmt::Display for Quality {
 /// Video codec of the merged output (`recording.video_codec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum VideoCodec {
+pub enum OutputCodec {
     Vp8,
     Vp9,
     H264,
 }
 
-impl VideoCodec {
+impl OutputCodec {
     pub fn as_str(self) -> &'static str {
         match self {
-            VideoCodec::Vp8 => "vp8",
-            VideoCodec::Vp9 => "vp9",
-            VideoCodec::H264 => "h264",
+            OutputCodec::Vp8 => "vp8",
+            OutputCodec::Vp9 => "vp9",
+            OutputCodec::H264 => "h264",
         }
     }
 
     /// Container extension, without the dot: `webm` (VP8/VP9 + Opus) or `mp4` (H.264 + AAC).
     pub fn extension(self) -> &'static str {
         match self {
-            VideoCodec::Vp8 | VideoCodec::Vp9 => "webm",
-            VideoCodec::H264 => "mp4",
+            OutputCodec::Vp8 | OutputCodec::Vp9 => "webm",
+            OutputCodec::H264 => "mp4",
         }
     }
 }
 
-impl fmt::Display for VideoCodec {
+impl fmt::Display for OutputCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -347,7 +347,7 @@ struct RawRecording {
     clean_temporary_files: bool,
     filename_format: String,
     quality: Quality,
-    video_codec: VideoCodec,
+    video_codec: OutputCodec,
     width: u32,
     height: u32,
 }
@@ -360,7 +360,7 @@ impl Default for RawRecording {
             clean_temporary_files: true,
             filename_format: "recording-{{confbridgeid}}-{{uuid}}".into(),
             quality: Quality::Medium,
-            video_codec: VideoCodec::Vp8,
+            video_codec: OutputCodec::Vp8,
             width: 640,
             height: 480,
         }
@@ -1198,7 +1198,7 @@ mod tests {
             "recording-{{confbridgeid}}-{{uuid}}"
         );
         assert_eq!(c.recording.quality, Quality::Medium);
-        assert_eq!(c.recording.video_codec, VideoCodec::Vp8);
+        assert_eq!(c.recording.video_codec, OutputCodec::Vp8);
         assert_eq!((c.recording.width, c.recording.height), (640, 480));
         assert!(!c.encryption.enabled);
         assert_eq!(
@@ -1261,7 +1261,7 @@ mod tests {
         assert!(!c.recording.clean_temporary_files);
         assert_eq!(c.recording.filename_format.as_str(), "{{uuid}}_{{date}}");
         assert_eq!(c.recording.quality, Quality::High);
-        assert_eq!(c.recording.video_codec, VideoCodec::H264);
+        assert_eq!(c.recording.video_codec, OutputCodec::H264);
         assert_eq!(c.recording.video_codec.extension(), "mp4");
         assert_eq!((c.recording.width, c.recording.height), (1280, 720));
         assert_eq!(c.paths.video_root, d.base.join("raw"));
@@ -1662,10 +1662,10 @@ mod tests {
     #[test]
     fn enums_display_and_serde_lowercase() {
         assert_eq!(Quality::Low.to_string(), "low");
-        assert_eq!(VideoCodec::H264.to_string(), "h264");
-        assert_eq!(VideoCodec::Vp8.extension(), "webm");
-        assert_eq!(VideoCodec::Vp9.extension(), "webm");
-        assert_eq!(serde_json::to_string(&VideoCodec::Vp9).unwrap(), "\"vp9\"");
+        assert_eq!(OutputCodec::H264.to_string(), "h264");
+        assert_eq!(OutputCodec::Vp8.extension(), "webm");
+        assert_eq!(OutputCodec::Vp9.extension(), "webm");
+        assert_eq!(serde_json::to_string(&OutputCodec::Vp9).unwrap(), "\"vp9\"");
         assert_eq!(
             serde_json::from_str::<Quality>("\"high\"").unwrap(),
             Quality::High

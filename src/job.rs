@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::event::{self, Roots};
 use crate::ledger::{self, Delivery, Ledger, Receipt};
 use crate::names::sanitize;
-use crate::pipeline::{self, Blame, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{self, Blame, Stage, StageError, ToolSlots, Workspace};
 use crate::report::{self, Failed};
 
 /// What became of one event.
@@ -111,7 +111,7 @@ fn prepare_work_dir(dir: &Path, manifest: &str) -> Result<bool, StageError> {
 }
 
 /// Processes one raw conference-ended event.
-pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
+pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome {
     let value = match event::parse_json(raw) {
         Ok(v) => v,
         Err(e) => {
@@ -177,7 +177,7 @@ pub async fn process(config: &Config, runner: &Runner, raw: &[u8]) -> Outcome {
             tracing::info!(conference_id = %id, work_dir = %dir.display(), "Resuming an earlier attempt at conference {id}.");
         }
         let work = Workspace::new(dir.clone(), &conference.conference_id);
-        let prepared = pipeline::run(config, runner, &conference, &work).await?;
+        let prepared = pipeline::run(config, slots, &conference, &work).await?;
         let processed = serde_json::to_value(report::processed(&conference, &prepared.delivered))
             .expect("report types always serialise");
         if let Some(placement) = prepared.placement {
@@ -274,10 +274,11 @@ fn already_delivered(
 /// always with encryption on (it holds the plaintext), while the job's lock is still held so
 /// no next attempt is using it.
 fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
-    let wanted = config.recording.clean_temporary_files || config.encryption.enabled;
+    let encrypted = config.encryption.key.is_some();
+    let wanted = config.recording.clean_temporary_files || encrypted;
     if wanted && dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(dir) {
-            if config.encryption.enabled {
+            if encrypted {
                 tracing::error!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files: they hold the recording in plaintext; remove them.");
             } else {
                 tracing::warn!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
@@ -289,15 +290,8 @@ fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
 /// With encryption on, the key must still be usable now (it may have expired since startup):
 /// checked before any work, so a job does not render for nothing.
 fn check_key(config: &Config) -> Result<(), StageError> {
-    if !config.encryption.enabled {
-        return Ok(());
-    }
     let Some(key) = &config.encryption.key else {
-        // A Config built without its key: never deliver plaintext instead.
-        return Err(StageError::system(
-            Stage::Encrypt,
-            "encryption is enabled but no key was loaded",
-        ));
+        return Ok(());
     };
     key.check(std::time::SystemTime::now())
         .map(|_| ())

@@ -12,7 +12,7 @@ use recproc::amqp;
 use recproc::config::Config;
 use recproc::job::{self, Outcome};
 use recproc::media::tools;
-use recproc::pipeline::Runner;
+use recproc::pipeline::ToolSlots;
 
 /// Turns the raw media of recorded video conferences into finished recording files.
 #[derive(Debug, Parser)]
@@ -188,7 +188,7 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
     let stopped = amqp::daemon::run(
         std::sync::Arc::new(config),
-        Runner::for_this_machine(),
+        ToolSlots::for_this_machine(),
         signals,
     )
     .await?;
@@ -206,9 +206,9 @@ async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<Exi
     let raw = std::fs::read(event)
         .with_context(|| format!("cannot read the event file {}", event.display()))?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
-    let runner = Runner::for_this_machine();
+    let slots = ToolSlots::for_this_machine();
     let outcome = tokio::select! {
-        outcome = job::process(config, &runner, &raw) => outcome,
+        outcome = job::process(config, &slots, &raw) => outcome,
         code = interrupted => {
             // The job's future is dropped here, and with it every tool it was running.
             tracing::warn!(exit_code = code, "Interrupted: the tools were stopped; the work directory is kept and nothing was delivered.");

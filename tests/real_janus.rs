@@ -1,4 +1,4 @@
-//! The real recordings in `../shared/testdata/real-janus/` (a real Janus 1.1.2 VideoRoom fed
+//! The real recordings in `tests/data/real-janus/` (a real Janus 1.1.2 VideoRoom fed
 //! by real browsers: real packetisation, stalls, PLI keyframes) come out right: the length of
 //! the call, and who is where at each moment of their scenario.
 
@@ -11,12 +11,9 @@ use common::*;
 /// Runs `recproc process` on a real recording folder (roots = the folder itself).
 fn process_real(name: &str) -> (Sandbox, std::path::PathBuf) {
     let folder = real_janus(name);
-    let folder = folder.canonicalize().unwrap_or_else(|_| {
-        panic!(
-            "{} is missing: the shared test data must sit beside the repository",
-            folder.display()
-        )
-    });
+    let folder = folder
+        .canonicalize()
+        .unwrap_or_else(|_| panic!("{} is missing from the checkout", folder.display()));
     let sb = Sandbox::new("");
     // Same sandbox work/output, but the roots are the read-only folder.
     let text = std::fs::read_to_string(&sb.config).unwrap();

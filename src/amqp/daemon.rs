@@ -33,7 +33,7 @@ use crate::amqp::publish;
 use crate::amqp::topology::{self, TopologyError};
 use crate::config::Config;
 use crate::job;
-use crate::pipeline::Runner;
+use crate::pipeline::ToolSlots;
 
 /// Backoff between attempts to reach the broker, and to publish a result.
 const RECONNECT_BASE: Duration = Duration::from_secs(1);
@@ -111,9 +111,9 @@ impl Signals {
 /// What every job task shares.
 struct Shared {
     config: Arc<Config>,
-    runner: Runner,
+    tools: ToolSlots,
     /// At most `amqp.prefetch` jobs run at once, also across a reconnect.
-    slots: Semaphore,
+    job_slots: Semaphore,
     /// System failures in a row (reset by any success): the requeue backoff.
     system_failures: AtomicU32,
     /// One publish-and-confirm at a time: lapin matches confirms and returns to publishes by
@@ -133,13 +133,13 @@ enum SessionEnd {
 /// queues (a configuration problem: retrying cannot help).
 pub async fn run(
     config: Arc<Config>,
-    runner: Runner,
+    slots: ToolSlots,
     mut signals: Signals,
 ) -> Result<Stopped, DaemonError> {
     let shared = Arc::new(Shared {
-        slots: Semaphore::new(usize::from(config.amqp.prefetch)),
+        job_slots: Semaphore::new(usize::from(config.amqp.prefetch)),
         config,
-        runner,
+        tools: slots,
         system_failures: AtomicU32::new(0),
         publishing: tokio::sync::Mutex::new(()),
         signals: signals.clone(),
@@ -409,7 +409,7 @@ async fn drain(
 /// One delivery: process, decide, publish, ack (or requeue).
 async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
     let _slot = shared
-        .slots
+        .job_slots
         .acquire()
         .await
         .expect("the job semaphore is never closed");
@@ -419,7 +419,7 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
             "This message was delivered before; processing it again resumes or republishes."
         );
     }
-    let outcome = job::process(&shared.config, &shared.runner, &delivery.data).await;
+    let outcome = job::process(&shared.config, &shared.tools, &delivery.data).await;
     let failures = shared.system_failures.load(Ordering::Relaxed);
     let mut action = policy::decide(&outcome, &shared.config.amqp, failures);
     if shared.signals.count() > 0 && matches!(outcome, job::Outcome::Failed(_)) {

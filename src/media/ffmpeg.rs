@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::config::{Quality, VideoCodec};
+use crate::config::{OutputCodec, Quality};
 use crate::plan::{Rect, FPS};
 use crate::process::Invocation;
 
@@ -26,7 +26,7 @@ fn frame_time(frame: u64) -> String {
 /// The encoder settings of the delivered video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Encoding {
-    pub codec: VideoCodec,
+    pub codec: OutputCodec,
     pub quality: Quality,
     pub threads: usize,
 }
@@ -50,7 +50,7 @@ impl Encoding {
         let kbps = self.video_kbps();
         let gop = (10 * FPS).to_string();
         let mut a: Vec<String> = match self.codec {
-            VideoCodec::Vp8 => vec![
+            OutputCodec::Vp8 => vec![
                 "-c:v".into(),
                 "libvpx".into(),
                 "-deadline".into(),
@@ -65,7 +65,7 @@ impl Encoding {
             // `good` at speed 4: about 4x slower than realtime/8 but clearly better per byte
             // than VP8 (bench: SSIM 0.980 against 0.958 at low, at about the same size),
             // which is why one picks VP9.
-            VideoCodec::Vp9 => vec![
+            OutputCodec::Vp9 => vec![
                 "-c:v".into(),
                 "libvpx-vp9".into(),
                 "-deadline".into(),
@@ -79,7 +79,7 @@ impl Encoding {
                 "-b:v".into(),
                 format!("{kbps}k"),
             ],
-            VideoCodec::H264 => vec![
+            OutputCodec::H264 => vec![
                 "-c:v".into(),
                 "libx264".into(),
                 "-preset".into(),
@@ -99,15 +99,15 @@ impl Encoding {
 
     fn audio_args(&self) -> Vec<&'static str> {
         match self.codec {
-            VideoCodec::Vp8 | VideoCodec::Vp9 => vec!["-c:a", "libopus", "-b:a", "32k"],
-            VideoCodec::H264 => vec!["-c:a", "aac", "-b:a", "64k"],
+            OutputCodec::Vp8 | OutputCodec::Vp9 => vec!["-c:a", "libopus", "-b:a", "32k"],
+            OutputCodec::H264 => vec!["-c:a", "aac", "-b:a", "64k"],
         }
     }
 
     fn container_args(&self) -> Vec<&'static str> {
         match self.codec {
-            VideoCodec::Vp8 | VideoCodec::Vp9 => vec!["-f", "webm"],
-            VideoCodec::H264 => vec!["-f", "mp4", "-movflags", "+faststart"],
+            OutputCodec::Vp8 | OutputCodec::Vp9 => vec!["-f", "webm"],
+            OutputCodec::H264 => vec!["-f", "mp4", "-movflags", "+faststart"],
         }
     }
 }
@@ -310,7 +310,7 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn enc(codec: VideoCodec) -> Encoding {
+    fn enc(codec: OutputCodec) -> Encoding {
         Encoding {
             codec,
             quality: Quality::Medium,
@@ -399,7 +399,7 @@ mod tests {
             width: 640,
             height: 480,
             frames: 75,
-            encoding: enc(VideoCodec::Vp8),
+            encoding: enc(OutputCodec::Vp8),
             output: Path::new("/p/part.mkv"),
         };
         let g = render_graph(&r);
@@ -431,7 +431,7 @@ mod tests {
             width: 640,
             height: 480,
             frames: 10,
-            encoding: enc(VideoCodec::Vp8),
+            encoding: enc(OutputCodec::Vp8),
             output: Path::new("/p/part.mkv"),
         };
         assert!(render_graph(&r).ends_with("[base0]null[out]"));
@@ -462,7 +462,7 @@ mod tests {
             Some(Path::new("/w/video.mkv")),
             Some(Path::new("/a/mix.wav")),
             20.0,
-            &enc(VideoCodec::Vp8),
+            &enc(OutputCodec::Vp8),
             Path::new("/w/out.webm"),
         )
         .args_lossy();
@@ -492,7 +492,7 @@ mod tests {
             None,
             Some(Path::new("/a/mix.wav")),
             9.5,
-            &enc(VideoCodec::H264),
+            &enc(OutputCodec::H264),
             Path::new("/w/out.mp4"),
         )
         .args_lossy();
@@ -508,7 +508,7 @@ mod tests {
             Some(Path::new("/w/video.mkv")),
             None,
             9.5,
-            &enc(VideoCodec::Vp9),
+            &enc(OutputCodec::Vp9),
             Path::new("/w/out.webm"),
         )
         .args_lossy();
@@ -526,11 +526,11 @@ mod tests {
             }
             .video_kbps()
         };
-        for codec in [VideoCodec::Vp8, VideoCodec::Vp9, VideoCodec::H264] {
+        for codec in [OutputCodec::Vp8, OutputCodec::Vp9, OutputCodec::H264] {
             assert!(rate(codec, Quality::Low) < rate(codec, Quality::Medium));
             assert!(rate(codec, Quality::Medium) < rate(codec, Quality::High));
         }
-        let args = enc(VideoCodec::Vp9).video_args();
+        let args = enc(OutputCodec::Vp9).video_args();
         assert_eq!(value_after(&args, "-deadline"), "good");
         assert_eq!(value_after(&args, "-b:v"), "400k");
     }

@@ -30,20 +30,20 @@ pub enum Kind {
     Data,
 }
 
-/// Video codecs recproc converts.
+/// The codec of a recorded video track (the `.mjr` header's `c`) that recproc converts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VideoCodec {
+pub enum TrackCodec {
     Vp8,
     Vp9,
     H264,
 }
 
-impl VideoCodec {
+impl TrackCodec {
     /// The container janus-pp-rec writes for this codec.
     pub fn container_extension(self) -> &'static str {
         match self {
-            VideoCodec::Vp8 | VideoCodec::Vp9 => "webm",
-            VideoCodec::H264 => "mp4",
+            TrackCodec::Vp8 | TrackCodec::Vp9 => "webm",
+            TrackCodec::H264 => "mp4",
         }
     }
 }
@@ -70,16 +70,16 @@ pub struct Header {
 
 impl Header {
     /// The video codec, or an error naming what the file holds instead.
-    pub fn video_codec(&self) -> Result<VideoCodec, MjrError> {
+    pub fn video_codec(&self) -> Result<TrackCodec, MjrError> {
         if self.kind != Kind::Video {
             return Err(MjrError::NotVideo {
                 kind: format!("{:?}", self.kind).to_lowercase(),
             });
         }
         match self.codec.as_str() {
-            "vp8" => Ok(VideoCodec::Vp8),
-            "vp9" => Ok(VideoCodec::Vp9),
-            "h264" => Ok(VideoCodec::H264),
+            "vp8" => Ok(TrackCodec::Vp8),
+            "vp9" => Ok(TrackCodec::Vp9),
+            "h264" => Ok(TrackCodec::H264),
             other => Err(MjrError::UnsupportedCodec {
                 codec: other.to_owned(),
             }),
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(i.packets, 3);
         assert_eq!(i.last_packet_ms, 66);
         assert_eq!(i.header.kind, Kind::Video);
-        assert_eq!(i.header.video_codec().unwrap(), VideoCodec::Vp8);
+        assert_eq!(i.header.video_codec().unwrap(), TrackCodec::Vp8);
         assert_eq!(i.header.first_packet.as_micros(), 1795461832959518);
         assert_eq!(i.header.created.as_micros(), 1795461832734528);
     }
@@ -412,11 +412,9 @@ mod tests {
 
     #[test]
     fn the_real_janus_recordings_inspect_cleanly() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/testdata/real-janus/three-join-leave");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return; // shared test data not beside this checkout
-        };
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-janus/three-join-leave");
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let mut seen = 0;
         for e in entries.flatten() {
             let p = e.path();

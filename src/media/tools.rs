@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::VideoCodec;
+use crate::config::OutputCodec;
 use crate::process::{self, Invocation, ProcessError};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
@@ -37,15 +37,15 @@ pub fn first_line_version(text: &str) -> String {
 }
 
 /// The encoders a configuration needs, with what each is for.
-pub fn required_encoders(codec: VideoCodec) -> Vec<(&'static str, &'static str)> {
+pub fn required_encoders(codec: OutputCodec) -> Vec<(&'static str, &'static str)> {
     let mut v = vec![("libx264", "slicing tracks into pieces")];
     match codec {
-        VideoCodec::Vp8 => v.extend([("libvpx", "video_codec = vp8"), ("libopus", "webm audio")]),
-        VideoCodec::Vp9 => v.extend([
+        OutputCodec::Vp8 => v.extend([("libvpx", "video_codec = vp8"), ("libopus", "webm audio")]),
+        OutputCodec::Vp9 => v.extend([
             ("libvpx-vp9", "video_codec = vp9"),
             ("libopus", "webm audio"),
         ]),
-        VideoCodec::H264 => v.push(("aac", "mp4 audio")),
+        OutputCodec::H264 => v.push(("aac", "mp4 audio")),
     }
     v
 }
@@ -58,7 +58,7 @@ pub fn lists_encoder(encoders: &str, name: &str) -> bool {
 }
 
 /// Runs each tool once; errors name the missing tool or encoder and how to install it.
-pub async fn check(codec: VideoCodec) -> Result<Vec<ToolVersion>, ToolError> {
+pub async fn check(codec: OutputCodec) -> Result<Vec<ToolVersion>, ToolError> {
     let mut found = Vec::new();
     for (tool, flag) in [
         ("ffmpeg", "-version"),
@@ -120,13 +120,13 @@ mod tests {
 
     #[test]
     fn each_codec_needs_the_slicer_and_its_own_encoders() {
-        for c in [VideoCodec::Vp8, VideoCodec::Vp9, VideoCodec::H264] {
+        for c in [OutputCodec::Vp8, OutputCodec::Vp9, OutputCodec::H264] {
             assert!(required_encoders(c).iter().any(|(e, _)| *e == "libx264"));
         }
-        assert!(required_encoders(VideoCodec::Vp9)
+        assert!(required_encoders(OutputCodec::Vp9)
             .iter()
             .any(|(e, _)| *e == "libvpx-vp9"));
-        assert!(required_encoders(VideoCodec::H264)
+        assert!(required_encoders(OutputCodec::H264)
             .iter()
             .any(|(e, _)| *e == "aac"));
     }

@@ -119,15 +119,15 @@ impl StageError {
 /// How many tools run at once, shared by every stage of a job (and, in the daemon, by every
 /// job): one per core.
 #[derive(Debug, Clone)]
-pub struct Runner {
+pub struct ToolSlots {
     limit: Arc<Semaphore>,
     cores: usize,
 }
 
-impl Runner {
+impl ToolSlots {
     pub fn new(cores: usize) -> Self {
         let cores = cores.max(1);
-        Runner {
+        ToolSlots {
             limit: Arc::new(Semaphore::new(cores)),
             cores,
         }
@@ -135,7 +135,7 @@ impl Runner {
 
     /// One tool per core of this machine.
     pub fn for_this_machine() -> Self {
-        Runner::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        ToolSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     pub fn cores(&self) -> usize {
@@ -154,7 +154,7 @@ impl Runner {
             .limit
             .acquire()
             .await
-            .expect("the runner's semaphore is never closed");
+            .expect("the slots's semaphore is never closed");
         tracing::debug!(command = %inv.display(), "Running tool.");
         process::run(inv, timeout).await
     }
@@ -299,13 +299,13 @@ mod tests {
 
     #[test]
     fn threads_split_the_cores_between_parallel_tools() {
-        let r = Runner::new(8);
+        let r = ToolSlots::new(8);
         assert_eq!(r.threads_for(1), 8);
         assert_eq!(r.threads_for(3), 2);
         assert_eq!(r.threads_for(8), 1);
         assert_eq!(r.threads_for(50), 1);
         assert_eq!(r.threads_for(0), 8);
-        assert_eq!(Runner::new(0).cores(), 1);
+        assert_eq!(ToolSlots::new(0).cores(), 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use futures::future::try_join_all;
 use crate::event::{AudioSource, VideoSource};
 use crate::media::{janus, mjr, probe};
 use crate::pipeline::{
-    budget, clear, commit, partial_path, Blame, Runner, Stage, StageError, Workspace,
+    budget, clear, commit, partial_path, Blame, Stage, StageError, ToolSlots, Workspace,
 };
 use crate::plan::{AudioFacts, VideoFacts};
 
@@ -51,7 +51,7 @@ pub struct Skipped {
 /// Converts and probes every video track, in parallel. A track with no decodable frame at all
 /// is left out (it would show nothing) rather than failing everyone else's recording.
 pub async fn videos(
-    runner: &Runner,
+    slots: &ToolSlots,
     work: &Workspace,
     sources: &[VideoSource],
 ) -> Result<(Vec<Track>, Vec<Skipped>), StageError> {
@@ -63,7 +63,7 @@ pub async fn videos(
         sources
             .iter()
             .enumerate()
-            .map(|(i, s)| video(runner, work, i, s)),
+            .map(|(i, s)| video(slots, work, i, s)),
     )
     .await?;
     let mut tracks = Vec::new();
@@ -78,7 +78,7 @@ pub async fn videos(
 }
 
 async fn video(
-    runner: &Runner,
+    slots: &ToolSlots,
     work: &Workspace,
     index: usize,
     source: &VideoSource,
@@ -116,7 +116,7 @@ async fn video(
     } else {
         let partial = partial_path(&file);
         clear(Stage::Preprocess, &partial)?;
-        runner
+        slots
             .run(
                 &janus::convert(&source.path, &partial),
                 budget(size_mb, 5.0),
@@ -130,7 +130,7 @@ async fn video(
     }
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
-    let probed = probe_file(runner, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
+    let probed = probe_file(slots, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
     let stream = probed
         .first("video")
         .ok_or_else(|| probe_failed(&source.path, "janus-pp-rec produced no video stream"))?;
@@ -178,12 +178,12 @@ async fn video(
 }
 
 async fn probe_file(
-    runner: &Runner,
+    slots: &ToolSlots,
     file: &Path,
     kind: probe::Kind,
     timeout: std::time::Duration,
 ) -> Result<probe::Probe, StageError> {
-    let out = runner
+    let out = slots
         .run(&probe::invocation(file, kind), timeout)
         .await
         .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
@@ -191,8 +191,8 @@ async fn probe_file(
 }
 
 /// Checks the mixed WAV and measures it.
-pub async fn audio(runner: &Runner, source: &AudioSource) -> Result<Audio, StageError> {
-    let probed = probe_file(runner, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
+pub async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, StageError> {
+    let probed = probe_file(slots, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
         .await
         .map_err(|e| e.context("the mixed audio is unreadable"))?;
     let (_, end) = probed.span("audio").ok_or_else(|| {

@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use crate::media::ffmpeg::{self, Encoding, Render, Slice, TileInput};
 use crate::pipeline::preprocess::{Track, MAX_LAST_FRAME_HOLD_S};
 use crate::pipeline::{
-    budget, clear, commit, partial_path, Blame, Runner, Stage, StageError, Workspace,
+    budget, clear, commit, partial_path, Blame, Stage, StageError, ToolSlots, Workspace,
 };
 use crate::plan::{fit_within, Plan, TrackCut, FPS};
 
@@ -21,7 +21,7 @@ const TAIL_TOLERANCE_FRAMES: u64 = (MAX_LAST_FRAME_HOLD_S * FPS as f64) as u64 +
 
 /// Cuts every visible track into its pieces, in parallel.
 pub async fn slices(
-    runner: &Runner,
+    slots: &ToolSlots,
     work: &Workspace,
     plan: &Plan,
     tracks: &[Track],
@@ -43,25 +43,17 @@ pub async fn slices(
         plan.cuts.len() - todo.len(),
         plan.cuts.len(),
     );
-    let threads = runner.threads_for(todo.len());
+    let threads = slots.threads_for(todo.len());
     try_join_all(todo.into_iter().map(|cut| {
         let track = &tracks[cut.track];
-        slice(
-            runner,
-            work,
-            cut,
-            track,
-            anchors[cut.track],
-            canvas,
-            threads,
-        )
+        slice(slots, work, cut, track, anchors[cut.track], canvas, threads)
     }))
     .await?;
     Ok(())
 }
 
 async fn slice(
-    runner: &Runner,
+    slots: &ToolSlots,
     work: &Workspace,
     cut: &TrackCut,
     track: &Track,
@@ -93,7 +85,7 @@ async fn slice(
         threads,
     });
     let seconds = frames as f64 / FPS as f64;
-    runner.run(&inv, budget(seconds, 4.0)).await.map_err(|e| {
+    slots.run(&inv, budget(seconds, 4.0)).await.map_err(|e| {
         StageError::from_process(Stage::Render, Blame::Input, &e).context(format_args!(
             "slicing {} (user {})",
             track.source.path.display(),
@@ -117,7 +109,7 @@ fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
 
 /// Lays out every interval, in parallel; returns the parts in order.
 pub async fn intervals(
-    runner: &Runner,
+    slots: &ToolSlots,
     work: &Workspace,
     plan: &Plan,
     canvas: (u32, u32),
@@ -136,7 +128,7 @@ pub async fn intervals(
         parts.len(),
     );
     let encoding = Encoding {
-        threads: runner.threads_for(todo.len()),
+        threads: slots.threads_for(todo.len()),
         ..encoding
     };
     try_join_all(todo.into_iter().map(|i| {
@@ -193,7 +185,7 @@ pub async fn intervals(
                 encoding,
                 output,
             });
-            runner
+            slots
                 .run(&inv, budget(interval.seconds(), 10.0))
                 .await
                 .map_err(|e| {
@@ -210,7 +202,7 @@ pub async fn intervals(
 
 /// Joins the parts into one video, stream-copied.
 pub async fn concat(
-    runner: &Runner,
+    slots: &ToolSlots,
     work: &Workspace,
     parts: &[PathBuf],
     seconds: f64,
@@ -226,7 +218,7 @@ pub async fn concat(
     }
     let partial = partial_path(&video);
     clear(Stage::Concat, &partial)?;
-    runner
+    slots
         .run(&ffmpeg::concat(&list, &partial), budget(seconds, 1.0))
         .await
         .map_err(|e| StageError::from_process(Stage::Concat, Blame::System, &e))?;
@@ -236,7 +228,7 @@ pub async fn concat(
 
 /// Muxes the final file from the video and/or the audio.
 pub async fn mux(
-    runner: &Runner,
+    slots: &ToolSlots,
     video: Option<&Path>,
     audio: Option<&Path>,
     seconds: f64,
@@ -253,7 +245,7 @@ pub async fn mux(
     }
     let partial = partial_path(output);
     clear(Stage::Mux, &partial)?;
-    runner
+    slots
         .run(
             &ffmpeg::mux(video, audio, seconds, encoding, &partial),
             budget(seconds, 2.0),

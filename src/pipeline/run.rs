@@ -11,7 +11,9 @@ use crate::event::{Conference, RecordingType};
 use crate::media::ffmpeg::Encoding;
 use crate::names::{self, NameValues};
 use crate::pipeline::preprocess::{self, Audio, Skipped, Track};
-use crate::pipeline::{deliver, encrypt, fresh_dir, render, Runner, Stage, StageError, Workspace};
+use crate::pipeline::{
+    deliver, encrypt, fresh_dir, render, Stage, StageError, ToolSlots, Workspace,
+};
 pub use crate::plan::Mode;
 use crate::plan::{self, Plan, PlanTrack, Timeline};
 use crate::report;
@@ -145,7 +147,7 @@ async fn timed<T>(
 /// [`place`] delivers.
 pub async fn run(
     config: &Config,
-    runner: &Runner,
+    slots: &ToolSlots,
     conference: &Conference,
     work: &Workspace,
 ) -> Result<Prepared, StageError> {
@@ -195,10 +197,10 @@ pub async fn run(
     }
 
     let ((tracks, skipped), audio) = timed(id, Stage::Preprocess, "convert", async {
-        let videos = preprocess::videos(runner, work, &video_sources);
+        let videos = preprocess::videos(slots, work, &video_sources);
         let audio = async {
             match &audio_source {
-                Some(a) => preprocess::audio(runner, a).await.map(Some),
+                Some(a) => preprocess::audio(slots, a).await.map(Some),
                 None => Ok(None),
             }
         };
@@ -250,7 +252,7 @@ pub async fn run(
         Mode::Merged => {
             merged(
                 config,
-                runner,
+                slots,
                 conference,
                 work,
                 &timeline,
@@ -329,7 +331,7 @@ fn check_name_lengths(
 #[allow(clippy::too_many_arguments)]
 async fn merged(
     config: &Config,
-    runner: &Runner,
+    slots: &ToolSlots,
     conference: &Conference,
     work: &Workspace,
     timeline: &Timeline,
@@ -355,7 +357,7 @@ async fn merged(
     let encoding = Encoding {
         codec: rec.video_codec,
         quality: rec.quality,
-        threads: runner.cores(),
+        threads: slots.cores(),
     };
     let has_video = !layout.cuts.is_empty() || audio.is_none();
     let duration = if has_video {
@@ -368,14 +370,14 @@ async fn merged(
             id,
             Stage::Render,
             "slice",
-            render::slices(runner, work, layout, tracks, &timeline.anchors, canvas),
+            render::slices(slots, work, layout, tracks, &timeline.anchors, canvas),
         )
         .await?;
         let parts = timed(
             id,
             Stage::Render,
             "layout",
-            render::intervals(runner, work, layout, canvas, encoding),
+            render::intervals(slots, work, layout, canvas, encoding),
         )
         .await?;
         Some(
@@ -383,7 +385,7 @@ async fn merged(
                 id,
                 Stage::Concat,
                 "concat",
-                render::concat(runner, work, &parts, duration),
+                render::concat(slots, work, &parts, duration),
             )
             .await?,
         )
@@ -397,7 +399,7 @@ async fn merged(
         Stage::Mux,
         "mux",
         render::mux(
-            runner,
+            slots,
             video.as_deref(),
             audio.map(|a| a.source.path.as_path()),
             duration,

@@ -285,9 +285,9 @@ pub fn assert_colours(path: &Path, seconds: f64, expect: &[((u32, u32), [u8; 3])
     );
 }
 
-/// The real Janus recordings beside the repository.
+/// The real Janus recordings the repository carries (`tests/data/real-janus/`).
 pub fn real_janus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/real-janus")
+        .join("tests/data/real-janus")
         .join(name)
 }
