@@ -262,4 +262,28 @@ mod tests {
         );
         assert_eq!(env_var_for("amqp.url"), "RECPROC_AMQP__URL");
     }
+
+    #[test]
+    fn the_example_config_states_every_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/recproc.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file: toml::Table = toml::from_str(&text).unwrap();
+        let defaults = toml::Table::try_from(RawConfig::default()).unwrap();
+        let mut differences = Vec::new();
+        for (section, values) in &defaults {
+            let (values, stated) = (values.as_table().unwrap(), file.get(section));
+            for (key, default) in values {
+                let stated = stated.and_then(|s| s.get(key));
+                if stated != Some(default) {
+                    differences.push(format!(
+                        "{section}.{key}: default {default}, file {stated:?}"
+                    ));
+                }
+            }
+        }
+        assert!(differences.is_empty(), "{path:?}: {differences:#?}");
+        // Nothing more: the file deserialises (no unknown key) and has no other section or key.
+        let _: RawConfig = toml::from_str(&text).unwrap();
+        assert_eq!(file, defaults);
+    }
 }
