@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The startup lines operators look for (SPEC.md "Logs").
 fn log_startup(config: &Config) {
-    if let Some(key) = &config.encryption.key {
+    if let Some(key) = &config.encryption {
         tracing::info!(
             key = %key.fingerprint(),
             public_key = %key.path().display(),
@@ -128,7 +128,7 @@ async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     for v in &versions {
         println!("# {}: {}", v.tool, v.version);
     }
-    match &config.encryption.key {
+    match &config.encryption {
         Some(key) => println!(
             "# encryption: every media file to key {} ({})",
             key.fingerprint(),
