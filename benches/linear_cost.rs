@@ -13,9 +13,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use recproc::config::Config;
-use recproc::fixture::{self, Participant, Scenario};
 use recproc::job::{self, Outcome};
 use recproc::pipeline::ToolSlots;
+use recproc_fixture::{self as fixture, Participant, Scenario};
 
 fn scenario(seconds: f64) -> Scenario {
     let mut host = Participant::new("host", "red", 0.0, seconds);

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 use recproc::config::Config;
-use recproc::fixture::{self, Participant, Scenario};
 use recproc::job::{self, Outcome};
 use recproc::pipeline::ToolSlots;
+use recproc_fixture::{self as fixture, Participant, Scenario};
 
 const MIB: f64 = 1024.0 * 1024.0;
 

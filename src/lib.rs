@@ -7,7 +7,6 @@
 pub mod amqp;
 pub mod config;
 pub mod event;
-pub mod fixture;
 pub mod job;
 pub mod ledger;
 pub mod media;

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use recproc::fixture::{Participant, Scenario};
+use recproc_fixture::{Participant, Scenario};
 use serde_json::{json, Value};
 
 fn one_track() -> Scenario {

@@ -134,7 +134,7 @@ fn an_output_name_too_long_for_the_filesystem_fails_before_any_work() {
     let sb = Sandbox::new(
         "[recording]\nfilename_format = \"{{confbridgeid}}-{{uuid}}-{{confbridgeid}}-{{uuid}}\"\n",
     );
-    let mut scenario = recproc::fixture::Scenario {
+    let mut scenario = recproc_fixture::Scenario {
         duration: 2.0,
         ..Default::default()
     };
@@ -147,7 +147,7 @@ fn an_output_name_too_long_for_the_filesystem_fails_before_any_work() {
 #[test]
 fn sigterm_stops_the_tools_and_delivers_nothing() {
     let sb = Sandbox::new("");
-    let generated = sb.generate(&recproc::fixture::sample_four_party());
+    let generated = sb.generate(&recproc_fixture::sample_four_party());
     let child = Command::new(env!("CARGO_BIN_EXE_recproc"))
         .args(["process", "--config"])
         .arg(&sb.config)

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use recproc::fixture::{Codec, Participant, Scenario};
+use recproc_fixture::{Codec, Participant, Scenario};
 
 fn two_party() -> Scenario {
     Scenario {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::broker::{rabbitmqctl, Broker, Daemon, Queues};
 use common::*;
-use recproc::fixture::{Participant, Scenario};
+use recproc_fixture::{Participant, Scenario};
 
 /// Sets the broker's consumer_timeout for as long as it lives.
 struct BrokerTimeout {

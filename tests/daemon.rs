@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::broker::{close_connection_of, wait_connection_of, Broker, Daemon, Queues};
 use common::*;
-use recproc::fixture::{Participant, Scenario};
+use recproc_fixture::{Participant, Scenario};
 use serde_json::Value;
 
 /// Long enough for any one test's work on a loaded 2-core machine.

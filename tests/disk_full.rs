@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::Sandbox;
-use recproc::fixture::{Participant, Scenario};
+use recproc_fixture::{Participant, Scenario};
 use serde_json::Value;
 
 struct Full {

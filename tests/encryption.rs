@@ -103,14 +103,14 @@ fn unusable_keys_are_refused_each_with_its_reason() {
 use std::path::{Path, PathBuf};
 
 use common::{probe_fails, Sandbox};
-use recproc::fixture::{Participant, Scenario};
+use recproc_fixture::{Participant, Scenario};
 
 fn call() -> Scenario {
     Scenario {
         duration: 4.0,
         participants: vec![
             Participant::new("alice", "red", 0.0, 4.0),
-            Participant::new("bob", "blue", 1.0, 4.0).with_codec(recproc::fixture::Codec::H264),
+            Participant::new("bob", "blue", 1.0, 4.0).with_codec(recproc_fixture::Codec::H264),
         ],
         ..Scenario::default()
     }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use recproc::fixture::{sample_four_party, Participant, Scenario};
+use recproc_fixture::{sample_four_party, Participant, Scenario};
 
 fn centre(x: u32, y: u32, w: u32, h: u32) -> (u32, u32) {
     (x + w / 2, y + h / 2)
@@ -125,7 +125,7 @@ fn a_late_first_keyframe_and_a_gap_keep_the_timeline() {
     green.first_keyframe_at = Some(4.0);
     let mut blue = Participant::new("blue", "blue", 0.0, 12.0);
     blue.gaps = vec![(5.0, 7.0)];
-    blue.colour_changes = vec![recproc::fixture::ColourChange {
+    blue.colour_changes = vec![recproc_fixture::ColourChange {
         at: 9.0,
         colour: "white".into(),
     }];
@@ -264,7 +264,7 @@ fn audio_and_video_stay_in_sync_within_a_frame() {
     // One participant joins at an odd moment and turns white at 6.0 s of the call; the
     // mixed audio beeps at every whole second of the call, so also at 6.0 s.
     let mut p = Participant::new("solo", "red", 2.37, 8.0);
-    p.colour_changes = vec![recproc::fixture::ColourChange {
+    p.colour_changes = vec![recproc_fixture::ColourChange {
         at: 6.0,
         colour: "white".into(),
     }];

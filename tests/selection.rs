@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use recproc::fixture::{Participant, Scenario};
+use recproc_fixture::{Participant, Scenario};
 use serde_json::{json, Value};
 
 /// A short two-party conference whose event carries `recording_type` (at the top level, or

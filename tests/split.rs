@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use recproc::fixture::sample_four_party;
+use recproc_fixture::sample_four_party;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -211,9 +211,9 @@ fn as_many_videos_as_mix_limit_stays_merged() {
 
 #[test]
 fn mix_limit_above_nine_always_splits() {
-    let scenario = recproc::fixture::Scenario {
+    let scenario = recproc_fixture::Scenario {
         duration: 3.0,
-        participants: vec![recproc::fixture::Participant::new("a", "red", 0.0, 3.0)],
+        participants: vec![recproc_fixture::Participant::new("a", "red", 0.0, 3.0)],
         ..Default::default()
     };
     let sb = Sandbox::new("[recording]\nmix_limit = 12\n");

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use recproc::fixture::{self, Generated, Scenario};
+use recproc_fixture::{self as fixture, Generated, Scenario};
 use serde_json::Value;
 
 pub mod broker;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use recproc::fixture::{self, Scenario};
+use recproc_fixture::{self as fixture, Scenario};
 
 /// Generate a sample conference (real .mjr video, WAV audio, event, config) for recproc.
 #[derive(Debug, Parser)]
