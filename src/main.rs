@@ -13,6 +13,7 @@ use recproc::config::Config;
 use recproc::job::{self, Outcome};
 use recproc::media::tools;
 use recproc::pipeline::ToolSlots;
+use recproc::signal::{self, Signals};
 
 /// Turns the raw media of recorded video conferences into finished recording files.
 #[derive(Debug, Parser)]
@@ -120,7 +121,7 @@ async fn check_tools(config: &Config) -> anyhow::Result<Vec<tools::ToolVersion>>
 
 async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     let versions = check_tools(config).await?;
-    let queues = check_broker(config).await?;
+    let queues = amqp::check_broker(&config.amqp).await?;
     println!(
         "# recproc {} — configuration is valid",
         env!("CARGO_PKG_VERSION")
@@ -144,63 +145,27 @@ async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Connects to the broker and looks at every queue without changing anything.
-async fn check_broker(config: &Config) -> anyhow::Result<Vec<String>> {
-    use recproc::amqp::topology::{self, QueueState};
-    let limit = std::time::Duration::from_secs(15);
-    let conn = tokio::time::timeout(
-        limit,
-        amqp::connection::connect(&config.amqp, amqp::connection::Recovery::None),
-    )
-    .await
-    .map_err(|_| {
-        anyhow::anyhow!(
-            "the broker at {} did not answer within {limit:?}; is amqp.url right?",
-            config.amqp.url_redacted()
-        )
-    })??;
-    let inspected = topology::inspect(&conn, &config.amqp).await;
-    let _ = conn.close(200, "check-config done".into()).await;
-    let inspected = inspected.context("cannot inspect the queues")?;
-    Ok(inspected
-        .into_iter()
-        .map(|(spec, state)| match state {
-            QueueState::Exists {
-                messages,
-                consumers,
-            } => format!(
-                "{} {:?}: {messages} messages waiting, {consumers} consumers",
-                spec.role, spec.name
-            ),
-            QueueState::Missing => format!(
-                "{} {:?}: does not exist yet; `recproc run` declares it",
-                spec.role, spec.name
-            ),
-        })
-        .collect())
-}
-
 async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     // Listen before anything starts, so a signal never finds a child to orphan.
-    let signals = amqp::daemon::Signals::listen().context("cannot listen for SIGTERM/SIGINT")?;
+    let signals = Signals::listen()?;
     log_startup(&config);
     check_tools(&config).await?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
-    let stopped = amqp::daemon::run(
+    let stopped = amqp::run(
         std::sync::Arc::new(config),
         ToolSlots::for_this_machine(),
         signals,
     )
     .await?;
     Ok(match stopped {
-        amqp::daemon::Stopped::Drained { .. } => ExitCode::SUCCESS,
-        amqp::daemon::Stopped::Cancelled { signal, .. } => ExitCode::from(128 + signal as u8),
+        amqp::Stopped::Drained { .. } => ExitCode::SUCCESS,
+        amqp::Stopped::Cancelled { signal, .. } => ExitCode::from(signal::exit_code(signal)),
     })
 }
 
 async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<ExitCode> {
     // Listen before the first tool starts, so a signal never finds a child to orphan.
-    let interrupted = interrupted()?;
+    let mut signals = Signals::listen()?;
     log_startup(config);
     check_tools(config).await?;
     let raw = std::fs::read(event)
@@ -209,8 +174,9 @@ async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<Exi
     let slots = ToolSlots::for_this_machine();
     let outcome = tokio::select! {
         outcome = job::process(config, &slots, &raw) => outcome,
-        code = interrupted => {
+        number = signals.first() => {
             // The job's future is dropped here, and with it every tool it was running.
+            let code = signal::exit_code(number);
             tracing::warn!(exit_code = code, "Interrupted: the tools were stopped; the work directory is kept and nothing was delivered.");
             return Ok(ExitCode::from(code));
         }
@@ -220,19 +186,5 @@ async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<Exi
     Ok(match outcome {
         Outcome::Processed(_) => ExitCode::SUCCESS,
         Outcome::Failed(_) => ExitCode::FAILURE,
-    })
-}
-
-/// Starts listening for SIGINT and SIGTERM; the future resolves to the conventional exit
-/// code (128 + signal) when one arrives.
-fn interrupted() -> anyhow::Result<impl std::future::Future<Output = u8>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => 143,
-            _ = int.recv() => 130,
-        }
     })
 }
