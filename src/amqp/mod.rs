@@ -1,17 +1,17 @@
 //! The broker edge of `recproc run`, and its lifetime: consume conference-ended events, run
 //! each as its own task (at most `amqp.prefetch` at once), publish the result with a confirm,
 //! and only then ack. The work itself never touches the broker: a job returns an
-//! [`Outcome`](crate::job::Outcome), [`policy`] decides what that means for the message (pure,
-//! unit-tested), and [`consumer`] does it.
+//! [`Outcome`](crate::job::Outcome), `policy` decides what that means for the message (pure,
+//! unit-tested), and `consumer` does it.
 //!
-//! - **Connection.** One per process ([`connection`]). lapin recovers it on its own; when
+//! - **Connection.** One per process (`connection`). lapin recovers it on its own; when
 //!   recovery gives up (or the broker is gone at start), [`run`] rebuilds the session from
 //!   scratch with backoff. Jobs in flight keep running across a reconnect: their messages went
 //!   back to the queue with the old channel, and the redelivery waits for the job's lock, then
 //!   republishes its receipt (see [`ledger`](crate::ledger)).
-//! - **Queues.** Declared the same way at every start ([`topology`]); `check-config` only
+//! - **Queues.** Declared the same way at every start (`topology`); `check-config` only
 //!   looks at them ([`check_broker`]).
-//! - **Shutdown.** The first SIGTERM/SIGINT stops consuming and drains ([`shutdown`]); a
+//! - **Shutdown.** The first SIGTERM/SIGINT stops consuming and drains (`shutdown`); a
 //!   second signal stops at once.
 
 mod check;
