@@ -274,7 +274,7 @@ fn already_delivered(
 /// always with encryption on (it holds the plaintext), while the job's lock is still held so
 /// no next attempt is using it.
 fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
-    let encrypted = config.encryption.key.is_some();
+    let encrypted = config.encryption.is_some();
     let wanted = config.recording.clean_temporary_files || encrypted;
     if wanted && dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(dir) {
@@ -290,7 +290,7 @@ fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
 /// With encryption on, the key must still be usable now (it may have expired since startup):
 /// checked before any work, so a job does not render for nothing.
 fn check_key(config: &Config) -> Result<(), StageError> {
-    let Some(key) = &config.encryption.key else {
+    let Some(key) = &config.encryption else {
         return Ok(());
     };
     key.check(std::time::SystemTime::now())

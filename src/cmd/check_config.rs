@@ -17,7 +17,7 @@ pub(crate) async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
     for v in &versions {
         println!("# {}: {}", v.tool, v.version);
     }
-    match &config.encryption.key {
+    match &config.encryption {
         Some(key) => println!(
             "# encryption: every media file to key {} ({})",
             key.fingerprint(),

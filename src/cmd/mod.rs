@@ -18,7 +18,7 @@ use recproc::media::tools;
 
 /// The startup lines operators look for (SPEC.md "Logs").
 fn log_startup(config: &Config) {
-    if let Some(key) = &config.encryption.key {
+    if let Some(key) = &config.encryption {
         tracing::info!(
             key = %key.fingerprint(),
             public_key = %key.path().display(),

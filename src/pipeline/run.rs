@@ -162,7 +162,7 @@ pub async fn run(
         duration: 0.0,
         should_record_audio: keep_audio,
         should_record_video: keep_video,
-        encrypted: config.encryption.key.is_some(),
+        encrypted: config.encryption.is_some(),
         videos: Vec::new(),
         audio: None,
         skipped: Vec::new(),
@@ -292,7 +292,7 @@ fn check_name_lengths(
     let (uuid, conf) = (conference.uuid.as_str(), conference.conference_id.as_str());
     // Media files are written as `<name>.partial` first (the longest name they ever have),
     // and get `.gpg` appended when encrypted; the directory and the metadata keep theirs.
-    let media = match config.encryption.key {
+    let media = match config.encryption {
         Some(_) => format!(".partial.{}", encrypt::SUFFIX),
         None => ".partial".to_owned(),
     };
@@ -344,7 +344,7 @@ async fn merged(
     let rec = &config.recording;
     // Never render what could not be delivered: recproc does not overwrite recordings.
     let name = merged_name(config, conference, timeline.origin);
-    let key = config.encryption.key.clone();
+    let key = config.encryption.clone();
     let dest = match &key {
         Some(_) => encrypt::encrypted_name(&config.paths.output_dir.join(&name)),
         None => config.paths.output_dir.join(&name),
@@ -492,7 +492,7 @@ async fn split(
 
     // With encryption, a staged media file is replaced by its `.gpg` (the plaintext copy
     // removed at once); returns what to deliver.
-    let key = config.encryption.key.clone();
+    let key = config.encryption.clone();
     let seal = |file: PathBuf| {
         let key = key.clone();
         async move {
