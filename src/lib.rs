@@ -16,4 +16,5 @@ pub mod plan;
 pub mod process;
 pub mod recipient;
 pub mod report;
+pub mod signal;
 pub mod timestamp;

@@ -1,18 +1,16 @@
 //! The `recproc` command line: parse arguments, load the configuration, set up logging, run
-//! the chosen command, and turn its result into an exit code. `anyhow` lives here only.
+//! the chosen command (one module each in [`cmd`]), and turn its result into an exit code.
+//! `anyhow` lives here (and in `cmd`) only.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use recproc::amqp;
 use recproc::config::Config;
-use recproc::job::{self, Outcome};
-use recproc::media::tools;
-use recproc::pipeline::ToolSlots;
+
+mod cmd;
 
 /// Turns the raw media of recorded video conferences into finished recording files.
 #[derive(Debug, Parser)]
@@ -87,152 +85,8 @@ fn init_logging() {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::CheckConfig => check_config(&config).await,
-        Command::Process { event } => process(&config, &event).await,
-        Command::Run => run_daemon(config).await,
+        Command::CheckConfig => cmd::check_config(&config).await,
+        Command::Process { event } => cmd::process(&config, &event).await,
+        Command::Run => cmd::run(config).await,
     }
-}
-
-/// The startup lines operators look for (SPEC.md "Logs").
-fn log_startup(config: &Config) {
-    if let Some(key) = &config.encryption {
-        tracing::info!(
-            key = %key.fingerprint(),
-            public_key = %key.path().display(),
-            "File encryption is enabled"
-        );
-    } else {
-        tracing::info!("File encryption is disabled");
-    }
-    let names = serde_json::json!({
-        "filenameFormat": config.recording.filename_format.to_string(),
-        "outputDir": config.paths.output_dir,
-        "videoCodec": config.recording.video_codec.to_string(),
-    });
-    tracing::info!("FilenameGenerator configured with: {names}");
-}
-
-async fn check_tools(config: &Config) -> anyhow::Result<Vec<tools::ToolVersion>> {
-    tools::check(config.recording.video_codec)
-        .await
-        .context("a required tool is missing")
-}
-
-async fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
-    let versions = check_tools(config).await?;
-    let queues = check_broker(config).await?;
-    println!(
-        "# recproc {} — configuration is valid",
-        env!("CARGO_PKG_VERSION")
-    );
-    for v in &versions {
-        println!("# {}: {}", v.tool, v.version);
-    }
-    match &config.encryption {
-        Some(key) => println!(
-            "# encryption: every media file to key {} ({})",
-            key.fingerprint(),
-            key.path().display()
-        ),
-        None => println!("# encryption: disabled"),
-    }
-    println!("# broker: connected to {}", config.amqp.url_redacted());
-    for line in queues {
-        println!("# {line}");
-    }
-    println!("{}", config.effective_toml());
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Connects to the broker and looks at every queue without changing anything.
-async fn check_broker(config: &Config) -> anyhow::Result<Vec<String>> {
-    use recproc::amqp::topology::{self, QueueState};
-    let limit = std::time::Duration::from_secs(15);
-    let conn = tokio::time::timeout(
-        limit,
-        amqp::connection::connect(&config.amqp, amqp::connection::Recovery::None),
-    )
-    .await
-    .map_err(|_| {
-        anyhow::anyhow!(
-            "the broker at {} did not answer within {limit:?}; is amqp.url right?",
-            config.amqp.url_redacted()
-        )
-    })??;
-    let inspected = topology::inspect(&conn, &config.amqp).await;
-    let _ = conn.close(200, "check-config done".into()).await;
-    let inspected = inspected.context("cannot inspect the queues")?;
-    Ok(inspected
-        .into_iter()
-        .map(|(spec, state)| match state {
-            QueueState::Exists {
-                messages,
-                consumers,
-            } => format!(
-                "{} {:?}: {messages} messages waiting, {consumers} consumers",
-                spec.role, spec.name
-            ),
-            QueueState::Missing => format!(
-                "{} {:?}: does not exist yet; `recproc run` declares it",
-                spec.role, spec.name
-            ),
-        })
-        .collect())
-}
-
-async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
-    // Listen before anything starts, so a signal never finds a child to orphan.
-    let signals = amqp::daemon::Signals::listen().context("cannot listen for SIGTERM/SIGINT")?;
-    log_startup(&config);
-    check_tools(&config).await?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
-    let stopped = amqp::daemon::run(
-        std::sync::Arc::new(config),
-        ToolSlots::for_this_machine(),
-        signals,
-    )
-    .await?;
-    Ok(match stopped {
-        amqp::daemon::Stopped::Drained { .. } => ExitCode::SUCCESS,
-        amqp::daemon::Stopped::Cancelled { signal, .. } => ExitCode::from(128 + signal as u8),
-    })
-}
-
-async fn process(config: &Config, event: &std::path::Path) -> anyhow::Result<ExitCode> {
-    // Listen before the first tool starts, so a signal never finds a child to orphan.
-    let interrupted = interrupted()?;
-    log_startup(config);
-    check_tools(config).await?;
-    let raw = std::fs::read(event)
-        .with_context(|| format!("cannot read the event file {}", event.display()))?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
-    let slots = ToolSlots::for_this_machine();
-    let outcome = tokio::select! {
-        outcome = job::process(config, &slots, &raw) => outcome,
-        code = interrupted => {
-            // The job's future is dropped here, and with it every tool it was running.
-            tracing::warn!(exit_code = code, "Interrupted: the tools were stopped; the work directory is kept and nothing was delivered.");
-            return Ok(ExitCode::from(code));
-        }
-    };
-    let json = serde_json::to_string_pretty(&outcome.to_json())?;
-    println!("{json}");
-    Ok(match outcome {
-        Outcome::Processed(_) => ExitCode::SUCCESS,
-        Outcome::Failed(_) => ExitCode::FAILURE,
-    })
-}
-
-/// Starts listening for SIGINT and SIGTERM; the future resolves to the conventional exit
-/// code (128 + signal) when one arrives.
-fn interrupted() -> anyhow::Result<impl std::future::Future<Output = u8>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => 143,
-            _ = int.recv() => 130,
-        }
-    })
 }

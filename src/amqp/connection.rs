@@ -1,13 +1,19 @@
-//! Connecting to RabbitMQ: the URL from the configuration with recproc's heartbeat when the
-//! URL sets none, a connection name that says which process it is (operators find it in the
-//! management UI and `rabbitmqctl list_connections`), and lapin's automatic recovery.
+//! The connection to RabbitMQ: the URL from the configuration with recproc's heartbeat when
+//! the URL sets none, a connection name that says which process it is (operators find it in
+//! the management UI and `rabbitmqctl list_connections`), lapin's automatic recovery and what
+//! it reports while it works, and closing the connection explicitly within a bounded time.
 
 use std::str::FromStr as _;
+use std::time::Duration;
 
+use futures::StreamExt as _;
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
 
 use crate::config::AmqpConfig;
+
+/// The longest recproc waits for the broker to answer a cancel or a close.
+pub(crate) const BROKER_CALL_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why there is no connection.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +26,7 @@ pub enum ConnectError {
 }
 
 /// `recproc@<host> pid <pid>`: unique per process, and says where to look.
-pub fn connection_name() -> String {
+pub(crate) fn connection_name() -> String {
     format!("recproc@{} pid {}", hostname(), std::process::id())
 }
 
@@ -34,7 +40,7 @@ fn hostname() -> String {
 
 /// The URI to connect to: `amqp.url`, with `amqp.heartbeat` unless the URL has its own
 /// `?heartbeat=`.
-pub fn uri(config: &AmqpConfig) -> Result<AMQPUri, ConnectError> {
+pub(crate) fn uri(config: &AmqpConfig) -> Result<AMQPUri, ConnectError> {
     let mut uri = AMQPUri::from_str(&config.url).map_err(|reason| ConnectError::Url {
         url: config.url_redacted(),
         reason,
@@ -48,17 +54,20 @@ pub fn uri(config: &AmqpConfig) -> Result<AMQPUri, ConnectError> {
 
 /// Whether lapin should recover the connection by itself after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recovery {
+pub(crate) enum Recovery {
     /// The daemon: lapin recovers the connection (and its channels and consumers) after
-    /// network failures, trying a few times; [`daemon`](super::daemon) reconnects from
-    /// scratch, with its own backoff, when that gives up.
+    /// network failures, trying a few times; [`run`](super::run) reconnects from scratch,
+    /// with its own backoff, when that gives up.
     Automatic,
     /// One attempt, for `check-config`: an unreachable broker is reported at once.
     None,
 }
 
 /// Opens the process's connection.
-pub async fn connect(config: &AmqpConfig, recovery: Recovery) -> Result<Connection, ConnectError> {
+pub(crate) async fn connect(
+    config: &AmqpConfig,
+    recovery: Recovery,
+) -> Result<Connection, ConnectError> {
     let uri = uri(config)?;
     let mut properties =
         ConnectionProperties::default().with_connection_name(connection_name().into());
@@ -75,6 +84,37 @@ pub async fn connect(config: &AmqpConfig, recovery: Recovery) -> Result<Connecti
             url: config.url_redacted(),
             reason: e.to_string(),
         })
+}
+
+/// Closes the connection explicitly (dropping it does not), within a bounded time.
+pub(crate) async fn close(conn: &Connection) {
+    let closing = conn.close(200, "recproc closes its connection".into());
+    let _ = tokio::time::timeout(BROKER_CALL_LIMIT, closing).await;
+}
+
+/// Says what happens to the connection while lapin recovers it on its own.
+pub(crate) async fn log_events(events: impl futures::Stream<Item = lapin::Event>) {
+    futures::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            lapin::Event::Error(e) => tracing::warn!(
+                error = %e,
+                "The broker closed a channel or the connection. Jobs in flight go on; their messages go back to the queue and are answered again (from the receipt once delivered)."
+            ),
+            // The first connection was made before this listener: this is a recovery.
+            lapin::Event::Connected => tracing::warn!(
+                "The broker connection was lost and has been recovered; consuming again. The messages of jobs in flight went back to the queue and are answered again (from the receipt once delivered)."
+            ),
+            lapin::Event::ConnectionBlocked(reason) => tracing::warn!(
+                reason = %reason,
+                "The broker blocks publishing (a memory or disk alarm); results wait until it lifts."
+            ),
+            lapin::Event::ConnectionUnblocked => {
+                tracing::info!("The broker accepts publishing again.")
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

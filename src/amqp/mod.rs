@@ -1,10 +1,108 @@
-//! The broker edge of `recproc run`: one named connection per process, the queues recproc
-//! declares, publishing with confirms, and the consumer loop. The work itself never touches
-//! the broker: a job returns an [`Outcome`](crate::job::Outcome), [`policy`] decides what
-//! that means for the message (pure, unit-tested), and [`daemon`] does it.
+//! The broker edge of `recproc run`, and its lifetime: consume conference-ended events, run
+//! each as its own task (at most `amqp.prefetch` at once), publish the result with a confirm,
+//! and only then ack. The work itself never touches the broker: a job returns an
+//! [`Outcome`](crate::job::Outcome), `policy` decides what that means for the message (pure,
+//! unit-tested), and `consumer` does it.
+//!
+//! - **Connection.** One per process (`connection`). lapin recovers it on its own; when
+//!   recovery gives up (or the broker is gone at start), [`run`] rebuilds the session from
+//!   scratch with backoff. Jobs in flight keep running across a reconnect: their messages went
+//!   back to the queue with the old channel, and the redelivery waits for the job's lock, then
+//!   republishes its receipt (see [`ledger`](crate::ledger)).
+//! - **Queues.** Declared the same way at every start (`topology`); `check-config` only
+//!   looks at them ([`check_broker`]).
+//! - **Shutdown.** The first SIGTERM/SIGINT stops consuming and drains (`shutdown`); a
+//!   second signal stops at once.
 
-pub mod connection;
-pub mod daemon;
-pub mod policy;
-pub mod publish;
-pub mod topology;
+mod check;
+mod connection;
+mod consumer;
+mod policy;
+mod publish;
+mod shutdown;
+mod topology;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::pipeline::ToolSlots;
+use crate::signal::Signals;
+use consumer::{SessionEnd, Shared};
+use policy::{RECONNECT_BASE, RECONNECT_MAX};
+
+pub use check::{check_broker, BrokerCheckError};
+pub use connection::ConnectError;
+pub use shutdown::Stopped;
+pub use topology::TopologyError;
+
+/// How old a `.recproc-*.partial` leftover in output_dir must be to be swept at start: no
+/// delivery (a rename, or a copy across filesystems) takes anywhere near this long.
+const PARTIAL_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// Why the daemon could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+}
+
+/// Runs the daemon until a signal stops it. Fails only when the broker refuses recproc's
+/// queues or its URL (a configuration problem: retrying cannot help).
+pub async fn run(
+    config: Arc<Config>,
+    slots: ToolSlots,
+    mut signals: Signals,
+) -> Result<Stopped, DaemonError> {
+    let shared = Arc::new(Shared::new(config, slots, signals.clone()));
+    sweep_partials(&shared.config).await;
+    let grace = shared.config.daemon.shutdown_grace;
+    let mut jobs = JoinSet::new();
+    let mut failures = 0u32;
+    loop {
+        if signals.count() > 0 {
+            return Ok(shutdown::drain(&mut jobs, &mut signals, grace, None).await);
+        }
+        match consumer::session(&shared, &mut jobs, &mut signals, &mut failures).await {
+            Ok(SessionEnd::Shutdown(stopped)) => return Ok(stopped),
+            Ok(SessionEnd::Lost(why)) => {
+                let delay = policy::backoff(failures, RECONNECT_BASE, RECONNECT_MAX);
+                failures += 1;
+                tracing::error!(
+                    error = %why,
+                    retry_in_s = delay.as_secs_f64(),
+                    jobs_in_flight = jobs.len(),
+                    "Lost the broker; reconnecting. Jobs in flight go on; their messages went back to the queue and are answered again (from the receipt once delivered)."
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = signals.reached(1) => {}
+                }
+            }
+            Err(e) => {
+                // Refused topology: stop, but let running jobs finish first.
+                if !jobs.is_empty() {
+                    shutdown::drain(&mut jobs, &mut signals, grace, None).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Removes what a delivery cut short by a crash left in output_dir.
+async fn sweep_partials(config: &Config) {
+    let output_dir = config.paths.output_dir.clone();
+    let swept = tokio::task::spawn_blocking(move || {
+        crate::pipeline::deliver::sweep_partials(&output_dir, PARTIAL_AGE)
+    })
+    .await
+    .unwrap_or_default();
+    for path in swept {
+        tracing::warn!(path = %path.display(), "Removed what a delivery cut short by a crash left in output_dir.");
+    }
+}

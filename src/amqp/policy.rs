@@ -1,5 +1,5 @@
 //! What a job's outcome means for its message (pure: decided here, done by
-//! [`daemon`](super::daemon)). A result, good or bad, is published and only then acked. A
+//! [`consumer`](super::consumer)). A result, good or bad, is published and only then acked. A
 //! failure that is the message's fault (invalid JSON, wrong schema, paths outside the roots,
 //! corrupt media) is such a result: a failure event and an ack, never an endless requeue. A
 //! failure of the system (a tool missing, a disk full) is not the message's fault: it goes
@@ -13,7 +13,7 @@ use crate::pipeline::Blame;
 
 /// What to do with one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Publish `body` to `queue` (confirmed), then ack.
     PublishThenAck {
         queue: String,
@@ -27,18 +27,22 @@ pub enum Action {
 
 /// The backoff before retrying after the `attempt`-th consecutive failure (0-based): doubling
 /// from `base`, at most `max`.
-pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     base.saturating_mul(2u32.saturating_pow(attempt.min(16)))
         .min(max)
 }
 
 /// Backoff of a message returned to the queue after a system failure.
-pub const REQUEUE_BASE: Duration = Duration::from_secs(2);
-pub const REQUEUE_MAX: Duration = Duration::from_secs(300);
+pub(crate) const REQUEUE_BASE: Duration = Duration::from_secs(2);
+pub(crate) const REQUEUE_MAX: Duration = Duration::from_secs(300);
+
+/// Backoff between attempts to reach the broker, and to publish a result.
+pub(crate) const RECONNECT_BASE: Duration = Duration::from_secs(1);
+pub(crate) const RECONNECT_MAX: Duration = Duration::from_secs(30);
 
 /// Decides what `outcome` means; `system_failures` is how many system failures came in a row
 /// before this one (a broken system slows the instance down instead of spinning).
-pub fn decide(outcome: &Outcome, amqp: &AmqpConfig, system_failures: u32) -> Action {
+pub(crate) fn decide(outcome: &Outcome, amqp: &AmqpConfig, system_failures: u32) -> Action {
     match outcome {
         Outcome::Failed(f) if f.blame == Blame::System => Action::Requeue {
             delay: backoff(system_failures, REQUEUE_BASE, REQUEUE_MAX),

@@ -11,15 +11,15 @@ use crate::config::{AmqpConfig, QueueType};
 
 /// One queue as recproc declares it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QueueSpec {
+pub(crate) struct QueueSpec {
     /// What it is for, in words (`the input queue (amqp.queue)`).
-    pub role: &'static str,
-    pub name: String,
-    pub arguments: FieldTable,
+    pub(crate) role: &'static str,
+    pub(crate) name: String,
+    pub(crate) arguments: FieldTable,
 }
 
 /// Every queue recproc declares, input first.
-pub fn queues(amqp: &AmqpConfig) -> Vec<QueueSpec> {
+pub(crate) fn queues(amqp: &AmqpConfig) -> Vec<QueueSpec> {
     let typed = || {
         let mut args = FieldTable::default();
         if amqp.queue_type == QueueType::Quorum {
@@ -72,13 +72,13 @@ fn long_string(s: &str) -> AMQPValue {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot declare {role} {name:?}: {reason}{hint}")]
 pub struct TopologyError {
-    pub role: &'static str,
-    pub name: String,
+    role: &'static str,
+    name: String,
     /// lapin's error, as text (its chain would repeat the broker's words).
-    pub reason: String,
+    reason: String,
     /// The broker refused the declaration itself (different arguments, no permission):
     /// retrying cannot help, the configuration or the broker has to change.
-    pub permanent: bool,
+    pub(crate) permanent: bool,
     hint: &'static str,
 }
 
@@ -98,7 +98,7 @@ fn is_refusal(e: &lapin::Error) -> bool {
 
 /// Declares every queue (durable). A queue that exists with other arguments (say a classic
 /// queue when `amqp.queue_type` is quorum) is an error that says so.
-pub async fn declare(channel: &Channel, amqp: &AmqpConfig) -> Result<(), TopologyError> {
+pub(crate) async fn declare(channel: &Channel, amqp: &AmqpConfig) -> Result<(), TopologyError> {
     for spec in queues(amqp) {
         channel
             .queue_declare(
@@ -130,14 +130,14 @@ pub async fn declare(channel: &Channel, amqp: &AmqpConfig) -> Result<(), Topolog
 
 /// What the broker says about one queue, for `check-config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueueState {
+pub(crate) enum QueueState {
     Exists { messages: u32, consumers: u32 },
     Missing,
 }
 
 /// Looks at every queue without changing anything (passive declarations). A missing queue
 /// closes the channel it was asked on, so each gets a channel of its own.
-pub async fn inspect(
+pub(crate) async fn inspect(
     connection: &lapin::Connection,
     amqp: &AmqpConfig,
 ) -> Result<Vec<(QueueSpec, QueueState)>, lapin::Error> {
