@@ -209,16 +209,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             Outcome::Processed(Box::new(processed))
         }
         Err(mut err) => {
-            if err.message.contains("No space left on device")
-                || err.message.contains("Disk quota exceeded")
-            {
-                // Say which disk: the tool's words name a file, not the directory to free.
-                err.message.push_str(&format!(
-                    " (a disk is full: free space where work_dir {} or output_dir {} is)",
-                    config.paths.work_dir.display(),
-                    config.paths.output_dir.display()
-                ));
-            }
+            name_full_disk(&mut err, &config.paths.work_dir, &config.paths.output_dir);
             // ERROR when an operator must act (the system failed); a bad recording is
             // reported by its failure event and only warned about here.
             let id = conference.conference_id.as_str();
@@ -235,6 +226,19 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             }
             Outcome::Failed(Box::new(report::failed(ids, &err, Some(&dir), value)))
         }
+    }
+}
+
+/// Says which disk when one is full: the tool's words name a file, not the directory to free.
+fn name_full_disk(err: &mut StageError, work_dir: &Path, output_dir: &Path) {
+    if err.message.contains("No space left on device")
+        || err.message.contains("Disk quota exceeded")
+    {
+        err.message.push_str(&format!(
+            " (a disk is full: free space where work_dir {} or output_dir {} is)",
+            work_dir.display(),
+            output_dir.display()
+        ));
     }
 }
 
@@ -306,6 +310,100 @@ fn check_key(config: &Config) -> Result<(), StageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_is_named_by_the_directories_to_free() {
+        let (work, out) = (Path::new("/w"), Path::new("/o"));
+        let mut e = StageError::from_io(
+            Stage::Deliver,
+            "cannot deliver to",
+            Path::new("/o/a.webm"),
+            &std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        name_full_disk(&mut e, work, out);
+        assert_eq!(
+            e.message,
+            "cannot deliver to /o/a.webm: No space left on device (os error 28) (a disk is full: free space where work_dir /w or output_dir /o is)"
+        );
+        let mut e = StageError::from_io(
+            Stage::Render,
+            "cannot create",
+            Path::new("/w/x"),
+            &std::io::Error::from_raw_os_error(libc::EDQUOT),
+        );
+        name_full_disk(&mut e, work, out);
+        assert!(e.message.ends_with("Disk quota exceeded (os error 122) (a disk is full: free space where work_dir /w or output_dir /o is)"), "{}", e.message);
+        let mut e = StageError::from_io(
+            Stage::Render,
+            "cannot create",
+            Path::new("/w/x"),
+            &std::io::Error::from_raw_os_error(libc::EACCES),
+        );
+        name_full_disk(&mut e, work, out);
+        assert_eq!(
+            e.message,
+            "cannot create /w/x: Permission denied (os error 13)"
+        );
+        assert_eq!((e.stage, e.blame), (Stage::Render, Blame::System));
+    }
+
+    /// A receipt for `files` (name, bytes as delivered) in `dir`.
+    fn receipt(dir: &Path, files: &[(&str, &[u8])]) -> Receipt {
+        let files: Vec<_> = files
+            .iter()
+            .map(|(name, bytes)| {
+                serde_json::json!({
+                    "path": dir.join(name),
+                    "kind": "merged",
+                    "bytes": bytes.len(),
+                    "sha256": format!("{:x}", Sha256::digest(bytes)),
+                })
+            })
+            .collect();
+        Receipt {
+            event_sha256: "E".into(),
+            processed: serde_json::json!({"status": "processed", "files": files}),
+            placed: false,
+        }
+    }
+
+    #[test]
+    fn a_delivery_that_was_changed_since_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        ledger
+            .write("job", &receipt(dir.path(), &[("a.webm", b"aaa")]))
+            .unwrap();
+        assert_eq!(already_delivered(&ledger, "job", "E").unwrap(), None);
+        std::fs::write(dir.path().join("a.webm"), b"aab").unwrap();
+        let e = already_delivered(&ledger, "job", "E").unwrap_err();
+        assert_eq!((e.stage, e.blame), (Stage::Deliver, Blame::Input));
+        let file = dir.path().join("a.webm");
+        assert_eq!(
+            e.message,
+            format!(
+                "this conference was delivered before, but {} is not the file recproc delivered (sha256 {:x}, expected {:x}); recproc never overwrites a delivery: move its files away and remove {} to process this event again",
+                file.display(),
+                Sha256::digest(b"aab"),
+                Sha256::digest(b"aaa"),
+                ledger.dir().join("job.json").display()
+            )
+        );
+        std::fs::write(dir.path().join("a.webm"), b"aaa").unwrap();
+        assert!(already_delivered(&ledger, "job", "E").unwrap().is_some());
+        std::fs::write(ledger.dir().join("job.json"), b"{").unwrap();
+        let e = already_delivered(&ledger, "job", "E").unwrap_err();
+        assert_eq!((e.stage, e.blame), (Stage::Deliver, Blame::System));
+        assert!(
+            e.message.starts_with(&format!(
+                "cannot check the earlier delivery of this conference in {}: receipt {} is not valid: ",
+                ledger.dir().display(),
+                ledger.dir().join("job.json").display()
+            )),
+            "{}",
+            e.message
+        );
+    }
 
     #[test]
     fn job_names_stay_short_and_distinct() {

@@ -650,6 +650,98 @@ async fn blocking<T: Send + 'static>(
 mod tests {
     use super::*;
 
+    /// A configuration whose directories exist, with `extra` TOML on top.
+    fn config(dir: &Path, extra: &str) -> Config {
+        let mut toml = String::from("[paths]\n");
+        for (key, sub) in [
+            ("video_root", "raw"),
+            ("audio_root", "monitor"),
+            ("work_dir", "work"),
+            ("output_dir", "out"),
+        ] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            toml.push_str(&format!(
+                "{key} = {:?}\n",
+                dir.join(sub).display().to_string()
+            ));
+        }
+        toml.push_str(extra);
+        {
+            use figment::providers::Format as _;
+            Config::from_figment(figment::Figment::from(figment::providers::Toml::string(
+                &toml,
+            )))
+        }
+        .unwrap()
+    }
+
+    fn conference(id: &str, uuid: &str) -> Conference {
+        Conference {
+            conference_id: id.into(),
+            uuid: uuid.into(),
+            completed: None,
+            recording_type: RecordingType::All,
+            videos: Vec::new(),
+            audio: None,
+        }
+    }
+
+    #[test]
+    fn a_name_too_long_is_refused_with_what_to_shorten() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), "[recording]\nfilename_format = \"{{uuid}}\"\n");
+        let at = Timestamp::parse("2026-01-02T03:04:05.000Z").unwrap();
+        let long = "u".repeat(250);
+        let e = check_name_lengths(&config, &conference("c", &long), Mode::Merged, at).unwrap_err();
+        assert_eq!(
+            (e.stage, e.blame),
+            (Stage::Validate, crate::pipeline::Blame::Input)
+        );
+        assert_eq!(
+            e.message,
+            format!("the name of recording.filename_format would be 263 bytes with recproc's working suffix (\"{long}.webm.partial\"); file names may have at most 255: shorten recording.filename_format or the IDs")
+        );
+        let e = check_name_lengths(
+            &config,
+            &conference(&"c".repeat(128), &"u".repeat(128)),
+            Mode::Split,
+            at,
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("the name of the split directory would be 257 bytes"),
+            "{}",
+            e.message
+        );
+        assert!(check_name_lengths(&config, &conference("c", "u"), Mode::Split, at).is_ok());
+    }
+
+    #[test]
+    fn a_delivered_recording_is_never_overwritten() {
+        let e = already_exists(Path::new("/out/rec.webm"));
+        assert_eq!(
+            (e.stage, e.blame),
+            (Stage::Deliver, crate::pipeline::Blame::Input)
+        );
+        assert_eq!(
+            e.message,
+            "/out/rec.webm already exists: recproc never overwrites a delivered recording (move it away to process this event again)"
+        );
+        let taken = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+        assert_eq!(delivery_error(Path::new("/out/rec.webm"), &taken), e);
+        let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = delivery_error(Path::new("/out/rec.webm"), &full);
+        assert_eq!(
+            (e.stage, e.blame),
+            (Stage::Deliver, crate::pipeline::Blame::System)
+        );
+        assert_eq!(
+            e.message,
+            "cannot deliver to /out/rec.webm: No space left on device (os error 28)"
+        );
+    }
+
     #[test]
     fn names_taken_twice_get_a_suffix_before_the_extension() {
         let mut taken = std::collections::HashSet::new();
