@@ -1,13 +1,26 @@
 //! ffmpeg, pure: the argument lists for each rendering step (slice a track into pieces,
-//! lay out one interval, concatenate the parts, mux the audio). Nothing here runs a process;
-//! the builders are unit-tested by the commands they produce (Av1an's habit).
+//! lay out one interval, concatenate the parts, mux the audio), and what a run of ffmpeg or
+//! ffprobe means. Nothing here runs a process; the builders are unit-tested by the commands
+//! they produce (Av1an's habit).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::{OutputCodec, Quality};
+use crate::media::failure::{could_not_write, ToolFailure};
 use crate::plan::{Rect, FPS};
-use crate::process::Invocation;
+use crate::process::{Finished, Invocation, ProcessError};
+
+/// What an ffmpeg (or ffprobe) run came to. ffmpeg can exit 0 after failing to write its
+/// output (a full disk while flushing, "Error writing trailer"): a run whose stderr says so
+/// has failed, whatever its exit status.
+pub fn judge(run: Result<Finished, ProcessError>) -> Result<Finished, ToolFailure> {
+    let done = run.map_err(ToolFailure::classify)?;
+    if !done.status.success() || could_not_write(&done.stderr_tail) {
+        return Err(ToolFailure::classify(done.failure()));
+    }
+    Ok(done)
+}
 
 fn ffmpeg() -> Invocation {
     Invocation::new("ffmpeg").args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
@@ -309,6 +322,31 @@ pub fn mux(
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[tokio::test]
+    async fn a_run_that_says_it_could_not_write_has_failed_whatever_its_exit_status() {
+        let run = |script: &str| {
+            let inv = Invocation::new("sh").args(["-c", script]);
+            async move {
+                judge(crate::process::run_to_exit(&inv, std::time::Duration::from_secs(5)).await)
+            }
+        };
+        let said = "Error writing trailer of out.webm: No space left on device";
+        let e = run(&format!("echo '{said}' >&2")).await.unwrap_err();
+        assert!(matches!(e, ToolFailure::DiskFull(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("`sh` failed (exit status: 0): {said}")
+        );
+        let e = run("echo 'Error writing trailer of out.webm: I/O error' >&2")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ToolFailure::Refused(_)), "{e:?}");
+        // Its stdout is not read: ffprobe's carries tags and paths from the media.
+        assert!(run("echo '[ERR] No space left on device'").await.is_ok());
+        let e = run("exit 1").await.unwrap_err();
+        assert_eq!(e.to_string(), "`sh` failed (exit status: 1): ");
+    }
 
     fn enc(codec: OutputCodec) -> Encoding {
         Encoding {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::media::failure::ToolFailure;
 use crate::process::{self, Finished, Invocation, ProcessError};
 
 pub use run::{place, run, Delivered, DeliveredFile, MediaEntry, Mode, Placement, Prepared};
@@ -91,17 +92,15 @@ impl StageError {
     }
 
     /// A tool failure in `stage`: missing tools, timeouts and full disks are the system's;
-    /// a tool rejecting what it was given is blamed on `otherwise`.
-    pub fn from_process(stage: Stage, otherwise: Blame, e: &ProcessError) -> Self {
-        let text = e.to_string();
-        let system = e.is_system()
-            || text.contains("No space left on device")
-            || text.contains("Disk quota exceeded")
-            || text.contains("Cannot allocate memory");
+    /// a tool refusing what it was given is blamed on `otherwise`.
+    pub fn from_process(stage: Stage, otherwise: Blame, e: &ToolFailure) -> Self {
         StageError {
             stage,
-            blame: if system { Blame::System } else { otherwise },
-            message: text,
+            blame: match e {
+                ToolFailure::DiskFull(_) | ToolFailure::System(_) => Blame::System,
+                ToolFailure::Refused(_) => otherwise,
+            },
+            message: e.to_string(),
         }
     }
 
@@ -148,7 +147,7 @@ impl ToolSlots {
         (self.cores / jobs.clamp(1, self.cores)).max(1)
     }
 
-    /// Runs `inv` once a slot is free.
+    /// Runs `inv` to its exit once a slot is free; the tool's module reads what it means.
     pub async fn run(&self, inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
         let _permit = self
             .limit
@@ -156,7 +155,7 @@ impl ToolSlots {
             .await
             .expect("the slots's semaphore is never closed");
         tracing::debug!(command = %inv.display(), "Running tool.");
-        process::run(inv, timeout).await
+        process::run_to_exit(inv, timeout).await
     }
 }
 
@@ -316,12 +315,13 @@ mod tests {
 
     #[test]
     fn tool_failures_are_classified() {
+        let tool = |e| ToolFailure::classify(e);
         let missing = ProcessError::NotFound {
             program: "ffmpeg".into(),
             package: "ffmpeg",
         };
         assert_eq!(
-            StageError::from_process(Stage::Render, Blame::Input, &missing).blame,
+            StageError::from_process(Stage::Render, Blame::Input, &tool(missing)).blame,
             Blame::System
         );
         let full = ProcessError::Failed {
@@ -330,7 +330,7 @@ mod tests {
             stderr_tail: "av_interleaved_write_frame(): No space left on device".into(),
         };
         assert_eq!(
-            StageError::from_process(Stage::Mux, Blame::Input, &full).blame,
+            StageError::from_process(Stage::Mux, Blame::Input, &tool(full)).blame,
             Blame::System
         );
         let bad = ProcessError::Failed {
@@ -338,7 +338,7 @@ mod tests {
             status: std::process::ExitStatus::default(),
             stderr_tail: "Invalid header".into(),
         };
-        let e = StageError::from_process(Stage::Preprocess, Blame::Input, &bad);
+        let e = StageError::from_process(Stage::Preprocess, Blame::Input, &tool(bad));
         assert_eq!(e.blame, Blame::Input);
         // Killed by a signal (the OOM killer): not the input's fault.
         use std::os::unix::process::ExitStatusExt;
@@ -348,7 +348,7 @@ mod tests {
             stderr_tail: String::new(),
         };
         assert_eq!(
-            StageError::from_process(Stage::Render, Blame::Input, &killed).blame,
+            StageError::from_process(Stage::Render, Blame::Input, &tool(killed)).blame,
             Blame::System
         );
         let hung = ProcessError::TimedOut {
@@ -357,7 +357,7 @@ mod tests {
             stderr_tail: String::new(),
         };
         assert_eq!(
-            StageError::from_process(Stage::Render, Blame::Input, &hung).blame,
+            StageError::from_process(Stage::Render, Blame::Input, &tool(hung)).blame,
             Blame::System
         );
         assert!(e.to_string().starts_with("preprocess failed: "), "{e}");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use futures::future::try_join_all;
 
 use crate::event::{AudioSource, VideoSource};
-use crate::media::{janus, mjr, probe};
+use crate::media::{ffmpeg, janus, mjr, probe};
 use crate::pipeline::{
     budget, clear, commit, partial_path, Blame, Stage, StageError, ToolSlots, Workspace,
 };
@@ -116,16 +116,16 @@ async fn video(
     } else {
         let partial = partial_path(&file);
         clear(Stage::Preprocess, &partial)?;
-        slots
+        let converted = slots
             .run(
                 &janus::convert(&source.path, &partial),
                 budget(size_mb, 5.0),
             )
-            .await
-            .map_err(|e| {
-                StageError::from_process(Stage::Preprocess, Blame::Input, &e)
-                    .context(format_args!("converting {}", source.path.display()))
-            })?;
+            .await;
+        janus::judge(converted).map_err(|e| {
+            StageError::from_process(Stage::Preprocess, Blame::Input, &e)
+                .context(format_args!("converting {}", source.path.display()))
+        })?;
         commit(Stage::Preprocess, &partial, &file)?;
     }
 
@@ -183,9 +183,7 @@ async fn probe_file(
     kind: probe::Kind,
     timeout: std::time::Duration,
 ) -> Result<probe::Probe, StageError> {
-    let out = slots
-        .run(&probe::invocation(file, kind), timeout)
-        .await
+    let out = ffmpeg::judge(slots.run(&probe::invocation(file, kind), timeout).await)
         .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
     probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
 }

@@ -85,7 +85,8 @@ async fn slice(
         threads,
     });
     let seconds = frames as f64 / FPS as f64;
-    slots.run(&inv, budget(seconds, 4.0)).await.map_err(|e| {
+    let sliced = slots.run(&inv, budget(seconds, 4.0)).await;
+    ffmpeg::judge(sliced).map_err(|e| {
         StageError::from_process(Stage::Render, Blame::Input, &e).context(format_args!(
             "slicing {} (user {})",
             track.source.path.display(),
@@ -185,14 +186,13 @@ pub async fn intervals(
                 encoding,
                 output,
             });
-            slots
-                .run(&inv, budget(interval.seconds(), 10.0))
-                .await
-                .map_err(|e| {
-                    StageError::from_process(Stage::Render, Blame::System, &e).context(
-                        format_args!("rendering the interval at {:.2}s", interval.start_seconds()),
-                    )
-                })?;
+            let rendered = slots.run(&inv, budget(interval.seconds(), 10.0)).await;
+            ffmpeg::judge(rendered).map_err(|e| {
+                StageError::from_process(Stage::Render, Blame::System, &e).context(format_args!(
+                    "rendering the interval at {:.2}s",
+                    interval.start_seconds()
+                ))
+            })?;
             commit(Stage::Render, output, target)
         }
     }))
@@ -218,9 +218,10 @@ pub async fn concat(
     }
     let partial = partial_path(&video);
     clear(Stage::Concat, &partial)?;
-    slots
+    let joined = slots
         .run(&ffmpeg::concat(&list, &partial), budget(seconds, 1.0))
-        .await
+        .await;
+    ffmpeg::judge(joined)
         .map_err(|e| StageError::from_process(Stage::Concat, Blame::System, &e))?;
     commit(Stage::Concat, &partial, &video)?;
     Ok(video)
@@ -245,12 +246,12 @@ pub async fn mux(
     }
     let partial = partial_path(output);
     clear(Stage::Mux, &partial)?;
-    slots
+    let muxed = slots
         .run(
             &ffmpeg::mux(video, audio, seconds, encoding, &partial),
             budget(seconds, 2.0),
         )
-        .await
-        .map_err(|e| StageError::from_process(Stage::Mux, Blame::Input, &e))?;
+        .await;
+    ffmpeg::judge(muxed).map_err(|e| StageError::from_process(Stage::Mux, Blame::Input, &e))?;
     commit(Stage::Mux, &partial, output)
 }
