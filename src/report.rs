@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::event::Conference;
-use crate::pipeline::{Blame, Delivered, MediaEntry, Mode, StageError};
+use crate::pipeline::deliver::{Delivered, MediaEntry};
+use crate::pipeline::{Blame, StageError};
+use crate::plan::Mode;
 use crate::timestamp::Timestamp;
 
 /// `"0.1234MB"`: megabytes (2^20 bytes) with four decimals, as the metadata carries sizes.
@@ -69,7 +71,7 @@ pub struct Metadata {
 
 /// The metadata of a run; `name` says how a file is written in it (the split directory's JSON
 /// gives names relative to the directory, the processed event full paths).
-pub fn metadata(
+pub(crate) fn metadata(
     conference: &Conference,
     d: &Delivered,
     name: impl Fn(&Path) -> String,
@@ -131,7 +133,7 @@ pub struct Processed {
 }
 
 /// The processed event of a successful run.
-pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
+pub(crate) fn processed(conference: &Conference, d: &Delivered) -> Processed {
     let files: Vec<FileEntry> = d
         .files
         .iter()
@@ -197,8 +199,8 @@ pub fn failed(
         uuid: ids.1,
         status: "failed",
         stage: error.stage.as_str(),
-        error: error.message.clone(),
-        blame: error.blame,
+        error: error.cause.to_string(),
+        blame: error.blame(),
         work_dir: work_dir.map(|p| p.display().to_string()),
         failed_at: Timestamp::now().to_iso_millis(),
         event,

@@ -13,7 +13,7 @@ use sequoia_openpgp as openpgp;
 use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
 use openpgp::types::DataFormat;
 
-use crate::pipeline::{clear, commit, partial_path, Stage, StageError};
+use crate::pipeline::{clear, commit, partial_path, Cause};
 use crate::recipient::PublicKey;
 
 /// The suffix of an encrypted file.
@@ -32,19 +32,19 @@ pub fn encrypted_name(path: &Path) -> PathBuf {
 
 /// Encrypts `source` into `encrypted_name(source)`, next to it; returns that path. The
 /// plaintext is left for the caller to remove once the encrypted file is delivered.
-pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, StageError> {
+pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, Cause> {
     let target = encrypted_name(source);
     // Never reused from an earlier attempt: the key may have changed since (rotated, or
     // revoked). Encrypting again costs seconds an hour of recording.
-    clear(Stage::Encrypt, &target)?;
+    clear(&target)?;
     let partial = partial_path(&target);
-    clear(Stage::Encrypt, &partial)?;
+    clear(&partial)?;
     tracing::info!(path = %source.display(), "Trying to encrypt file: {}", source.display());
     write(key, source, &partial).map_err(|e| match e {
-        Failure::Key(e) => StageError::system(Stage::Encrypt, e.to_string()),
-        Failure::Io(path, e) => StageError::from_io(Stage::Encrypt, "cannot encrypt", &path, &e),
+        Failure::Key(e) => Cause::Key(e),
+        Failure::Io(path, e) => Cause::io("cannot encrypt", &path)(e),
     })?;
-    commit(Stage::Encrypt, &partial, &target)?;
+    commit(&partial, &target)?;
     Ok(target)
 }
 

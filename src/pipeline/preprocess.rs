@@ -9,7 +9,7 @@ use futures::future::try_join_all;
 use crate::event::{AudioSource, VideoSource};
 use crate::media::{ffmpeg, janus, mjr, probe};
 use crate::pipeline::{
-    budget, clear, commit, partial_path, Blame, Stage, StageError, ToolSlots, Workspace,
+    budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
 use crate::plan::{AudioFacts, VideoFacts};
 
@@ -37,8 +37,12 @@ pub struct Audio {
     pub facts: AudioFacts,
 }
 
-fn probe_failed(path: &Path, what: &str) -> StageError {
-    StageError::input(Stage::Preprocess, format!("{}: {what}", path.display()))
+/// What the media at `path` says that recproc cannot use.
+fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
+    Cause::Media {
+        path: path.to_owned(),
+        problem: problem.into(),
+    }
 }
 
 /// A track left out of the recording, and why.
@@ -54,11 +58,9 @@ pub async fn videos(
     slots: &ToolSlots,
     work: &Workspace,
     sources: &[VideoSource],
-) -> Result<(Vec<Track>, Vec<Skipped>), StageError> {
+) -> Result<(Vec<Track>, Vec<Skipped>), Cause> {
     // Tracks converted by an earlier attempt at this job are complete (committed) and kept.
-    let dir = work.tracks();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e))?;
+    create_dir(&work.tracks())?;
     let prepared = try_join_all(
         sources
             .iter()
@@ -82,7 +84,7 @@ async fn video(
     work: &Workspace,
     index: usize,
     source: &VideoSource,
-) -> Result<Result<Track, Skipped>, StageError> {
+) -> Result<Result<Track, Skipped>, Cause> {
     tracing::info!(
         conference_id = %work.conference_id(),
         path = %source.path.display(),
@@ -93,17 +95,12 @@ async fn video(
     let path = source.path.clone();
     let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
         .await
-        .map_err(|e| StageError::system(Stage::Preprocess, format!("inspection task: {e}")))?
-        .map_err(|e| match e {
-            mjr::MjrError::Io(io) => {
-                StageError::from_io(Stage::Preprocess, "cannot read", &source.path, &io)
-            }
-            other => probe_failed(&source.path, &other.to_string()),
-        })?;
+        .map_err(|e| Cause::System(format!("inspection task: {e}")))?
+        .map_err(|e| Cause::mjr(&source.path, e))?;
     let codec = inspection
         .header
         .video_codec()
-        .map_err(|e| probe_failed(&source.path, &e.to_string()))?;
+        .map_err(|e| Cause::mjr(&source.path, e))?;
 
     let file = work.track(index, codec.container_extension());
     let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
@@ -115,7 +112,7 @@ async fn video(
         );
     } else {
         let partial = partial_path(&file);
-        clear(Stage::Preprocess, &partial)?;
+        clear(&partial)?;
         let converted = slots
             .run(
                 &janus::convert(&source.path, &partial),
@@ -123,24 +120,23 @@ async fn video(
             )
             .await;
         janus::judge(converted).map_err(|e| {
-            StageError::from_process(Stage::Preprocess, Blame::Input, &e)
-                .context(format_args!("converting {}", source.path.display()))
+            Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
         })?;
-        commit(Stage::Preprocess, &partial, &file)?;
+        commit(&partial, &file)?;
     }
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
     let probed = probe_file(slots, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
     let stream = probed
         .first("video")
-        .ok_or_else(|| probe_failed(&source.path, "janus-pp-rec produced no video stream"))?;
+        .ok_or_else(|| unusable(&source.path, "janus-pp-rec produced no video stream"))?;
     let (width, height) = match (stream.width, stream.height) {
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
-        _ => return Err(probe_failed(&source.path, "the video has no picture size")),
+        _ => return Err(unusable(&source.path, "the video has no picture size")),
     };
     let (stream_start, last) = probed
         .span("video")
-        .ok_or_else(|| probe_failed(&source.path, "the converted video has no frames"))?;
+        .ok_or_else(|| unusable(&source.path, "the converted video has no frames"))?;
     // janus-pp-rec's WebM ends at the last frame's timestamp; like a player, keep that frame
     // on screen for one frame interval.
     let hold = probed
@@ -182,19 +178,19 @@ async fn probe_file(
     file: &Path,
     kind: probe::Kind,
     timeout: std::time::Duration,
-) -> Result<probe::Probe, StageError> {
+) -> Result<probe::Probe, Cause> {
     let out = ffmpeg::judge(slots.run(&probe::invocation(file, kind), timeout).await)
-        .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
-    probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
+        .map_err(Cause::tool(Blame::Input))?;
+    probe::parse(&out.stdout).map_err(|e| unusable(file, e))
 }
 
 /// Checks the mixed WAV and measures it.
-pub async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, StageError> {
+pub async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, Cause> {
     let probed = probe_file(slots, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
         .await
-        .map_err(|e| e.context("the mixed audio is unreadable"))?;
+        .map_err(|e| e.doing("the mixed audio is unreadable"))?;
     let (_, end) = probed.span("audio").ok_or_else(|| {
-        probe_failed(
+        unusable(
             &source.path,
             "holds no audio stream (expected the audiomixer's WAV)",
         )
