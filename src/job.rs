@@ -14,13 +14,13 @@ use crate::pipeline::deliver::Record;
 use crate::pipeline::{
     self, blocking, AtStage, Blame, Cause, InStage, Stage, StageError, ToolSlots, Workspace,
 };
-use crate::report::{self, Failed};
+use crate::report::{self, Failed, Processed};
 
 /// What became of one event.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// The processed event, as published (fresh, or the receipt of an earlier delivery).
-    Processed(Box<serde_json::Value>),
+    /// The processed event (fresh, or the receipt's of an earlier delivery).
+    Processed(Box<Processed>),
     Failed(Box<Failed>),
 }
 
@@ -28,7 +28,9 @@ impl Outcome {
     /// The event to publish, as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Outcome::Processed(p) => (**p).clone(),
+            Outcome::Processed(p) => {
+                serde_json::to_value(p).expect("report types always serialise")
+            }
             Outcome::Failed(f) => serde_json::to_value(f).expect("report types always serialise"),
         }
     }
@@ -144,7 +146,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     let dir = work_dir(config, id, &conference.uuid);
     match run(config, slots, &conference, &value, &dir).await {
         Ok(processed) => {
-            let files = processed["files"].as_array().map_or(0, Vec::len);
+            let files = processed.files.len();
             tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
             Outcome::Processed(Box::new(processed))
         }
@@ -176,7 +178,7 @@ async fn run(
     conference: &Conference,
     event: &serde_json::Value,
     dir: &Path,
-) -> Result<serde_json::Value, StageError> {
+) -> Result<Processed, StageError> {
     let id = conference.conference_id.as_str();
     let job = job_name(id, &conference.uuid);
     let event_sha256 = ledger::event_digest(event);
@@ -215,7 +217,7 @@ async fn run(
     };
     let processed = pipeline::run(config, slots, conference, &work, record).await?;
     clean_work_dir(config, id, dir);
-    Ok(serde_json::to_value(&processed).expect("report types always serialise"))
+    Ok(processed)
 }
 
 /// The receipt's processed event when this event's recording is already in the output
@@ -225,7 +227,7 @@ async fn already_delivered(
     ledger: &Ledger,
     job: &str,
     event_sha256: &str,
-) -> Result<Option<serde_json::Value>, StageError> {
+) -> Result<Option<Processed>, StageError> {
     let (ledger, job, event_sha256) = (ledger.clone(), job.to_owned(), event_sha256.to_owned());
     blocking(move || check_receipt(&ledger, &job, &event_sha256))
         .await
@@ -236,7 +238,7 @@ fn check_receipt(
     ledger: &Ledger,
     job: &str,
     event_sha256: &str,
-) -> Result<Option<serde_json::Value>, Cause> {
+) -> Result<Option<Processed>, Cause> {
     let checking = "cannot check the earlier delivery of this conference in";
     let Some(receipt) = ledger
         .read(job)
@@ -295,7 +297,12 @@ mod tests {
                 .at(stage)
                 .naming_full_disks(work, out)
         };
-        let e = failed(Stage::Deliver, "cannot deliver to", "/o/a.webm", libc::ENOSPC);
+        let e = failed(
+            Stage::Deliver,
+            "cannot deliver to",
+            "/o/a.webm",
+            libc::ENOSPC,
+        );
         assert_eq!(
             e.cause.to_string(),
             "cannot deliver to /o/a.webm: No space left on device (os error 28) (a disk is full: free space where work_dir /w or output_dir /o is)"
@@ -312,20 +319,18 @@ mod tests {
 
     /// A receipt for `files` (name, bytes as delivered) in `dir`.
     fn receipt(dir: &Path, files: &[(&str, &[u8])]) -> Receipt {
-        let files: Vec<_> = files
+        let files = files
             .iter()
-            .map(|(name, bytes)| {
-                serde_json::json!({
-                    "path": dir.join(name),
-                    "kind": "merged",
-                    "bytes": bytes.len(),
-                    "sha256": format!("{:x}", Sha256::digest(bytes)),
-                })
+            .map(|(name, bytes)| report::FileEntry {
+                path: dir.join(name).display().to_string(),
+                kind: pipeline::deliver::FileKind::Merged,
+                bytes: bytes.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(bytes)),
             })
             .collect();
         Receipt {
             event_sha256: "E".into(),
-            processed: serde_json::json!({"status": "processed", "files": files}),
+            processed: Processed::for_tests(files),
             placed: false,
         }
     }
@@ -353,7 +358,10 @@ mod tests {
             )
         );
         std::fs::write(dir.path().join("a.webm"), b"aaa").unwrap();
-        assert!(already_delivered(&ledger, "job", "E").await.unwrap().is_some());
+        assert!(already_delivered(&ledger, "job", "E")
+            .await
+            .unwrap()
+            .is_some());
         std::fs::write(ledger.dir().join("job.json"), b"{").unwrap();
         let e = already_delivered(&ledger, "job", "E").await.unwrap_err();
         assert_eq!((e.stage, e.blame()), (Stage::Deliver, Blame::System));

@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ledger::{Ledger, Receipt};
@@ -19,11 +20,25 @@ use crate::plan::Mode;
 use crate::report::Processed;
 use crate::timestamp::Timestamp;
 
+/// What a delivered file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// The one file of a merged recording.
+    Merged,
+    /// A track of a split recording.
+    Video,
+    /// The mixed audio of a split recording.
+    Audio,
+    /// The metadata JSON of a split recording.
+    Metadata,
+}
+
 /// A file placed in the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DeliveredFile {
     pub(crate) path: PathBuf,
-    pub(crate) kind: &'static str,
+    pub(crate) kind: FileKind,
     pub(crate) bytes: u64,
     pub(crate) sha256: String,
 }
@@ -92,7 +107,7 @@ pub(crate) async fn deliver(
 ) -> Result<(), StageError> {
     let receipt = Receipt {
         event_sha256: record.event_sha256.to_owned(),
-        processed: serde_json::to_value(processed).expect("report types always serialise"),
+        processed: processed.clone(),
         placed: false,
     };
     let (ledger, job) = (record.ledger.clone(), record.job.to_owned());

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::media::ffmpeg::Encoding;
 use crate::pipeline::concat::concat;
-use crate::pipeline::deliver::{Delivered, DeliveredFile, MediaEntry, Placement};
+use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::mux::mux;
 use crate::pipeline::seal::{seal, Plaintext};
 use crate::pipeline::target::MergedTarget;
@@ -63,7 +63,7 @@ pub(crate) async fn merged(
     });
     delivered.files.push(DeliveredFile {
         path: target.dest.clone(),
-        kind: "merged",
+        kind: FileKind::Merged,
         bytes: sealed.digest.bytes,
         sha256: sealed.digest.sha256,
     });

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::names;
-use crate::pipeline::deliver::{Delivered, DeliveredFile, MediaEntry, Placement};
+use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::preprocess::{Audio, Track};
 use crate::pipeline::seal::{self, seal, Plaintext, Sealed};
 use crate::pipeline::target::SplitTarget;
@@ -15,7 +15,7 @@ use crate::pipeline::{
 use crate::report;
 
 /// A file staged for the directory, and what it is.
-type Staged = (Sealed, &'static str);
+type Staged = (Sealed, FileKind);
 
 /// Stages, seals and measures every file, writes the metadata, and says how to place them.
 pub(crate) async fn split(
@@ -33,12 +33,12 @@ pub(crate) async fn split(
     for t in &m.tracks {
         let (entry, file) = video(m, t, &staging, &target.dest, &mut taken).await?;
         videos.push(entry);
-        staged.push((file, "video"));
+        staged.push((file, FileKind::Video));
     }
     let audio = match &m.audio {
         Some(a) => {
             let (entry, file) = audio(m, a, &staging.join(&target.audio), &target.dest).await?;
-            staged.push((file, "audio"));
+            staged.push((file, FileKind::Audio));
             Some(entry)
         }
         None => None,
@@ -48,7 +48,7 @@ pub(crate) async fn split(
     delivered.audio = audio;
 
     let meta = metadata(m, delivered, staging.join(&target.metadata)).await?;
-    staged.push((meta, "metadata"));
+    staged.push((meta, FileKind::Metadata));
     let paths = staged.iter().map(|(s, _)| s.path.clone()).collect();
     let mut files: Vec<DeliveredFile> = staged
         .into_iter()
