@@ -38,13 +38,13 @@ pub struct Ledger {
 
 /// The lock on one job, held until dropped.
 #[derive(Debug)]
-pub struct Claim {
+pub(crate) struct Claim {
     _file: File,
 }
 
 /// What one job delivered (or is about to).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Receipt {
+pub(crate) struct Receipt {
     /// [`event_digest`] of the event this answers.
     pub event_sha256: String,
     /// The processed event, as published.
@@ -56,7 +56,7 @@ pub struct Receipt {
 
 /// What a receipt says about the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// None of the receipt's files is in place: the job has to run (again).
     NotDelivered,
     /// Every file is in place, byte for byte, for this very event.
@@ -67,7 +67,7 @@ pub enum Delivery {
 }
 
 /// A digest of an event's content that ignores formatting and key order.
-pub fn event_digest(event: &serde_json::Value) -> String {
+pub(crate) fn event_digest(event: &serde_json::Value) -> String {
     // serde_json's map is ordered by key, so this serialisation is canonical.
     let text = serde_json::to_vec(event).expect("a JSON value serialises");
     hex(&Sha256::digest(text))
@@ -99,7 +99,7 @@ impl Ledger {
 
     /// Takes the job's lock, waiting while another instance (or another delivery in this
     /// one) holds it. `waiting` is called once if it has to wait.
-    pub async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
+    pub(crate) async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -121,7 +121,7 @@ impl Ledger {
     }
 
     /// The job's receipt, if one was written.
-    pub fn read(&self, job: &str) -> io::Result<Option<Receipt>> {
+    pub(crate) fn read(&self, job: &str) -> io::Result<Option<Receipt>> {
         let path = self.receipt_path(job);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
@@ -137,7 +137,7 @@ impl Ledger {
     }
 
     /// Writes the job's receipt whole (temporary file, fsync, rename).
-    pub fn write(&self, job: &str, receipt: &Receipt) -> io::Result<()> {
+    pub(crate) fn write(&self, job: &str, receipt: &Receipt) -> io::Result<()> {
         let path = self.receipt_path(job);
         let mut tmp = tempfile::Builder::new()
             .prefix(".receipt-")
@@ -150,13 +150,13 @@ impl Ledger {
     }
 
     /// Marks the job's receipt placed: its files are delivered.
-    pub fn mark_placed(&self, job: &str, mut receipt: Receipt) -> io::Result<()> {
+    pub(crate) fn mark_placed(&self, job: &str, mut receipt: Receipt) -> io::Result<()> {
         receipt.placed = true;
         self.write(job, &receipt)
     }
 
     /// Forgets the job's receipt (its delivery did not happen).
-    pub fn remove(&self, job: &str) -> io::Result<()> {
+    pub(crate) fn remove(&self, job: &str) -> io::Result<()> {
         match std::fs::remove_file(self.receipt_path(job)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -165,7 +165,7 @@ impl Ledger {
 }
 
 /// Compares a receipt with the output directory: every listed file there is read and hashed.
-pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
+pub(crate) fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
     let files = &receipt.processed.files;
     let mut present = Vec::new();
     let mut missing = Vec::new();

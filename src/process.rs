@@ -18,25 +18,25 @@ const TERM_GRACE: Duration = Duration::from_secs(3);
 
 /// A command to run: a program and its arguments, as a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     pub program: String,
     pub args: Vec<OsString>,
 }
 
 impl Invocation {
-    pub fn new(program: &str) -> Self {
+    pub(crate) fn new(program: &str) -> Self {
         Invocation {
             program: program.to_owned(),
             args: Vec::new(),
         }
     }
 
-    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+    pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -45,12 +45,13 @@ impl Invocation {
         self
     }
 
-    pub fn path_arg(self, path: &Path) -> Self {
+    pub(crate) fn path_arg(self, path: &Path) -> Self {
         self.arg(path.as_os_str().to_owned())
     }
 
-    /// The arguments as text, for tests and logs.
-    pub fn args_lossy(&self) -> Vec<String> {
+    /// The arguments as text, for tests.
+    #[cfg(test)]
+    pub(crate) fn args_lossy(&self) -> Vec<String> {
         self.args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -58,7 +59,7 @@ impl Invocation {
     }
 
     /// `program arg arg …` for logs (not for a shell: nothing is quoted).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let mut s = self.program.clone();
         for a in &self.args {
             s.push(' ');
@@ -70,7 +71,7 @@ impl Invocation {
 
 /// A child that ran to its exit.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub program: String,
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
@@ -79,7 +80,7 @@ pub struct Finished {
 
 impl Finished {
     /// The generic reading of a run: a non-zero exit is a failure.
-    pub fn success(self) -> Result<Finished, ProcessError> {
+    pub(crate) fn success(self) -> Result<Finished, ProcessError> {
         if self.status.success() {
             Ok(self)
         } else {
@@ -89,7 +90,7 @@ impl Finished {
 
     /// This run as a failure, whatever its exit status: for a tool whose output says it
     /// failed although it exited 0.
-    pub fn failure(self) -> ProcessError {
+    pub(crate) fn failure(self) -> ProcessError {
         ProcessError::Failed {
             program: self.program,
             status: self.status,
@@ -173,14 +174,17 @@ fn package_of(program: &str) -> &'static str {
 
 /// Runs `inv` to completion within `timeout`; a non-zero exit is an error carrying the tail
 /// of stderr. Dropping the returned future kills the child (SIGKILL via `kill_on_drop`).
-pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
+pub(crate) async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
     run_to_exit(inv, timeout).await?.success()
 }
 
 /// Runs `inv` to its exit within `timeout`, whatever its exit status: the tool's own module
 /// decides what its exit and output mean. An error means it did not run to an exit (missing,
 /// not startable, timed out and killed, its output unreadable).
-pub async fn run_to_exit(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
+pub(crate) async fn run_to_exit(
+    inv: &Invocation,
+    timeout: Duration,
+) -> Result<Finished, ProcessError> {
     let mut command = Command::new(&inv.program);
     command
         .args(&inv.args)

@@ -13,7 +13,7 @@ use crate::plan::Mode;
 use crate::timestamp::Timestamp;
 
 /// `"0.1234MB"`: megabytes (2^20 bytes) with four decimals, as the metadata carries sizes.
-pub fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     format!("{:.4}MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
@@ -217,7 +217,7 @@ pub struct Failed {
 }
 
 /// The failure event for `error`.
-pub fn failed(
+pub(crate) fn failed(
     ids: (Option<String>, Option<String>),
     error: &StageError,
     work_dir: Option<&Path>,

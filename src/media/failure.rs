@@ -25,7 +25,7 @@ pub enum ToolFailure {
 
 impl ToolFailure {
     /// Classifies a run that did not succeed.
-    pub fn classify(error: ProcessError) -> ToolFailure {
+    pub(crate) fn classify(error: ProcessError) -> ToolFailure {
         let (said, io) = match &error {
             ProcessError::Failed { stderr_tail, .. }
             | ProcessError::TimedOut { stderr_tail, .. } => (stderr_tail.as_str(), None),
@@ -45,7 +45,7 @@ impl ToolFailure {
 }
 
 /// Whether recproc's own file operation failed for want of space (or quota).
-pub fn is_disk_full(e: &io::Error) -> bool {
+pub(crate) fn is_disk_full(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
@@ -61,7 +61,7 @@ fn says_disk_full(text: &str) -> bool {
 
 /// Whether a tool's words say it could not write its output whole: a full disk, or
 /// libavformat failing to finish the file.
-pub fn could_not_write(text: &str) -> bool {
+pub(crate) fn could_not_write(text: &str) -> bool {
     says_disk_full(text) || text.contains("Error writing trailer")
 }
 

@@ -14,7 +14,7 @@ use crate::process::{Finished, Invocation, ProcessError};
 /// What an ffmpeg (or ffprobe) run came to. ffmpeg can exit 0 after failing to write its
 /// output (a full disk while flushing, "Error writing trailer"): a run whose stderr says so
 /// has failed, whatever its exit status.
-pub fn judge(run: Result<Finished, ProcessError>) -> Result<Finished, ToolFailure> {
+pub(crate) fn judge(run: Result<Finished, ProcessError>) -> Result<Finished, ToolFailure> {
     let done = run.map_err(ToolFailure::classify)?;
     if !done.status.success() || could_not_write(&done.stderr_tail) {
         return Err(ToolFailure::classify(done.failure()));
@@ -38,7 +38,7 @@ fn frame_time(frame: u64) -> String {
 
 /// The encoder settings of the delivered video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Encoding {
+pub(crate) struct Encoding {
     pub codec: OutputCodec,
     pub quality: Quality,
     pub threads: usize,
@@ -48,7 +48,7 @@ impl Encoding {
     /// Target video bitrate in kbit/s: with the audio, a minute of 640×480 takes about 2 MB
     /// at low, 3 MB at medium and 4 MB at high (calibrated with `cargo bench --bench
     /// quality`). Simple pictures take less: the rate is a ceiling.
-    pub fn video_kbps(&self) -> u32 {
+    pub(crate) fn video_kbps(&self) -> u32 {
         // The same for every codec. On very dense pictures libvpx's realtime VP8 overshoots
         // a low target by ~18% whatever the target (measured: 260k, 240k and 210k all gave
         // 2.4–2.8 MB/min on four moving test patterns), so lowering VP8 alone does not help.
@@ -127,7 +127,7 @@ impl Encoding {
 
 /// How to cut one track into pieces, one per interval it appears in.
 #[derive(Debug, Clone)]
-pub struct Slice<'a> {
+pub(crate) struct Slice<'a> {
     pub input: &'a Path,
     /// Output seconds at which the input file's first timestamp falls.
     pub shift: f64,
@@ -151,7 +151,7 @@ pub struct Slice<'a> {
 /// pieces that each start with a keyframe exactly at an interval boundary. Rendering an
 /// interval then decodes only its own piece: the cost stays linear in the call's length
 /// however rarely the sender sent keyframes.
-pub fn slice(s: &Slice<'_>) -> Invocation {
+pub(crate) fn slice(s: &Slice<'_>) -> Invocation {
     let (w, h) = (s.width, s.height);
     let filter = format!(
         "setpts=PTS+{shift}/TB,fps=fps={FPS}:start_time={start}:round=near,setpts=PTS-STARTPTS,\
@@ -201,7 +201,7 @@ pub fn slice(s: &Slice<'_>) -> Invocation {
 
 /// One tile of an interval: the piece to show and where.
 #[derive(Debug, Clone)]
-pub struct TileInput<'a> {
+pub(crate) struct TileInput<'a> {
     pub piece: &'a Path,
     pub rect: Rect,
 }
@@ -210,7 +210,7 @@ pub struct TileInput<'a> {
 /// piece scaled to fit its tile (aspect kept, centred). A piece that ends early holds its last
 /// frame.
 #[derive(Debug, Clone)]
-pub struct Render<'a> {
+pub(crate) struct Render<'a> {
     pub tiles: Vec<TileInput<'a>>,
     pub width: u32,
     pub height: u32,
@@ -220,7 +220,7 @@ pub struct Render<'a> {
 }
 
 /// The filter graph of [`Render`], ending in `[out]`.
-pub fn render_graph(r: &Render<'_>) -> String {
+pub(crate) fn render_graph(r: &Render<'_>) -> String {
     let mut g = String::new();
     // One frame more than needed: `-frames:v` cuts exactly.
     let _ = write!(
@@ -243,7 +243,7 @@ pub fn render_graph(r: &Render<'_>) -> String {
     g
 }
 
-pub fn render(r: &Render<'_>) -> Invocation {
+pub(crate) fn render(r: &Render<'_>) -> Invocation {
     let mut inv = ffmpeg();
     for t in &r.tiles {
         inv = inv.arg("-i").path_arg(t.piece);
@@ -262,7 +262,7 @@ pub fn render(r: &Render<'_>) -> Invocation {
 }
 
 /// The concat demuxer's list: one `file '…'` line per part, quotes escaped.
-pub fn concat_list(parts: &[&Path]) -> String {
+pub(crate) fn concat_list(parts: &[&Path]) -> String {
     let mut s = String::new();
     for p in parts {
         let escaped = p.to_string_lossy().replace('\'', r"'\''");
@@ -272,7 +272,7 @@ pub fn concat_list(parts: &[&Path]) -> String {
 }
 
 /// Joins the parts listed in `list` without re-encoding.
-pub fn concat(list: &Path, output: &Path) -> Invocation {
+pub(crate) fn concat(list: &Path, output: &Path) -> Invocation {
     ffmpeg()
         .args(["-f", "concat", "-safe", "0", "-i"])
         .path_arg(list)
@@ -282,7 +282,7 @@ pub fn concat(list: &Path, output: &Path) -> Invocation {
 
 /// The final file: the concatenated video (copied) and/or the mixed audio (encoded, padded
 /// with silence to the full length), in the delivered container.
-pub fn mux(
+pub(crate) fn mux(
     video: Option<&Path>,
     audio: Option<&Path>,
     duration: f64,

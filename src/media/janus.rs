@@ -8,7 +8,7 @@ use crate::process::{Finished, Invocation, ProcessError};
 
 /// Converts `source` into `target` (the container follows `target`'s extension), with
 /// colours off and only warnings and errors on stderr.
-pub fn convert(source: &Path, target: &Path) -> Invocation {
+pub(crate) fn convert(source: &Path, target: &Path) -> Invocation {
     Invocation::new("janus-pp-rec")
         .args(["--disable-colors", "--debug-level=3"])
         .path_arg(source)
@@ -19,7 +19,7 @@ pub fn convert(source: &Path, target: &Path) -> Invocation {
 /// disk), saying so on stdout: an error line of its own that says it could not write fails
 /// the run whatever its exit status, and is kept with the error. Only its own `[ERR]` lines
 /// count: stdout also echoes paths, which come from events.
-pub fn judge(run: Result<Finished, ProcessError>) -> Result<Finished, ToolFailure> {
+pub(crate) fn judge(run: Result<Finished, ProcessError>) -> Result<Finished, ToolFailure> {
     let mut done = run.map_err(ToolFailure::classify)?;
     let said = String::from_utf8_lossy(&done.stdout)
         .lines()

@@ -17,7 +17,7 @@ use crate::pipeline::{clear, commit, partial_path, Cause};
 use crate::recipient::PublicKey;
 
 /// The suffix of an encrypted file.
-pub const SUFFIX: &str = "gpg";
+pub(crate) const SUFFIX: &str = "gpg";
 
 /// Copy buffer: large enough for full-speed sequential I/O, small enough not to matter.
 const BUFFER: usize = 1 << 20;

@@ -31,8 +31,9 @@ use deliver::{Delivered, Record};
 use preprocess::{Audio, Skipped, Track};
 use target::Target;
 
+pub(crate) use error::StageError;
 pub(crate) use error::{AtStage, InStage};
-pub use error::{Blame, Cause, Stage, StageError};
+pub use error::{Blame, Cause, Stage};
 pub(crate) use workspace::{clear, commit, create_dir, fresh_dir, partial_path, Workspace};
 
 /// How many tools run at once, shared by every stage of a job (and, in the daemon, by every
@@ -44,7 +45,7 @@ pub struct ToolSlots {
 }
 
 impl ToolSlots {
-    pub fn new(cores: usize) -> Self {
+    pub(crate) fn new(cores: usize) -> Self {
         let cores = cores.max(1);
         ToolSlots {
             limit: Arc::new(Semaphore::new(cores)),
@@ -57,18 +58,22 @@ impl ToolSlots {
         ToolSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
-    pub fn cores(&self) -> usize {
+    pub(crate) fn cores(&self) -> usize {
         self.cores
     }
 
     /// Threads each of `jobs` parallel tools should use so that together they fill the
     /// machine without oversubscribing it.
-    pub fn threads_for(&self, jobs: usize) -> usize {
+    pub(crate) fn threads_for(&self, jobs: usize) -> usize {
         (self.cores / jobs.clamp(1, self.cores)).max(1)
     }
 
     /// Runs `inv` to its exit once a slot is free; the tool's module reads what it means.
-    pub async fn run(&self, inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
+    pub(crate) async fn run(
+        &self,
+        inv: &Invocation,
+        timeout: Duration,
+    ) -> Result<Finished, ProcessError> {
         let _permit = self
             .limit
             .acquire()
@@ -81,7 +86,7 @@ impl ToolSlots {
 
 /// A generous time limit for a tool working on `media_seconds` of media: tools that hang are
 /// killed, slow machines are not punished.
-pub fn budget(media_seconds: f64, seconds_per_media_second: f64) -> Duration {
+pub(crate) fn budget(media_seconds: f64, seconds_per_media_second: f64) -> Duration {
     Duration::from_secs_f64(120.0 + media_seconds.max(0.0) * seconds_per_media_second)
 }
 

@@ -14,11 +14,11 @@ use crate::pipeline::{
 use crate::plan::{AudioFacts, VideoFacts};
 
 /// The longest a track's last frame is held past its timestamp.
-pub const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
+pub(crate) const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 
 /// One converted video track.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Track {
+pub(crate) struct Track {
     pub source: VideoSource,
     /// The janus-pp-rec output.
     pub file: PathBuf,
@@ -32,7 +32,7 @@ pub struct Track {
 
 /// The mixed audio, checked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Audio {
+pub(crate) struct Audio {
     pub source: AudioSource,
     pub facts: AudioFacts,
 }
@@ -47,14 +47,14 @@ fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
 
 /// A track left out of the recording, and why.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub source: VideoSource,
     pub reason: String,
 }
 
 /// Converts and probes every video track, in parallel. A track with no decodable frame at all
 /// is left out (it would show nothing) rather than failing everyone else's recording.
-pub async fn videos(
+pub(crate) async fn videos(
     slots: &ToolSlots,
     work: &Workspace,
     sources: &[VideoSource],
@@ -104,26 +104,7 @@ async fn video(
 
     let file = work.track(index, codec.container_extension());
     let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
-    if file.exists() {
-        tracing::info!(
-            conference_id = %work.conference_id(),
-            path = %source.path.display(),
-            "Reusing the track an earlier attempt converted."
-        );
-    } else {
-        let partial = partial_path(&file);
-        clear(&partial)?;
-        let converted = slots
-            .run(
-                &janus::convert(&source.path, &partial),
-                budget(size_mb, 5.0),
-            )
-            .await;
-        janus::judge(converted).map_err(|e| {
-            Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
-        })?;
-        commit(&partial, &file)?;
-    }
+    convert(slots, work, source, &file, size_mb).await?;
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
     let probed = probe_file(slots, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
@@ -173,6 +154,33 @@ async fn video(
     }))
 }
 
+/// Converts `source` into `file` with janus-pp-rec, unless an earlier attempt at this job
+/// did (a committed track is complete).
+async fn convert(
+    slots: &ToolSlots,
+    work: &Workspace,
+    source: &VideoSource,
+    file: &Path,
+    size_mb: f64,
+) -> Result<(), Cause> {
+    if file.exists() {
+        tracing::info!(
+            conference_id = %work.conference_id(),
+            path = %source.path.display(),
+            "Reusing the track an earlier attempt converted."
+        );
+        return Ok(());
+    }
+    let partial = partial_path(file);
+    clear(&partial)?;
+    let converting = janus::convert(&source.path, &partial);
+    let converted = slots.run(&converting, budget(size_mb, 5.0)).await;
+    janus::judge(converted).map_err(|e| {
+        Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
+    })?;
+    commit(&partial, file)
+}
+
 async fn probe_file(
     slots: &ToolSlots,
     file: &Path,
@@ -185,7 +193,7 @@ async fn probe_file(
 }
 
 /// Checks the mixed WAV and measures it.
-pub async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, Cause> {
+pub(crate) async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, Cause> {
     let probed = probe_file(slots, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
         .await
         .map_err(|e| e.doing("the mixed audio is unreadable"))?;
