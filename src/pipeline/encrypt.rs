@@ -30,9 +30,24 @@ pub fn encrypted_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Why a file could not be encrypted: the key stopped being usable, or the file work failed.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct EncryptError(Cause);
+
+impl From<EncryptError> for Cause {
+    fn from(e: EncryptError) -> Cause {
+        e.0
+    }
+}
+
 /// Encrypts `source` into `encrypted_name(source)`, next to it; returns that path. The
 /// plaintext is left for the caller to remove once the encrypted file is delivered.
-pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, Cause> {
+pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, EncryptError> {
+    sealed(key, source).map_err(EncryptError)
+}
+
+fn sealed(key: &PublicKey, source: &Path) -> Result<PathBuf, Cause> {
     let target = encrypted_name(source);
     // Never reused from an earlier attempt: the key may have changed since (rotated, or
     // revoked). Encrypting again costs seconds an hour of recording.

@@ -60,7 +60,7 @@ pub enum Blame {
 
 /// What went wrong, typed until the failure event is written.
 #[derive(Debug, thiserror::Error)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// The event is not valid, or a file it names cannot be used.
     #[error("{0}")]
     Event(EventError),
@@ -204,9 +204,9 @@ impl Cause {
 /// A failed stage: which, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{stage} failed: {cause}")]
-pub struct StageError {
-    pub stage: Stage,
-    pub cause: Cause,
+pub(crate) struct StageError {
+    pub(crate) stage: Stage,
+    pub(crate) cause: Cause,
 }
 
 impl StageError {

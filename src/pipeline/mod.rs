@@ -31,9 +31,9 @@ use deliver::{Delivered, Record};
 use preprocess::{Audio, Skipped, Track};
 use target::Target;
 
-pub(crate) use error::StageError;
+pub(crate) use error::{Cause, StageError};
 pub(crate) use error::{AtStage, InStage};
-pub use error::{Blame, Cause, Stage};
+pub use error::{Blame, Stage};
 pub(crate) use workspace::{clear, commit, create_dir, fresh_dir, partial_path, Workspace};
 
 /// How many tools run at once, shared by every stage of a job (and, in the daemon, by every

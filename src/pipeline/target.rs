@@ -156,11 +156,9 @@ mod tests {
             ));
         }
         toml.push_str(extra);
-        use figment::providers::Format as _;
-        Config::from_figment(figment::Figment::from(figment::providers::Toml::string(
-            &toml,
-        )))
-        .unwrap()
+        let file = dir.join("recproc.toml");
+        std::fs::write(&file, toml).unwrap();
+        Config::load(Some(&file)).unwrap()
     }
 
     fn conference(id: &str, uuid: &str) -> Conference {
