@@ -95,7 +95,7 @@ fn render(
         &sample.scenario.conference_id,
         &sample.scenario.uuid,
     );
-    (p["filename"].as_str().unwrap().into(), work)
+    (p.filename.expect("a merged recording's file").into(), work)
 }
 
 /// Decodes `path` completely; returns its length in seconds if every frame decoded.

@@ -7,17 +7,20 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::event::{self, Roots};
-use crate::ledger::{self, Delivery, Ledger, Receipt};
+use crate::event::{self, Conference, Roots};
+use crate::ledger::{self, Delivery, Ledger};
 use crate::names::sanitize;
-use crate::pipeline::{self, Blame, Stage, StageError, ToolSlots, Workspace};
-use crate::report::{self, Failed};
+use crate::pipeline::deliver::Record;
+use crate::pipeline::{
+    self, blocking, AtStage, Blame, Cause, InStage, Stage, StageError, ToolSlots, Workspace,
+};
+use crate::report::{self, Failed, Processed};
 
 /// What became of one event.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// The processed event, as published (fresh, or the receipt of an earlier delivery).
-    Processed(Box<serde_json::Value>),
+    /// The processed event (fresh, or the receipt's of an earlier delivery).
+    Processed(Box<Processed>),
     Failed(Box<Failed>),
 }
 
@@ -25,7 +28,9 @@ impl Outcome {
     /// The event to publish, as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Outcome::Processed(p) => (**p).clone(),
+            Outcome::Processed(p) => {
+                serde_json::to_value(p).expect("report types always serialise")
+            }
             Outcome::Failed(f) => serde_json::to_value(f).expect("report types always serialise"),
         }
     }
@@ -83,29 +88,26 @@ const MANIFEST: &str = "job.manifest";
 
 /// Creates the work directory, keeping what an earlier attempt at the same job left in it
 /// (stages resume from it) and emptying it when it was made for something else.
-fn prepare_work_dir(dir: &Path, manifest: &str) -> Result<bool, StageError> {
-    let io = |what: &str, path: &Path, e: std::io::Error| {
-        StageError::from_io(Stage::Preprocess, what, path, &e)
-    };
+fn prepare_work_dir(dir: &Path, manifest: &str) -> Result<bool, Cause> {
     let file = dir.join(MANIFEST);
     let resumed = match std::fs::read_to_string(&file) {
         Ok(found) if found == manifest => true,
         Ok(_) => {
-            std::fs::remove_dir_all(dir).map_err(|e| io("cannot empty", dir, e))?;
+            std::fs::remove_dir_all(dir).map_err(Cause::io("cannot empty", dir))?;
             false
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // Nothing of ours (or a manifest never written): start clean.
             if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(|e| io("cannot empty", dir, e))?;
+                std::fs::remove_dir_all(dir).map_err(Cause::io("cannot empty", dir))?;
             }
             false
         }
-        Err(e) => return Err(io("cannot read", &file, e)),
+        Err(e) => return Err(Cause::io("cannot read", &file)(e)),
     };
-    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    std::fs::create_dir_all(dir).map_err(Cause::io("cannot create", dir))?;
     if !resumed {
-        std::fs::write(&file, manifest).map_err(|e| io("cannot write", &file, e))?;
+        std::fs::write(&file, manifest).map_err(Cause::io("cannot write", &file))?;
     }
     Ok(resumed)
 }
@@ -115,8 +117,8 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     let value = match event::parse_json(raw) {
         Ok(v) => v,
         Err(e) => {
-            let err = StageError::input(Stage::Validate, e.to_string());
-            tracing::warn!(error = %err.message, "Rejected an event that is not valid JSON.");
+            let err = Cause::Event(e).at(Stage::Validate);
+            tracing::warn!(error = %err.cause, "Rejected an event that is not valid JSON.");
             let text = String::from_utf8_lossy(raw).into_owned();
             return Outcome::Failed(Box::new(report::failed(
                 (None, None),
@@ -134,102 +136,32 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     let conference = match event::validate(&value, &roots) {
         Ok(c) => c,
         Err(e) => {
-            let err = if e.is_input_fault() {
-                StageError::input(Stage::Validate, e.to_string())
-            } else {
-                StageError::system(Stage::Validate, e.to_string())
-            };
-            tracing::warn!(conference_id = %shown_id, error = %err.message, "Rejected an invalid event.");
+            let err = Cause::Event(e).at(Stage::Validate);
+            tracing::warn!(conference_id = %shown_id, error = %err.cause, "Rejected an invalid event.");
             return Outcome::Failed(Box::new(report::failed(ids, &err, None, value)));
         }
     };
 
-    let id = conference.conference_id.clone();
-    let job = job_name(&conference.conference_id, &conference.uuid);
-    let dir = config.paths.work_dir.join(&job);
-    let event_sha256 = ledger::event_digest(&value);
-    let result = async {
-        // One attempt at a conference at a time, across every instance.
-        let ledger = Ledger::open(&config.paths.output_dir).map_err(|e| {
-            StageError::from_io(Stage::Preprocess, "cannot create", &config.paths.output_dir.join(ledger::STATE_DIR), &e)
-        })?;
-        let _claim = ledger
-            .claim(&job, || {
-                tracing::info!(conference_id = %id, "Another delivery of conference {id} is being processed; waiting for it to finish.");
-            })
-            .await
-            .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot lock", ledger.dir(), &e))?;
-        // Reads and hashes the delivered files: off the async threads.
-        let check = {
-            let (ledger, job, event_sha256) = (ledger.clone(), job.clone(), event_sha256.clone());
-            tokio::task::spawn_blocking(move || already_delivered(&ledger, &job, &event_sha256))
-                .await
-                .map_err(|e| StageError::system(Stage::Deliver, format!("receipt check task: {e}")))?
-        };
-        if let Some(done) = check? {
-            tracing::info!(conference_id = %id, "Conference {id} was already delivered; publishing its processed event again.");
-            clean_work_dir(config, &id, &dir);
-            return Ok(done);
-        }
-        check_key(config)?;
-        let resumed = prepare_work_dir(&dir, &work_manifest(config, &event_sha256))?;
-        if resumed {
-            tracing::info!(conference_id = %id, work_dir = %dir.display(), "Resuming an earlier attempt at conference {id}.");
-        }
-        let work = Workspace::new(dir.clone(), &conference.conference_id);
-        let prepared = pipeline::run(config, slots, &conference, &work).await?;
-        let processed = serde_json::to_value(report::processed(&conference, &prepared.delivered))
-            .expect("report types always serialise");
-        if let Some(placement) = prepared.placement {
-            // The receipt first: a crash after the move must not leave a delivery without one.
-            let receipt = Receipt { event_sha256: event_sha256.clone(), processed: processed.clone(), placed: false };
-            ledger.write(&job, &receipt).map_err(|e| {
-                StageError::from_io(Stage::Deliver, "cannot write the receipt in", ledger.dir(), &e)
-            })?;
-            if let Err(e) = pipeline::place(placement, config.paths.modes).await {
-                if let Err(e) = ledger.remove(&job) {
-                    tracing::warn!(conference_id = %id, error = %e, "Could not remove the receipt of a delivery that failed.");
-                }
-                return Err(e);
-            }
-            // Delivered. Should this fail, the unplaced receipt and the files in place still
-            // prove it, as long as they stay.
-            if let Err(e) = ledger.mark_placed(&job, receipt) {
-                tracing::warn!(conference_id = %id, error = %e, "Could not mark the receipt placed.");
-            }
-        }
-        clean_work_dir(config, &id, &dir);
-        Ok(processed)
-    }
-    .await;
-    match result {
+    let id = conference.conference_id.as_str();
+    let dir = work_dir(config, id, &conference.uuid);
+    match run(config, slots, &conference, &value, &dir).await {
         Ok(processed) => {
-            let files = processed["files"].as_array().map_or(0, Vec::len);
+            let files = processed.files.len();
             tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
             Outcome::Processed(Box::new(processed))
         }
-        Err(mut err) => {
-            if err.message.contains("No space left on device")
-                || err.message.contains("Disk quota exceeded")
-            {
-                // Say which disk: the tool's words name a file, not the directory to free.
-                err.message.push_str(&format!(
-                    " (a disk is full: free space where work_dir {} or output_dir {} is)",
-                    config.paths.work_dir.display(),
-                    config.paths.output_dir.display()
-                ));
-            }
+        Err(err) => {
+            let err = err.naming_full_disks(&config.paths.work_dir, &config.paths.output_dir);
             // ERROR when an operator must act (the system failed); a bad recording is
             // reported by its failure event and only warned about here.
-            let id = conference.conference_id.as_str();
             let (stage, work_dir) = (err.stage.as_str(), dir.display());
-            match err.blame {
+            match err.blame() {
                 Blame::System => tracing::error!(
-                    conference_id = id, stage, %work_dir, error = %err.message,
+                    conference_id = id, stage, %work_dir, error = %err.cause,
                     "Processing failed for a system reason; the temporary files are kept."
                 ),
                 Blame::Input => tracing::warn!(
-                    conference_id = id, stage, %work_dir, error = %err.message,
+                    conference_id = id, stage, %work_dir, error = %err.cause,
                     "Processing failed on this recording's input; the temporary files are kept."
                 ),
             }
@@ -238,35 +170,89 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     }
 }
 
+/// One valid conference, under its job's lock: the receipt of an earlier delivery answers
+/// it again, or the pipeline runs in `dir` and delivers.
+async fn run(
+    config: &Config,
+    slots: &ToolSlots,
+    conference: &Conference,
+    event: &serde_json::Value,
+    dir: &Path,
+) -> Result<Processed, StageError> {
+    let id = conference.conference_id.as_str();
+    let job = job_name(id, &conference.uuid);
+    let event_sha256 = ledger::event_digest(event);
+    // One attempt at a conference at a time, across every instance.
+    let output_dir = &config.paths.output_dir;
+    let ledger = Ledger::open(output_dir)
+        .map_err(Cause::io(
+            "cannot create",
+            &output_dir.join(ledger::STATE_DIR),
+        ))
+        .at(Stage::Preprocess)?;
+    let _claim = ledger
+        .claim(&job, || {
+            tracing::info!(conference_id = %id, "Another delivery of conference {id} is being processed; waiting for it to finish.");
+        })
+        .await
+        .map_err(Cause::io("cannot lock", ledger.dir()))
+        .at(Stage::Preprocess)?;
+    if let Some(done) = already_delivered(&ledger, &job, &event_sha256).await? {
+        tracing::info!(conference_id = %id, "Conference {id} was already delivered; publishing its processed event again.");
+        clean_work_dir(config, id, dir);
+        return Ok(done);
+    }
+    check_key(config).at(Stage::Encrypt)?;
+    let resumed =
+        prepare_work_dir(dir, &work_manifest(config, &event_sha256)).at(Stage::Preprocess)?;
+    if resumed {
+        tracing::info!(conference_id = %id, work_dir = %dir.display(), "Resuming an earlier attempt at conference {id}.");
+    }
+    let work = Workspace::new(dir.to_owned(), id);
+    let record = Record {
+        conference_id: id,
+        ledger: &ledger,
+        job: &job,
+        event_sha256: &event_sha256,
+    };
+    let processed = pipeline::run(config, slots, conference, &work, record).await?;
+    clean_work_dir(config, id, dir);
+    Ok(processed)
+}
+
 /// The receipt's processed event when this event's recording is already in the output
-/// directory; a failure when the output directory disagrees with the receipt.
-fn already_delivered(
+/// directory; a failure when the output directory disagrees with the receipt. Reads and
+/// hashes the delivered files: off the async threads.
+async fn already_delivered(
     ledger: &Ledger,
     job: &str,
     event_sha256: &str,
-) -> Result<Option<serde_json::Value>, StageError> {
-    let io = |e: std::io::Error| {
-        StageError::system(
-            Stage::Deliver,
-            format!(
-                "cannot check the earlier delivery of this conference in {}: {e}",
-                ledger.dir().display()
-            ),
-        )
-    };
-    let Some(receipt) = ledger.read(job).map_err(io)? else {
+) -> Result<Option<Processed>, StageError> {
+    let (ledger, job, event_sha256) = (ledger.clone(), job.to_owned(), event_sha256.to_owned());
+    blocking(move || check_receipt(&ledger, &job, &event_sha256))
+        .await
+        .at(Stage::Deliver)
+}
+
+fn check_receipt(
+    ledger: &Ledger,
+    job: &str,
+    event_sha256: &str,
+) -> Result<Option<Processed>, Cause> {
+    let checking = "cannot check the earlier delivery of this conference in";
+    let Some(receipt) = ledger
+        .read(job)
+        .map_err(Cause::io(checking, ledger.dir()))?
+    else {
         return Ok(None);
     };
-    match ledger::check(&receipt, event_sha256).map_err(io)? {
+    match ledger::check(&receipt, event_sha256).map_err(Cause::io(checking, ledger.dir()))? {
         Delivery::NotDelivered => Ok(None),
         Delivery::Delivered => Ok(Some(receipt.processed)),
-        Delivery::Conflict(why) => Err(StageError::input(
-            Stage::Deliver,
-            format!(
-                "this conference was delivered before, but {why}; recproc never overwrites a delivery: move its files away and remove {} to process this event again",
-                ledger.dir().join(format!("{job}.json")).display()
-            ),
-        )),
+        Delivery::Conflict(why) => Err(Cause::Conflict {
+            why,
+            receipt: ledger.dir().join(format!("{job}.json")),
+        }),
     }
 }
 
@@ -289,23 +275,106 @@ fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
 
 /// With encryption on, the key must still be usable now (it may have expired since startup):
 /// checked before any work, so a job does not render for nothing.
-fn check_key(config: &Config) -> Result<(), StageError> {
+fn check_key(config: &Config) -> Result<(), Cause> {
     let Some(key) = &config.encryption else {
         return Ok(());
     };
     key.check(std::time::SystemTime::now())
         .map(|_| ())
-        .map_err(|e| {
-            StageError::system(
-                Stage::Encrypt,
-                format!("{e}; then restart recproc, which reads the key at start"),
-            )
-        })
+        .map_err(Cause::StaleKey)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Receipt;
+
+    #[test]
+    fn a_full_disk_is_named_by_the_directories_to_free() {
+        let (work, out) = (Path::new("/w"), Path::new("/o"));
+        let failed = |stage, doing, path: &str, errno| {
+            Cause::io(doing, Path::new(path))(std::io::Error::from_raw_os_error(errno))
+                .at(stage)
+                .naming_full_disks(work, out)
+        };
+        let e = failed(
+            Stage::Deliver,
+            "cannot deliver to",
+            "/o/a.webm",
+            libc::ENOSPC,
+        );
+        assert_eq!(
+            e.cause.to_string(),
+            "cannot deliver to /o/a.webm: No space left on device (os error 28) (a disk is full: free space where work_dir /w or output_dir /o is)"
+        );
+        let e = failed(Stage::Render, "cannot create", "/w/x", libc::EDQUOT);
+        assert!(e.cause.to_string().ends_with("Disk quota exceeded (os error 122) (a disk is full: free space where work_dir /w or output_dir /o is)"), "{}", e.cause);
+        let e = failed(Stage::Render, "cannot create", "/w/x", libc::EACCES);
+        assert_eq!(
+            e.cause.to_string(),
+            "cannot create /w/x: Permission denied (os error 13)"
+        );
+        assert_eq!((e.stage, e.blame()), (Stage::Render, Blame::System));
+    }
+
+    /// A receipt for `files` (name, bytes as delivered) in `dir`.
+    fn receipt(dir: &Path, files: &[(&str, &[u8])]) -> Receipt {
+        let files = files
+            .iter()
+            .map(|(name, bytes)| report::FileEntry {
+                path: dir.join(name).display().to_string(),
+                kind: pipeline::deliver::FileKind::Merged,
+                bytes: bytes.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(bytes)),
+            })
+            .collect();
+        Receipt {
+            event_sha256: "E".into(),
+            processed: Processed::for_tests(files),
+            placed: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_that_was_changed_since_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        ledger
+            .write("job", &receipt(dir.path(), &[("a.webm", b"aaa")]))
+            .unwrap();
+        assert_eq!(already_delivered(&ledger, "job", "E").await.unwrap(), None);
+        std::fs::write(dir.path().join("a.webm"), b"aab").unwrap();
+        let e = already_delivered(&ledger, "job", "E").await.unwrap_err();
+        assert_eq!((e.stage, e.blame()), (Stage::Deliver, Blame::Input));
+        let file = dir.path().join("a.webm");
+        assert_eq!(
+            e.cause.to_string(),
+            format!(
+                "this conference was delivered before, but {} is not the file recproc delivered (sha256 {:x}, expected {:x}); recproc never overwrites a delivery: move its files away and remove {} to process this event again",
+                file.display(),
+                Sha256::digest(b"aab"),
+                Sha256::digest(b"aaa"),
+                ledger.dir().join("job.json").display()
+            )
+        );
+        std::fs::write(dir.path().join("a.webm"), b"aaa").unwrap();
+        assert!(already_delivered(&ledger, "job", "E")
+            .await
+            .unwrap()
+            .is_some());
+        std::fs::write(ledger.dir().join("job.json"), b"{").unwrap();
+        let e = already_delivered(&ledger, "job", "E").await.unwrap_err();
+        assert_eq!((e.stage, e.blame()), (Stage::Deliver, Blame::System));
+        assert!(
+            e.cause.to_string().starts_with(&format!(
+                "cannot check the earlier delivery of this conference in {}: receipt {} is not valid: ",
+                ledger.dir().display(),
+                ledger.dir().join("job.json").display()
+            )),
+            "{}",
+            e.cause
+        );
+    }
 
     #[test]
     fn job_names_stay_short_and_distinct() {

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::pipeline::deliver;
+use crate::report::{FileEntry, Processed};
 
 /// The state directory's name inside `output_dir`.
 pub const STATE_DIR: &str = ".recproc";
@@ -37,17 +38,17 @@ pub struct Ledger {
 
 /// The lock on one job, held until dropped.
 #[derive(Debug)]
-pub struct Claim {
+pub(crate) struct Claim {
     _file: File,
 }
 
 /// What one job delivered (or is about to).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Receipt {
+pub(crate) struct Receipt {
     /// [`event_digest`] of the event this answers.
     pub event_sha256: String,
     /// The processed event, as published.
-    pub processed: serde_json::Value,
+    pub processed: Processed,
     /// The files were moved into the output directory.
     #[serde(default)]
     pub placed: bool,
@@ -55,7 +56,7 @@ pub struct Receipt {
 
 /// What a receipt says about the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// None of the receipt's files is in place: the job has to run (again).
     NotDelivered,
     /// Every file is in place, byte for byte, for this very event.
@@ -66,7 +67,7 @@ pub enum Delivery {
 }
 
 /// A digest of an event's content that ignores formatting and key order.
-pub fn event_digest(event: &serde_json::Value) -> String {
+pub(crate) fn event_digest(event: &serde_json::Value) -> String {
     // serde_json's map is ordered by key, so this serialisation is canonical.
     let text = serde_json::to_vec(event).expect("a JSON value serialises");
     hex(&Sha256::digest(text))
@@ -98,7 +99,7 @@ impl Ledger {
 
     /// Takes the job's lock, waiting while another instance (or another delivery in this
     /// one) holds it. `waiting` is called once if it has to wait.
-    pub async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
+    pub(crate) async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -120,7 +121,7 @@ impl Ledger {
     }
 
     /// The job's receipt, if one was written.
-    pub fn read(&self, job: &str) -> io::Result<Option<Receipt>> {
+    pub(crate) fn read(&self, job: &str) -> io::Result<Option<Receipt>> {
         let path = self.receipt_path(job);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
@@ -136,7 +137,7 @@ impl Ledger {
     }
 
     /// Writes the job's receipt whole (temporary file, fsync, rename).
-    pub fn write(&self, job: &str, receipt: &Receipt) -> io::Result<()> {
+    pub(crate) fn write(&self, job: &str, receipt: &Receipt) -> io::Result<()> {
         let path = self.receipt_path(job);
         let mut tmp = tempfile::Builder::new()
             .prefix(".receipt-")
@@ -149,13 +150,13 @@ impl Ledger {
     }
 
     /// Marks the job's receipt placed: its files are delivered.
-    pub fn mark_placed(&self, job: &str, mut receipt: Receipt) -> io::Result<()> {
+    pub(crate) fn mark_placed(&self, job: &str, mut receipt: Receipt) -> io::Result<()> {
         receipt.placed = true;
         self.write(job, &receipt)
     }
 
     /// Forgets the job's receipt (its delivery did not happen).
-    pub fn remove(&self, job: &str) -> io::Result<()> {
+    pub(crate) fn remove(&self, job: &str) -> io::Result<()> {
         match std::fs::remove_file(self.receipt_path(job)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -164,11 +165,11 @@ impl Ledger {
 }
 
 /// Compares a receipt with the output directory: every listed file there is read and hashed.
-pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
-    let files = listed_files(&receipt.processed);
+pub(crate) fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
+    let files = &receipt.processed.files;
     let mut present = Vec::new();
     let mut missing = Vec::new();
-    for f in &files {
+    for f in files {
         match std::fs::metadata(&f.path) {
             Ok(_) => present.push(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(f),
@@ -183,18 +184,12 @@ pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
         return Ok(Delivery::Conflict(format!(
             "{} of the delivered files are gone (first: {}), the others are still there",
             missing.len(),
-            f.path.display()
+            f.path
         )));
     }
     for f in present {
-        let d = deliver::digest(&f.path)?;
-        if d.sha256 != f.sha256 || d.bytes != f.bytes {
-            return Ok(Delivery::Conflict(format!(
-                "{} is not the file recproc delivered (sha256 {}, expected {})",
-                f.path.display(),
-                d.sha256,
-                f.sha256
-            )));
+        if let Some(why) = changed(f)? {
+            return Ok(Delivery::Conflict(why));
         }
     }
     if receipt.event_sha256 != event_sha256 {
@@ -205,50 +200,35 @@ pub fn check(receipt: &Receipt, event_sha256: &str) -> io::Result<Delivery> {
     Ok(Delivery::Delivered)
 }
 
-struct Listed {
-    path: PathBuf,
-    bytes: u64,
-    sha256: String,
-}
-
-/// The `files` of a processed event.
-fn listed_files(processed: &serde_json::Value) -> Vec<Listed> {
-    processed["files"]
-        .as_array()
-        .map(|files| {
-            files
-                .iter()
-                .filter_map(|f| {
-                    Some(Listed {
-                        path: PathBuf::from(f["path"].as_str()?),
-                        bytes: f["bytes"].as_u64()?,
-                        sha256: f["sha256"].as_str()?.to_owned(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Why the file at `f`'s path is not the one delivered, if it is not.
+fn changed(f: &FileEntry) -> io::Result<Option<String>> {
+    let d = deliver::digest(Path::new(&f.path))?;
+    if d.sha256 == f.sha256 && d.bytes == f.bytes {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{} is not the file recproc delivered (sha256 {}, expected {})",
+        f.path, d.sha256, f.sha256
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn receipt(dir: &Path, names: &[(&str, &[u8])], event: &str) -> Receipt {
-        let files: Vec<_> = names
+        let files = names
             .iter()
-            .map(|(name, content)| {
-                json!({
-                    "path": dir.join(name),
-                    "bytes": content.len(),
-                    "sha256": hex(&Sha256::digest(content)),
-                })
+            .map(|(name, content)| FileEntry {
+                path: dir.join(name).display().to_string(),
+                kind: deliver::FileKind::Merged,
+                bytes: content.len() as u64,
+                sha256: hex(&Sha256::digest(content)),
             })
             .collect();
         Receipt {
             event_sha256: event.into(),
-            processed: json!({"status": "processed", "files": files}),
+            processed: Processed::for_tests(files),
             placed: false,
         }
     }
@@ -306,12 +286,40 @@ mod tests {
 
     #[test]
     fn nothing_recorded_is_delivered_trivially() {
-        let r = Receipt {
-            event_sha256: "E".into(),
-            processed: json!({"status": "processed", "files": []}),
-            placed: false,
-        };
+        let r = receipt(Path::new("/nowhere"), &[], "E");
         assert_eq!(check(&r, "E").unwrap(), Delivery::Delivered);
+    }
+
+    #[test]
+    fn a_receipt_of_the_previous_version_reads_and_a_malformed_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        // As the previous version wrote it: the processed event with its keys sorted.
+        let old = r#"{
+  "event_sha256": "E",
+  "processed": {"audio": null, "conferenceId": "c", "directory": null, "encrypted": false,
+    "filename": "/o/r.webm", "files": [{"bytes": 3, "kind": "merged", "path": "/o/r.webm",
+    "sha256": "ab"}], "mode": "merged", "modeReason": "configured",
+    "shouldRecordAudio": true, "shouldRecordVideo": true, "skipped": [], "startTime": null,
+    "status": "processed", "stopTime": null, "uuid": "u", "videos": []},
+  "placed": true
+}
+"#;
+        std::fs::write(ledger.receipt_path("job"), old).unwrap();
+        let r = ledger.read("job").unwrap().unwrap();
+        assert!(r.placed);
+        assert_eq!(r.processed.files[0].path, "/o/r.webm");
+        assert_eq!(r.processed.files[0].bytes, 3);
+        // A file entry that does not parse is not skipped: the receipt is refused, by name.
+        let bad = old.replace(r#""bytes": 3"#, r#""bytes": "3""#);
+        std::fs::write(ledger.receipt_path("job"), bad).unwrap();
+        let e = ledger.read("job").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let named = format!(
+            "receipt {} is not valid: ",
+            ledger.receipt_path("job").display()
+        );
+        assert!(e.to_string().starts_with(&named), "{e}");
     }
 
     #[test]

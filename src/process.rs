@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
@@ -18,25 +18,25 @@ const TERM_GRACE: Duration = Duration::from_secs(3);
 
 /// A command to run: a program and its arguments, as a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     pub program: String,
     pub args: Vec<OsString>,
 }
 
 impl Invocation {
-    pub fn new(program: &str) -> Self {
+    pub(crate) fn new(program: &str) -> Self {
         Invocation {
             program: program.to_owned(),
             args: Vec::new(),
         }
     }
 
-    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+    pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -45,12 +45,13 @@ impl Invocation {
         self
     }
 
-    pub fn path_arg(self, path: &Path) -> Self {
+    pub(crate) fn path_arg(self, path: &Path) -> Self {
         self.arg(path.as_os_str().to_owned())
     }
 
-    /// The arguments as text, for tests and logs.
-    pub fn args_lossy(&self) -> Vec<String> {
+    /// The arguments as text, for tests.
+    #[cfg(test)]
+    pub(crate) fn args_lossy(&self) -> Vec<String> {
         self.args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -58,7 +59,7 @@ impl Invocation {
     }
 
     /// `program arg arg …` for logs (not for a shell: nothing is quoted).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let mut s = self.program.clone();
         for a in &self.args {
             s.push(' ');
@@ -68,12 +69,34 @@ impl Invocation {
     }
 }
 
-/// A child that ran to a successful exit.
+/// A child that ran to its exit.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
+    pub program: String,
+    pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr_tail: String,
-    pub elapsed: Duration,
+}
+
+impl Finished {
+    /// The generic reading of a run: a non-zero exit is a failure.
+    pub(crate) fn success(self) -> Result<Finished, ProcessError> {
+        if self.status.success() {
+            Ok(self)
+        } else {
+            Err(self.failure())
+        }
+    }
+
+    /// This run as a failure, whatever its exit status: for a tool whose output says it
+    /// failed although it exited 0.
+    pub(crate) fn failure(self) -> ProcessError {
+        ProcessError::Failed {
+            program: self.program,
+            status: self.status,
+            stderr_tail: self.stderr_tail,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,10 +172,19 @@ fn package_of(program: &str) -> &'static str {
     }
 }
 
-/// Runs `inv` to completion within `timeout`. A non-zero exit is an error carrying the tail of
-/// stderr. Dropping the returned future kills the child (SIGKILL via `kill_on_drop`).
-pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
-    let started = Instant::now();
+/// Runs `inv` to completion within `timeout`; a non-zero exit is an error carrying the tail
+/// of stderr. Dropping the returned future kills the child (SIGKILL via `kill_on_drop`).
+pub(crate) async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
+    run_to_exit(inv, timeout).await?.success()
+}
+
+/// Runs `inv` to its exit within `timeout`, whatever its exit status: the tool's own module
+/// decides what its exit and output mean. An error means it did not run to an exit (missing,
+/// not startable, timed out and killed, its output unreadable).
+pub(crate) async fn run_to_exit(
+    inv: &Invocation,
+    timeout: Duration,
+) -> Result<Finished, ProcessError> {
     let mut command = Command::new(&inv.program);
     command
         .args(&inv.args)
@@ -202,42 +234,12 @@ pub async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, Proces
             program: inv.program.clone(),
             source,
         })?;
-    let mut stderr_tail = err_task.await.unwrap_or_default();
-    // ffmpeg can exit 0 after failing to write its output (a full disk while flushing), and
-    // janus-pp-rec does, logging the error on stdout: a tool that says so has failed,
-    // whatever its exit status.
-    // Only janus' own error lines: stdout also echoes paths, which come from events.
-    let said_on_stdout = String::from_utf8_lossy(&stdout)
-        .lines()
-        .rev()
-        .find(|l| l.contains("[ERR]") && wrote_nothing_whole(l))
-        .map(str::to_owned);
-    if let Some(line) = &said_on_stdout {
-        stderr_tail.push_str(line);
-    }
-    if !status.success() || said_on_stdout.is_some() || wrote_nothing_whole(&stderr_tail) {
-        return Err(ProcessError::Failed {
-            program: inv.program.clone(),
-            status,
-            stderr_tail,
-        });
-    }
     Ok(Finished {
+        program: inv.program.clone(),
+        status,
         stdout,
-        stderr_tail,
-        elapsed: started.elapsed(),
+        stderr_tail: err_task.await.unwrap_or_default(),
     })
-}
-
-/// Whether a tool's stderr says it could not write its output.
-fn wrote_nothing_whole(stderr: &str) -> bool {
-    [
-        "No space left on device",
-        "Disk quota exceeded",
-        "Error writing trailer",
-    ]
-    .iter()
-    .any(|sign| stderr.contains(sign))
 }
 
 /// Makes the child receive SIGKILL when recproc dies, even by SIGKILL (which runs no drop):
@@ -358,22 +360,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_tool_that_says_it_could_not_write_has_failed_whatever_its_exit_status() {
-        for script in [
-            "echo 'Error writing trailer of out.webm: No space left on device' >&2",
-            // janus-pp-rec logs on stdout and exits 0.
-            "echo '[ERR] [pp-webm.c:598] Error writing video frame to file... (error -28, No space left on device)'",
-        ] {
-            let inv = Invocation::new("sh").args(["-c", script]);
-            let err = run(&inv, Duration::from_secs(5)).await.unwrap_err();
-            assert!(err.to_string().contains("No space left on device"), "{err}");
-        }
-        // A path that merely contains the words (it may come from an event) is no error.
-        let inv = Invocation::new("sh").args([
-            "-c",
-            "echo '/spool/No space left on device.mjr is 10 bytes'",
-        ]);
-        assert!(run(&inv, Duration::from_secs(5)).await.is_ok());
+    async fn a_failed_exit_is_kept_for_the_tool_to_read() {
+        let inv = Invocation::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]);
+        let done = run_to_exit(&inv, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(done.status.code(), Some(3));
+        assert_eq!(
+            (done.stdout.as_slice(), done.stderr_tail.as_str()),
+            (&b"out\n"[..], "err")
+        );
+        assert_eq!(
+            done.failure().to_string(),
+            "`sh` failed (exit status: 3): err"
+        );
     }
 
     #[tokio::test]
@@ -387,7 +385,7 @@ mod tests {
     #[tokio::test]
     async fn timeout_kills_the_child() {
         let inv = Invocation::new("sleep").arg("30");
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let err = run(&inv, Duration::from_millis(200)).await.unwrap_err();
         assert!(matches!(err, ProcessError::TimedOut { .. }), "{err:?}");
         assert!(err.is_system());

@@ -4,18 +4,20 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::Conference;
-use crate::pipeline::{Blame, Delivered, MediaEntry, Mode, StageError};
+use crate::pipeline::deliver::{Delivered, FileKind, MediaEntry};
+use crate::pipeline::{Blame, StageError};
+use crate::plan::Mode;
 use crate::timestamp::Timestamp;
 
 /// `"0.1234MB"`: megabytes (2^20 bytes) with four decimals, as the metadata carries sizes.
-pub fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     format!("{:.4}MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoEntry {
     pub start_time: String,
@@ -27,7 +29,7 @@ pub struct VideoEntry {
     pub user_id: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AudioEntry {
     pub filename: String,
@@ -38,7 +40,7 @@ pub struct AudioEntry {
 }
 
 /// A video track left out of the recording.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SkippedEntry {
     pub filename: String,
     #[serde(rename = "userID")]
@@ -46,16 +48,17 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A delivered file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FileEntry {
     pub path: String,
-    pub kind: &'static str,
+    pub kind: FileKind,
     pub bytes: u64,
     pub sha256: String,
 }
 
 /// The split metadata JSON (SPEC.md "Outputs"): also the core of the processed event.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     pub uuid: String,
@@ -69,7 +72,7 @@ pub struct Metadata {
 
 /// The metadata of a run; `name` says how a file is written in it (the split directory's JSON
 /// gives names relative to the directory, the processed event full paths).
-pub fn metadata(
+pub(crate) fn metadata(
     conference: &Conference,
     d: &Delivered,
     name: impl Fn(&Path) -> String,
@@ -109,8 +112,9 @@ pub fn metadata(
     }
 }
 
-/// The processed event: the metadata plus what was done and what was delivered.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// The processed event: the metadata plus what was done and what was delivered. Published,
+/// and kept in the receipt, from which it is read back to be published again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Processed {
     pub conference_id: String,
@@ -118,8 +122,9 @@ pub struct Processed {
     pub metadata: Metadata,
     /// Video tracks left out because nothing in them could be shown.
     pub skipped: Vec<SkippedEntry>,
-    pub status: &'static str,
-    pub mode: &'static str,
+    pub status: Status,
+    #[serde(with = "mode_name")]
+    pub mode: Mode,
     /// Why that mode (SPEC.md's rule, in words).
     pub mode_reason: String,
     pub encrypted: bool,
@@ -131,7 +136,7 @@ pub struct Processed {
 }
 
 /// The processed event of a successful run.
-pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
+pub(crate) fn processed(conference: &Conference, d: &Delivered) -> Processed {
     let files: Vec<FileEntry> = d
         .files
         .iter()
@@ -154,8 +159,8 @@ pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
                 reason: s.reason.clone(),
             })
             .collect(),
-        status: "processed",
-        mode: d.mode.as_str(),
+        status: Status::Processed,
+        mode: d.mode,
         mode_reason: d.mode_reason.clone(),
         encrypted: d.encrypted,
         filename: match d.mode {
@@ -164,6 +169,32 @@ pub fn processed(conference: &Conference, d: &Delivered) -> Processed {
         },
         directory: d.directory.as_ref().map(|p| p.display().to_string()),
         files,
+    }
+}
+
+/// The `status` of a processed event.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Processed,
+}
+
+/// A [`Mode`] as events write it: `merged` or `split`.
+mod mode_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::plan::Mode;
+
+    pub(super) fn serialize<S: Serializer>(mode: &Mode, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(mode.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mode, D::Error> {
+        let name = String::deserialize(d)?;
+        [Mode::Merged, Mode::Split]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, &["merged", "split"]))
     }
 }
 
@@ -186,7 +217,7 @@ pub struct Failed {
 }
 
 /// The failure event for `error`.
-pub fn failed(
+pub(crate) fn failed(
     ids: (Option<String>, Option<String>),
     error: &StageError,
     work_dir: Option<&Path>,
@@ -197,8 +228,8 @@ pub fn failed(
         uuid: ids.1,
         status: "failed",
         stage: error.stage.as_str(),
-        error: error.message.clone(),
-        blame: error.blame,
+        error: error.cause.to_string(),
+        blame: error.blame(),
         work_dir: work_dir.map(|p| p.display().to_string()),
         failed_at: Timestamp::now().to_iso_millis(),
         event,
@@ -206,9 +237,56 @@ pub fn failed(
 }
 
 #[cfg(test)]
+impl Processed {
+    /// A processed event of a merged recording delivering `files`, for tests.
+    pub(crate) fn for_tests(files: Vec<FileEntry>) -> Processed {
+        Processed {
+            conference_id: "c".into(),
+            metadata: Metadata {
+                uuid: "u".into(),
+                start_time: None,
+                stop_time: None,
+                should_record_audio: true,
+                should_record_video: true,
+                videos: Vec::new(),
+                audio: None,
+            },
+            skipped: Vec::new(),
+            status: Status::Processed,
+            mode: Mode::Merged,
+            mode_reason: "configured".into(),
+            encrypted: false,
+            filename: files.first().map(|f| f.path.clone()),
+            directory: None,
+            files,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::pipeline::Stage;
+
+    /// A processed event as the previous version published it and kept it in its receipts
+    /// (keys sorted, as serde_json's map writes them).
+    const PUBLISHED: &str = r#"{"audio":{"bytes":100,"filename":"/a/c.wav","size":"0.0001MB","startTime":"2026-01-01T10:00:00.000Z","stopTime":"2026-01-01T10:00:03.000Z"},"conferenceId":"c","directory":null,"encrypted":false,"filename":"/o/rec.webm","files":[{"bytes":5,"kind":"merged","path":"/o/rec.webm","sha256":"ab"}],"mode":"merged","modeReason":"configured","shouldRecordAudio":true,"shouldRecordVideo":true,"skipped":[{"filename":"/v/b.mjr","reason":"no keyframe","userID":"b"}],"startTime":"2026-01-01T10:00:00.000Z","status":"processed","stopTime":"2026-01-01T10:00:03.000Z","uuid":"u","videos":[{"bytes":9,"filename":"/v/a.mjr","size":"0.0000MB","startTime":"2026-01-01T10:00:00.000Z","stopTime":"2026-01-01T10:00:03.000Z","userID":"a"}]}"#;
+
+    #[test]
+    fn the_processed_event_reads_back_and_publishes_the_same_bytes() {
+        let p: Processed = serde_json::from_str(PUBLISHED).unwrap();
+        assert_eq!(p.mode, Mode::Merged);
+        assert_eq!(p.files[0].kind, FileKind::Merged);
+        let published = serde_json::to_string(&serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(published, PUBLISHED);
+        let split = PUBLISHED.replace(r#""mode":"merged""#, r#""mode":"split""#);
+        assert_eq!(
+            serde_json::from_str::<Processed>(&split).unwrap().mode,
+            Mode::Split
+        );
+        let odd = PUBLISHED.replace(r#""mode":"merged""#, r#""mode":"mixed""#);
+        assert!(serde_json::from_str::<Processed>(&odd).is_err());
+    }
 
     #[test]
     fn sizes_are_megabytes_with_four_decimals() {

@@ -86,7 +86,7 @@ mod tests {
 
     #[test]
     fn results_are_published_to_their_queue_then_acked() {
-        let done = Outcome::Processed(Box::new(serde_json::json!({"status": "processed"})));
+        let done = Outcome::Processed(Box::new(report::Processed::for_tests(Vec::new())));
         let Action::PublishThenAck { queue, body, kind } = decide(&done, &amqp(), 7) else {
             panic!("a result is published");
         };

@@ -1,13 +1,26 @@
 //! ffmpeg, pure: the argument lists for each rendering step (slice a track into pieces,
-//! lay out one interval, concatenate the parts, mux the audio). Nothing here runs a process;
-//! the builders are unit-tested by the commands they produce (Av1an's habit).
+//! lay out one interval, concatenate the parts, mux the audio), and what a run of ffmpeg or
+//! ffprobe means. Nothing here runs a process; the builders are unit-tested by the commands
+//! they produce (Av1an's habit).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::{OutputCodec, Quality};
+use crate::media::failure::{could_not_write, ToolFailure};
 use crate::plan::{Rect, FPS};
-use crate::process::Invocation;
+use crate::process::{Finished, Invocation, ProcessError};
+
+/// What an ffmpeg (or ffprobe) run came to. ffmpeg can exit 0 after failing to write its
+/// output (a full disk while flushing, "Error writing trailer"): a run whose stderr says so
+/// has failed, whatever its exit status.
+pub(crate) fn judge(run: Result<Finished, ProcessError>) -> Result<Finished, ToolFailure> {
+    let done = run.map_err(ToolFailure::classify)?;
+    if !done.status.success() || could_not_write(&done.stderr_tail) {
+        return Err(ToolFailure::classify(done.failure()));
+    }
+    Ok(done)
+}
 
 fn ffmpeg() -> Invocation {
     Invocation::new("ffmpeg").args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
@@ -25,7 +38,7 @@ fn frame_time(frame: u64) -> String {
 
 /// The encoder settings of the delivered video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Encoding {
+pub(crate) struct Encoding {
     pub codec: OutputCodec,
     pub quality: Quality,
     pub threads: usize,
@@ -35,7 +48,7 @@ impl Encoding {
     /// Target video bitrate in kbit/s: with the audio, a minute of 640×480 takes about 2 MB
     /// at low, 3 MB at medium and 4 MB at high (calibrated with `cargo bench --bench
     /// quality`). Simple pictures take less: the rate is a ceiling.
-    pub fn video_kbps(&self) -> u32 {
+    pub(crate) fn video_kbps(&self) -> u32 {
         // The same for every codec. On very dense pictures libvpx's realtime VP8 overshoots
         // a low target by ~18% whatever the target (measured: 260k, 240k and 210k all gave
         // 2.4–2.8 MB/min on four moving test patterns), so lowering VP8 alone does not help.
@@ -114,7 +127,7 @@ impl Encoding {
 
 /// How to cut one track into pieces, one per interval it appears in.
 #[derive(Debug, Clone)]
-pub struct Slice<'a> {
+pub(crate) struct Slice<'a> {
     pub input: &'a Path,
     /// Output seconds at which the input file's first timestamp falls.
     pub shift: f64,
@@ -138,7 +151,7 @@ pub struct Slice<'a> {
 /// pieces that each start with a keyframe exactly at an interval boundary. Rendering an
 /// interval then decodes only its own piece: the cost stays linear in the call's length
 /// however rarely the sender sent keyframes.
-pub fn slice(s: &Slice<'_>) -> Invocation {
+pub(crate) fn slice(s: &Slice<'_>) -> Invocation {
     let (w, h) = (s.width, s.height);
     let filter = format!(
         "setpts=PTS+{shift}/TB,fps=fps={FPS}:start_time={start}:round=near,setpts=PTS-STARTPTS,\
@@ -188,7 +201,7 @@ pub fn slice(s: &Slice<'_>) -> Invocation {
 
 /// One tile of an interval: the piece to show and where.
 #[derive(Debug, Clone)]
-pub struct TileInput<'a> {
+pub(crate) struct TileInput<'a> {
     pub piece: &'a Path,
     pub rect: Rect,
 }
@@ -197,7 +210,7 @@ pub struct TileInput<'a> {
 /// piece scaled to fit its tile (aspect kept, centred). A piece that ends early holds its last
 /// frame.
 #[derive(Debug, Clone)]
-pub struct Render<'a> {
+pub(crate) struct Render<'a> {
     pub tiles: Vec<TileInput<'a>>,
     pub width: u32,
     pub height: u32,
@@ -207,7 +220,7 @@ pub struct Render<'a> {
 }
 
 /// The filter graph of [`Render`], ending in `[out]`.
-pub fn render_graph(r: &Render<'_>) -> String {
+pub(crate) fn render_graph(r: &Render<'_>) -> String {
     let mut g = String::new();
     // One frame more than needed: `-frames:v` cuts exactly.
     let _ = write!(
@@ -230,7 +243,7 @@ pub fn render_graph(r: &Render<'_>) -> String {
     g
 }
 
-pub fn render(r: &Render<'_>) -> Invocation {
+pub(crate) fn render(r: &Render<'_>) -> Invocation {
     let mut inv = ffmpeg();
     for t in &r.tiles {
         inv = inv.arg("-i").path_arg(t.piece);
@@ -249,7 +262,7 @@ pub fn render(r: &Render<'_>) -> Invocation {
 }
 
 /// The concat demuxer's list: one `file '…'` line per part, quotes escaped.
-pub fn concat_list(parts: &[&Path]) -> String {
+pub(crate) fn concat_list(parts: &[&Path]) -> String {
     let mut s = String::new();
     for p in parts {
         let escaped = p.to_string_lossy().replace('\'', r"'\''");
@@ -259,7 +272,7 @@ pub fn concat_list(parts: &[&Path]) -> String {
 }
 
 /// Joins the parts listed in `list` without re-encoding.
-pub fn concat(list: &Path, output: &Path) -> Invocation {
+pub(crate) fn concat(list: &Path, output: &Path) -> Invocation {
     ffmpeg()
         .args(["-f", "concat", "-safe", "0", "-i"])
         .path_arg(list)
@@ -269,7 +282,7 @@ pub fn concat(list: &Path, output: &Path) -> Invocation {
 
 /// The final file: the concatenated video (copied) and/or the mixed audio (encoded, padded
 /// with silence to the full length), in the delivered container.
-pub fn mux(
+pub(crate) fn mux(
     video: Option<&Path>,
     audio: Option<&Path>,
     duration: f64,
@@ -309,6 +322,31 @@ pub fn mux(
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[tokio::test]
+    async fn a_run_that_says_it_could_not_write_has_failed_whatever_its_exit_status() {
+        let run = |script: &str| {
+            let inv = Invocation::new("sh").args(["-c", script]);
+            async move {
+                judge(crate::process::run_to_exit(&inv, std::time::Duration::from_secs(5)).await)
+            }
+        };
+        let said = "Error writing trailer of out.webm: No space left on device";
+        let e = run(&format!("echo '{said}' >&2")).await.unwrap_err();
+        assert!(matches!(e, ToolFailure::DiskFull(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!("`sh` failed (exit status: 0): {said}")
+        );
+        let e = run("echo 'Error writing trailer of out.webm: I/O error' >&2")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ToolFailure::Refused(_)), "{e:?}");
+        // Its stdout is not read: ffprobe's carries tags and paths from the media.
+        assert!(run("echo '[ERR] No space left on device'").await.is_ok());
+        let e = run("exit 1").await.unwrap_err();
+        assert_eq!(e.to_string(), "`sh` failed (exit status: 1): ");
+    }
 
     fn enc(codec: OutputCodec) -> Encoding {
         Encoding {

@@ -167,9 +167,36 @@ pub fn inspect(path: &Path) -> Result<Inspection, MjrError> {
 
 /// [`inspect`] over any seekable reader of `len` bytes.
 pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, MjrError> {
+    let header_len = read_magic(&mut r, len)?;
+    let mut json = vec![0u8; header_len as usize];
+    r.read_exact(&mut json)?;
+    let header = parse_header(&json)?;
+
+    let mut offset = 10 + header_len;
+    let mut packets = 0u64;
+    let mut last_packet_ms = 0u32;
+    while offset < len {
+        let (ms, size) = read_record(&mut r, packets, offset, len - offset)?;
+        last_packet_ms = last_packet_ms.max(ms);
+        packets += 1;
+        offset += 10 + size;
+    }
+    if packets == 0 {
+        return Err(MjrError::Empty);
+    }
+    Ok(Inspection {
+        header,
+        packets,
+        last_packet_ms,
+    })
+}
+
+/// Checks the magic of a file of `len` bytes; returns the length of its JSON header, which
+/// follows.
+fn read_magic<R: Read>(r: &mut R, len: u64) -> Result<u64, MjrError> {
     let mut magic = [0u8; 8];
     if len < 10 {
-        return Err(if len >= 5 && read_prefix_is_mjr(&mut r)? {
+        return Err(if len >= 5 && read_prefix_is_mjr(r)? {
             MjrError::TruncatedHeader
         } else {
             MjrError::NotMjr
@@ -190,69 +217,55 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
     if 10 + header_len > len {
         return Err(MjrError::TruncatedHeader);
     }
-    let mut json = vec![0u8; header_len as usize];
-    r.read_exact(&mut json)?;
-    let header = parse_header(&json)?;
+    Ok(header_len)
+}
 
-    let mut offset = 10 + header_len;
-    let mut packets = 0u64;
-    let mut last_packet_ms = 0u32;
+/// Reads packet record `index` at `offset`, `remaining` bytes before the end of the file,
+/// and skips its payload; returns its time (ms) and its packet's size.
+fn read_record<R: Read + Seek>(
+    r: &mut R,
+    index: u64,
+    offset: u64,
+    remaining: u64,
+) -> Result<(u32, u64), MjrError> {
     let mut record = [0u8; 10];
     let mut rtp = [0u8; RTP_HEADER];
-    while offset < len {
-        let remaining = len - offset;
-        if remaining < 10 {
-            return Err(MjrError::Truncated {
-                index: packets,
-                offset,
-                missing: 10 - remaining,
-            });
-        }
-        r.read_exact(&mut record)?;
-        if &record[..4] != RECORD_MAGIC {
-            return Err(MjrError::Corrupt {
-                index: packets,
-                offset,
-                what: format!("expected a MEET record, found bytes {:02x?}", &record[..4]),
-            });
-        }
-        let ms = u32::from_be_bytes([record[4], record[5], record[6], record[7]]);
-        let size = u16::from_be_bytes([record[8], record[9]]) as usize;
-        if !(RTP_HEADER..=MAX_PACKET).contains(&size) {
-            return Err(MjrError::Corrupt {
-                index: packets,
-                offset,
-                what: format!("a packet length of {size} bytes is not an RTP packet"),
-            });
-        }
-        if (size as u64) > remaining - 10 {
-            return Err(MjrError::Truncated {
-                index: packets,
-                offset,
-                missing: size as u64 - (remaining - 10),
-            });
-        }
-        r.read_exact(&mut rtp)?;
-        if rtp[0] >> 6 != 2 {
-            return Err(MjrError::Corrupt {
-                index: packets,
-                offset,
-                what: format!("RTP version {} (expected 2)", rtp[0] >> 6),
-            });
-        }
-        r.seek(SeekFrom::Current((size - RTP_HEADER) as i64))?;
-        last_packet_ms = last_packet_ms.max(ms);
-        packets += 1;
-        offset += 10 + size as u64;
+    if remaining < 10 {
+        return Err(MjrError::Truncated {
+            index,
+            offset,
+            missing: 10 - remaining,
+        });
     }
-    if packets == 0 {
-        return Err(MjrError::Empty);
+    r.read_exact(&mut record)?;
+    let corrupt = |what: String| MjrError::Corrupt {
+        index,
+        offset,
+        what,
+    };
+    if &record[..4] != RECORD_MAGIC {
+        let found = format!("expected a MEET record, found bytes {:02x?}", &record[..4]);
+        return Err(corrupt(found));
     }
-    Ok(Inspection {
-        header,
-        packets,
-        last_packet_ms,
-    })
+    let ms = u32::from_be_bytes([record[4], record[5], record[6], record[7]]);
+    let size = u16::from_be_bytes([record[8], record[9]]) as usize;
+    if !(RTP_HEADER..=MAX_PACKET).contains(&size) {
+        let found = format!("a packet length of {size} bytes is not an RTP packet");
+        return Err(corrupt(found));
+    }
+    if (size as u64) > remaining - 10 {
+        return Err(MjrError::Truncated {
+            index,
+            offset,
+            missing: size as u64 - (remaining - 10),
+        });
+    }
+    r.read_exact(&mut rtp)?;
+    if rtp[0] >> 6 != 2 {
+        return Err(corrupt(format!("RTP version {} (expected 2)", rtp[0] >> 6)));
+    }
+    r.seek(SeekFrom::Current((size - RTP_HEADER) as i64))?;
+    Ok((ms, size as u64))
 }
 
 fn read_prefix_is_mjr<R: Read>(r: &mut R) -> io::Result<bool> {

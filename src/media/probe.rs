@@ -8,7 +8,7 @@ use crate::process::Invocation;
 
 /// What is being probed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A converted video track: its stream facts and, in the same pass, the timestamps of its
     /// keyframes (only keyframes are decoded), whose first is the first frame that can show.
     Video,
@@ -19,7 +19,7 @@ pub enum Kind {
 }
 
 /// `ffprobe` asking for what recproc needs to know of a media file, as JSON, in one read.
-pub fn invocation(path: &Path, kind: Kind) -> Invocation {
+pub(crate) fn invocation(path: &Path, kind: Kind) -> Invocation {
     let entries = "stream=index,codec_type,codec_name,width,height,start_time,duration,nb_read_packets:format=duration,start_time";
     let inv = Invocation::new("ffprobe").args([
         "-v",
@@ -42,7 +42,7 @@ pub fn invocation(path: &Path, kind: Kind) -> Invocation {
 
 /// One stream, as ffprobe describes it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stream {
+pub(crate) struct Stream {
     pub codec_type: String,
     pub codec_name: String,
     pub width: Option<u32>,
@@ -55,7 +55,7 @@ pub struct Stream {
 
 /// The facts of one media file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub streams: Vec<Stream>,
     /// The first keyframe's timestamp (asked for with [`Kind::Video`]): frames before it
     /// cannot be decoded and never show.
@@ -105,7 +105,7 @@ fn seconds(v: &Option<String>) -> Option<f64> {
 }
 
 /// Parses ffprobe's JSON output.
-pub fn parse(json: &[u8]) -> Result<Probe, String> {
+pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
     let raw: RawProbe =
         serde_json::from_slice(json).map_err(|e| format!("unreadable ffprobe output: {e}"))?;
     let (start_time, duration) = match &raw.format {
@@ -136,14 +136,14 @@ pub fn parse(json: &[u8]) -> Result<Probe, String> {
 }
 
 impl Probe {
-    pub fn first(&self, codec_type: &str) -> Option<&Stream> {
+    pub(crate) fn first(&self, codec_type: &str) -> Option<&Stream> {
         self.streams.iter().find(|s| s.codec_type == codec_type)
     }
 
     /// Where the stream's media begins and ends, in seconds of the file's own clock: the
     /// stream's start time (the file's when the stream has none) and its end (start plus
     /// duration, or the file's duration, which counts from zero).
-    pub fn span(&self, codec_type: &str) -> Option<(f64, f64)> {
+    pub(crate) fn span(&self, codec_type: &str) -> Option<(f64, f64)> {
         let s = self.first(codec_type)?;
         let start = s.start_time.or(self.start_time).unwrap_or(0.0);
         let end = match s.duration {
@@ -154,7 +154,7 @@ impl Probe {
     }
 
     /// The mean time between frames of the stream, from its span and packet count.
-    pub fn mean_frame_interval(&self, codec_type: &str) -> Option<f64> {
+    pub(crate) fn mean_frame_interval(&self, codec_type: &str) -> Option<f64> {
         let (start, end) = self.span(codec_type)?;
         let packets = self.first(codec_type)?.packets?;
         (packets > 1).then(|| (end - start) / (packets - 1) as f64)

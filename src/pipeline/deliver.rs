@@ -3,12 +3,153 @@
 //! (a later run truncating a work file must not be able to touch a delivered recording): it
 //! is *moved*. Same filesystem: hard link, then unlink the source (atomic, no copy).
 //! Otherwise: a copy to a hidden temporary name in the output directory, fsync, rename.
+//! [`deliver`] is the whole sequence: the receipt first, then the files, then the receipt
+//! marked placed.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::ledger::{Ledger, Receipt};
+use crate::pipeline::preprocess::Skipped;
+use crate::pipeline::{blocking, AtStage, Cause, Stage, StageError};
+use crate::plan::Mode;
+use crate::report::Processed;
+use crate::timestamp::Timestamp;
+
+/// What a delivered file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// The one file of a merged recording.
+    Merged,
+    /// A track of a split recording.
+    Video,
+    /// The mixed audio of a split recording.
+    Audio,
+    /// The metadata JSON of a split recording.
+    Metadata,
+}
+
+/// A file placed in the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeliveredFile {
+    pub(crate) path: PathBuf,
+    pub(crate) kind: FileKind,
+    pub(crate) bytes: u64,
+    pub(crate) sha256: String,
+}
+
+/// One media item as the metadata lists it: a source track placed on the merged timeline, or
+/// a delivered file of a split recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MediaEntry {
+    pub(crate) path: PathBuf,
+    /// The participant, for video.
+    pub(crate) user_id: Option<String>,
+    pub(crate) start: Timestamp,
+    pub(crate) stop: Timestamp,
+    pub(crate) bytes: u64,
+}
+
+/// What a successful run produced and what it was made of.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Delivered {
+    pub(crate) mode: Mode,
+    /// Why that mode, in words.
+    pub(crate) mode_reason: String,
+    /// t=0 of the output and its length in seconds (`None` when nothing was recorded).
+    pub(crate) origin: Option<Timestamp>,
+    pub(crate) duration: f64,
+    pub(crate) should_record_audio: bool,
+    pub(crate) should_record_video: bool,
+    /// Every delivered media file is OpenPGP-encrypted (`.gpg`).
+    pub(crate) encrypted: bool,
+    pub(crate) videos: Vec<MediaEntry>,
+    pub(crate) audio: Option<MediaEntry>,
+    /// Video tracks left out because nothing in them could be shown.
+    pub(crate) skipped: Vec<Skipped>,
+    /// The split recording's directory.
+    pub(crate) directory: Option<PathBuf>,
+    pub(crate) files: Vec<DeliveredFile>,
+}
+
+/// How the finished files enter the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Merged: one file, moved to its final name.
+    File { from: PathBuf, to: PathBuf },
+    /// Split: staged files, moved into a new directory all at once.
+    Dir { files: Vec<PathBuf>, dest: PathBuf },
+}
+
+/// The ledger entry a delivery writes: its receipt is what proves it later.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record<'a> {
+    pub(crate) conference_id: &'a str,
+    pub(crate) ledger: &'a Ledger,
+    pub(crate) job: &'a str,
+    /// The digest of the event this delivery answers.
+    pub(crate) event_sha256: &'a str,
+}
+
+/// Delivers: the receipt is written first (a crash after the move must not leave a delivery
+/// without one), the files are moved in, and the receipt is marked placed. A delivery that
+/// fails takes its receipt back.
+pub(crate) async fn deliver(
+    record: Record<'_>,
+    processed: &Processed,
+    placement: Placement,
+    modes: Modes,
+) -> Result<(), StageError> {
+    let receipt = Receipt {
+        event_sha256: record.event_sha256.to_owned(),
+        processed: processed.clone(),
+        placed: false,
+    };
+    let (ledger, job) = (record.ledger.clone(), record.job.to_owned());
+    let id = record.conference_id.to_owned();
+    blocking(move || {
+        ledger
+            .write(&job, &receipt)
+            .map_err(Cause::io("cannot write the receipt in", ledger.dir()))?;
+        if let Err(e) = place_as_planned(placement, modes) {
+            if let Err(e) = ledger.remove(&job) {
+                tracing::warn!(conference_id = %id, error = %e, "Could not remove the receipt of a delivery that failed.");
+            }
+            return Err(e);
+        }
+        // Delivered. Should this fail, the unplaced receipt and the files in place still
+        // prove it, as long as they stay.
+        if let Err(e) = ledger.mark_placed(&job, receipt) {
+            tracing::warn!(conference_id = %id, error = %e, "Could not mark the receipt placed.");
+        }
+        Ok(())
+    })
+    .await
+    .at(Stage::Deliver)
+}
+
+/// Moves the prepared files into the output directory (never over an existing file).
+fn place_as_planned(placement: Placement, modes: Modes) -> Result<(), Cause> {
+    let (dest, placed) = match placement {
+        Placement::File { from, to } => {
+            let placed = place(&from, &to, modes);
+            (to, placed)
+        }
+        Placement::Dir { files, dest } => {
+            let placed = place_dir(&files, &dest, modes);
+            (dest, placed)
+        }
+    };
+    placed.map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => Cause::Exists(dest),
+        _ => Cause::io("cannot deliver to", &dest)(e),
+    })
+}
 
 /// The permissions delivered recordings get (`paths.output_file_mode`, `output_dir_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +178,7 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 /// is fsynced, and the directory is renamed into place without replacing anything
 /// (`AlreadyExists` if `dest` is there). A missing file fails the delivery. Until the rename
 /// the staged files stay untouched, so a failure loses nothing; after it they are unlinked.
-pub fn place_dir(files: &[PathBuf], dest: &Path, modes: Modes) -> io::Result<()> {
+pub(crate) fn place_dir(files: &[PathBuf], dest: &Path, modes: Modes) -> io::Result<()> {
     place_dir_with(files, dest, modes, || {})
 }
 
@@ -145,7 +286,7 @@ pub fn digest(path: &Path) -> io::Result<Digested> {
 
 /// Moves `src` to `dest` atomically, with `modes.file`; fails with `AlreadyExists` if `dest`
 /// exists, leaving `src` where it was.
-pub fn place(src: &Path, dest: &Path, modes: Modes) -> io::Result<()> {
+pub(crate) fn place(src: &Path, dest: &Path, modes: Modes) -> io::Result<()> {
     set_mode(src, modes.file)?;
     put(src, dest)?;
     let dir = dest
@@ -195,7 +336,7 @@ fn copy_into(dir: &Path, src: &Path, dest: &Path) -> io::Result<()> {
 /// Removes what deliveries cut short by a crash left in `output_dir`: hidden
 /// `.recproc-*.partial` files and directories older than `older_than` (a delivery still
 /// under way in another instance is far younger). Returns what was removed.
-pub fn sweep_partials(output_dir: &Path, older_than: std::time::Duration) -> Vec<PathBuf> {
+pub(crate) fn sweep_partials(output_dir: &Path, older_than: std::time::Duration) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(output_dir) else {
         return removed;
@@ -231,6 +372,44 @@ pub fn sweep_partials(output_dir: &Path, older_than: std::time::Duration) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_or_failed_placement_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::write(&src, b"x").unwrap();
+        let to = dir.path().join("taken");
+        fs::write(&to, b"theirs").unwrap();
+        let e = place_as_planned(
+            Placement::File {
+                from: src.clone(),
+                to: to.clone(),
+            },
+            Modes::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{} already exists: recproc never overwrites a delivered recording (move it away to process this event again)", to.display())
+        );
+        let to = dir.path().join("no/such/dir/file");
+        let e = place_as_planned(
+            Placement::File {
+                from: src,
+                to: to.clone(),
+            },
+            Modes::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot deliver to {}: No such file or directory (os error 2)",
+                to.display()
+            )
+        );
+        assert_eq!(e.blame(), crate::pipeline::Blame::System);
+    }
 
     #[test]
     fn digest_of_known_bytes() {

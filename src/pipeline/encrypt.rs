@@ -13,11 +13,11 @@ use sequoia_openpgp as openpgp;
 use openpgp::serialize::stream::{Encryptor, LiteralWriter, Message};
 use openpgp::types::DataFormat;
 
-use crate::pipeline::{clear, commit, partial_path, Stage, StageError};
+use crate::pipeline::{clear, commit, partial_path, Cause};
 use crate::recipient::PublicKey;
 
 /// The suffix of an encrypted file.
-pub const SUFFIX: &str = "gpg";
+pub(crate) const SUFFIX: &str = "gpg";
 
 /// Copy buffer: large enough for full-speed sequential I/O, small enough not to matter.
 const BUFFER: usize = 1 << 20;
@@ -30,21 +30,36 @@ pub fn encrypted_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Why a file could not be encrypted: the key stopped being usable, or the file work failed.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct EncryptError(Cause);
+
+impl From<EncryptError> for Cause {
+    fn from(e: EncryptError) -> Cause {
+        e.0
+    }
+}
+
 /// Encrypts `source` into `encrypted_name(source)`, next to it; returns that path. The
 /// plaintext is left for the caller to remove once the encrypted file is delivered.
-pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, StageError> {
+pub fn file(key: &PublicKey, source: &Path) -> Result<PathBuf, EncryptError> {
+    sealed(key, source).map_err(EncryptError)
+}
+
+fn sealed(key: &PublicKey, source: &Path) -> Result<PathBuf, Cause> {
     let target = encrypted_name(source);
     // Never reused from an earlier attempt: the key may have changed since (rotated, or
     // revoked). Encrypting again costs seconds an hour of recording.
-    clear(Stage::Encrypt, &target)?;
+    clear(&target)?;
     let partial = partial_path(&target);
-    clear(Stage::Encrypt, &partial)?;
+    clear(&partial)?;
     tracing::info!(path = %source.display(), "Trying to encrypt file: {}", source.display());
     write(key, source, &partial).map_err(|e| match e {
-        Failure::Key(e) => StageError::system(Stage::Encrypt, e.to_string()),
-        Failure::Io(path, e) => StageError::from_io(Stage::Encrypt, "cannot encrypt", &path, &e),
+        Failure::Key(e) => Cause::Key(e),
+        Failure::Io(path, e) => Cause::io("cannot encrypt", &path)(e),
     })?;
-    commit(Stage::Encrypt, &partial, &target)?;
+    commit(&partial, &target)?;
     Ok(target)
 }
 

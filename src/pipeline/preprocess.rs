@@ -7,18 +7,18 @@ use std::path::{Path, PathBuf};
 use futures::future::try_join_all;
 
 use crate::event::{AudioSource, VideoSource};
-use crate::media::{janus, mjr, probe};
+use crate::media::{ffmpeg, janus, mjr, probe};
 use crate::pipeline::{
-    budget, clear, commit, partial_path, Blame, Stage, StageError, ToolSlots, Workspace,
+    budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
 use crate::plan::{AudioFacts, VideoFacts};
 
 /// The longest a track's last frame is held past its timestamp.
-pub const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
+pub(crate) const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 
 /// One converted video track.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Track {
+pub(crate) struct Track {
     pub source: VideoSource,
     /// The janus-pp-rec output.
     pub file: PathBuf,
@@ -32,33 +32,35 @@ pub struct Track {
 
 /// The mixed audio, checked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Audio {
+pub(crate) struct Audio {
     pub source: AudioSource,
     pub facts: AudioFacts,
 }
 
-fn probe_failed(path: &Path, what: &str) -> StageError {
-    StageError::input(Stage::Preprocess, format!("{}: {what}", path.display()))
+/// What the media at `path` says that recproc cannot use.
+fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
+    Cause::Media {
+        path: path.to_owned(),
+        problem: problem.into(),
+    }
 }
 
 /// A track left out of the recording, and why.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub source: VideoSource,
     pub reason: String,
 }
 
 /// Converts and probes every video track, in parallel. A track with no decodable frame at all
 /// is left out (it would show nothing) rather than failing everyone else's recording.
-pub async fn videos(
+pub(crate) async fn videos(
     slots: &ToolSlots,
     work: &Workspace,
     sources: &[VideoSource],
-) -> Result<(Vec<Track>, Vec<Skipped>), StageError> {
+) -> Result<(Vec<Track>, Vec<Skipped>), Cause> {
     // Tracks converted by an earlier attempt at this job are complete (committed) and kept.
-    let dir = work.tracks();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StageError::from_io(Stage::Preprocess, "cannot create", &dir, &e))?;
+    create_dir(&work.tracks())?;
     let prepared = try_join_all(
         sources
             .iter()
@@ -82,7 +84,7 @@ async fn video(
     work: &Workspace,
     index: usize,
     source: &VideoSource,
-) -> Result<Result<Track, Skipped>, StageError> {
+) -> Result<Result<Track, Skipped>, Cause> {
     tracing::info!(
         conference_id = %work.conference_id(),
         path = %source.path.display(),
@@ -93,54 +95,29 @@ async fn video(
     let path = source.path.clone();
     let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
         .await
-        .map_err(|e| StageError::system(Stage::Preprocess, format!("inspection task: {e}")))?
-        .map_err(|e| match e {
-            mjr::MjrError::Io(io) => {
-                StageError::from_io(Stage::Preprocess, "cannot read", &source.path, &io)
-            }
-            other => probe_failed(&source.path, &other.to_string()),
-        })?;
+        .map_err(|e| Cause::System(format!("inspection task: {e}")))?
+        .map_err(|e| Cause::mjr(&source.path, e))?;
     let codec = inspection
         .header
         .video_codec()
-        .map_err(|e| probe_failed(&source.path, &e.to_string()))?;
+        .map_err(|e| Cause::mjr(&source.path, e))?;
 
     let file = work.track(index, codec.container_extension());
     let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
-    if file.exists() {
-        tracing::info!(
-            conference_id = %work.conference_id(),
-            path = %source.path.display(),
-            "Reusing the track an earlier attempt converted."
-        );
-    } else {
-        let partial = partial_path(&file);
-        clear(Stage::Preprocess, &partial)?;
-        slots
-            .run(
-                &janus::convert(&source.path, &partial),
-                budget(size_mb, 5.0),
-            )
-            .await
-            .map_err(|e| {
-                StageError::from_process(Stage::Preprocess, Blame::Input, &e)
-                    .context(format_args!("converting {}", source.path.display()))
-            })?;
-        commit(Stage::Preprocess, &partial, &file)?;
-    }
+    convert(slots, work, source, &file, size_mb).await?;
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
     let probed = probe_file(slots, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
     let stream = probed
         .first("video")
-        .ok_or_else(|| probe_failed(&source.path, "janus-pp-rec produced no video stream"))?;
+        .ok_or_else(|| unusable(&source.path, "janus-pp-rec produced no video stream"))?;
     let (width, height) = match (stream.width, stream.height) {
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
-        _ => return Err(probe_failed(&source.path, "the video has no picture size")),
+        _ => return Err(unusable(&source.path, "the video has no picture size")),
     };
     let (stream_start, last) = probed
         .span("video")
-        .ok_or_else(|| probe_failed(&source.path, "the converted video has no frames"))?;
+        .ok_or_else(|| unusable(&source.path, "the converted video has no frames"))?;
     // janus-pp-rec's WebM ends at the last frame's timestamp; like a player, keep that frame
     // on screen for one frame interval.
     let hold = probed
@@ -177,26 +154,51 @@ async fn video(
     }))
 }
 
+/// Converts `source` into `file` with janus-pp-rec, unless an earlier attempt at this job
+/// did (a committed track is complete).
+async fn convert(
+    slots: &ToolSlots,
+    work: &Workspace,
+    source: &VideoSource,
+    file: &Path,
+    size_mb: f64,
+) -> Result<(), Cause> {
+    if file.exists() {
+        tracing::info!(
+            conference_id = %work.conference_id(),
+            path = %source.path.display(),
+            "Reusing the track an earlier attempt converted."
+        );
+        return Ok(());
+    }
+    let partial = partial_path(file);
+    clear(&partial)?;
+    let converting = janus::convert(&source.path, &partial);
+    let converted = slots.run(&converting, budget(size_mb, 5.0)).await;
+    janus::judge(converted).map_err(|e| {
+        Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
+    })?;
+    commit(&partial, file)
+}
+
 async fn probe_file(
     slots: &ToolSlots,
     file: &Path,
     kind: probe::Kind,
     timeout: std::time::Duration,
-) -> Result<probe::Probe, StageError> {
-    let out = slots
-        .run(&probe::invocation(file, kind), timeout)
-        .await
-        .map_err(|e| StageError::from_process(Stage::Preprocess, Blame::Input, &e))?;
-    probe::parse(&out.stdout).map_err(|e| probe_failed(file, &e))
+) -> Result<probe::Probe, Cause> {
+    let out = ffmpeg::judge(slots.run(&probe::invocation(file, kind), timeout).await)
+        .map_err(Cause::tool(Blame::Input))?;
+    probe::parse(&out.stdout).map_err(|e| unusable(file, e))
 }
 
 /// Checks the mixed WAV and measures it.
-pub async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, StageError> {
+pub(crate) async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, Cause> {
     let probed = probe_file(slots, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
         .await
-        .map_err(|e| e.context("the mixed audio is unreadable"))?;
+        .map_err(|e| e.doing("the mixed audio is unreadable"))?;
     let (_, end) = probed.span("audio").ok_or_else(|| {
-        probe_failed(
+        unusable(
             &source.path,
             "holds no audio stream (expected the audiomixer's WAV)",
         )

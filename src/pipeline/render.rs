@@ -1,18 +1,17 @@
-//! Render, concat and mux: each visible track is decoded once and cut into keyframe-aligned
-//! pieces on the output frame grid; every interval is laid out from its pieces (intervals in
-//! parallel, one tool per core); the parts are joined without re-encoding; the mixed audio
-//! is muxed in.
+//! Render: each visible track is decoded once and cut into keyframe-aligned pieces on the
+//! output frame grid; every interval is laid out from its pieces (intervals in parallel, one
+//! tool per core) into a part, for [`super::concat`] to join.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use futures::future::try_join_all;
 
 use crate::media::ffmpeg::{self, Encoding, Render, Slice, TileInput};
 use crate::pipeline::preprocess::{Track, MAX_LAST_FRAME_HOLD_S};
 use crate::pipeline::{
-    budget, clear, commit, partial_path, Blame, Stage, StageError, ToolSlots, Workspace,
+    budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
-use crate::plan::{fit_within, Plan, TrackCut, FPS};
+use crate::plan::{fit_within, Interval, Plan, Tile, TrackCut, FPS};
 
 /// How far before a track's planned end its decoded frames may run out: the plan holds a
 /// track's last frame for up to `MAX_LAST_FRAME_HOLD_S` past its timestamp (plus one frame of
@@ -20,17 +19,15 @@ use crate::plan::{fit_within, Plan, TrackCut, FPS};
 const TAIL_TOLERANCE_FRAMES: u64 = (MAX_LAST_FRAME_HOLD_S * FPS as f64) as u64 + 1;
 
 /// Cuts every visible track into its pieces, in parallel.
-pub async fn slices(
+pub(crate) async fn slices(
     slots: &ToolSlots,
     work: &Workspace,
     plan: &Plan,
     tracks: &[Track],
     anchors: &[f64],
     canvas: (u32, u32),
-) -> Result<(), StageError> {
-    let root = work.slices();
-    std::fs::create_dir_all(&root)
-        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &root, &e))?;
+) -> Result<(), Cause> {
+    create_dir(&work.slices())?;
     // Tracks an earlier attempt at this job sliced completely are kept.
     let todo: Vec<&TrackCut> = plan
         .cuts
@@ -60,13 +57,12 @@ async fn slice(
     anchor: f64,
     canvas: (u32, u32),
     threads: usize,
-) -> Result<(), StageError> {
+) -> Result<(), Cause> {
     // Sliced into a partial directory, renamed whole when every piece is written.
     let dir = work.slice_dir(cut.track);
     let partial = partial_path(&dir);
-    clear(Stage::Render, &partial)?;
-    std::fs::create_dir_all(&partial)
-        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &partial, &e))?;
+    clear(&partial)?;
+    create_dir(&partial)?;
     let (width, height) = fit_within(track.width, track.height, canvas.0, canvas.1);
     let in_partial = |p: PathBuf| partial.join(p.file_name().unwrap_or_default());
     let pattern = in_partial(work.piece_pattern(cut.track));
@@ -85,18 +81,19 @@ async fn slice(
         threads,
     });
     let seconds = frames as f64 / FPS as f64;
-    slots.run(&inv, budget(seconds, 4.0)).await.map_err(|e| {
-        StageError::from_process(Stage::Render, Blame::Input, &e).context(format_args!(
+    let sliced = slots.run(&inv, budget(seconds, 4.0)).await;
+    ffmpeg::judge(sliced).map_err(|e| {
+        Cause::tool(Blame::Input)(e).doing(format_args!(
             "slicing {} (user {})",
             track.source.path.display(),
             track.source.user_id
         ))
     })?;
-    commit(Stage::Render, &partial, &dir)
+    commit(&partial, &dir)
 }
 
 /// Logs how much of a step an earlier attempt at this job already did.
-fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
+pub(crate) fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
     if done > 0 {
         tracing::info!(
             conference_id = %work.conference_id(),
@@ -108,16 +105,14 @@ fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
 }
 
 /// Lays out every interval, in parallel; returns the parts in order.
-pub async fn intervals(
+pub(crate) async fn intervals(
     slots: &ToolSlots,
     work: &Workspace,
     plan: &Plan,
     canvas: (u32, u32),
     encoding: Encoding,
-) -> Result<Vec<PathBuf>, StageError> {
-    let dir = work.parts();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StageError::from_io(Stage::Render, "cannot create", &dir, &e))?;
+) -> Result<Vec<PathBuf>, Cause> {
+    create_dir(&work.parts())?;
     let parts: Vec<PathBuf> = (0..plan.intervals.len()).map(|i| work.part(i)).collect();
     // Parts an earlier attempt at this job rendered are complete (committed) and kept.
     let todo: Vec<usize> = (0..parts.len()).filter(|&i| !parts[i].exists()).collect();
@@ -136,41 +131,8 @@ pub async fn intervals(
         let target = &parts[i];
         async move {
             let output = &partial_path(target);
-            clear(Stage::Render, output)?;
-            let mut pieces = Vec::with_capacity(interval.tiles.len());
-            for t in &interval.tiles {
-                let piece = work.piece(t.track, t.piece);
-                if piece.exists() {
-                    pieces.push((piece, t.rect));
-                    continue;
-                }
-                // Legitimate only in the held tail of a track: its decoded frames ended
-                // within the hold the plan added after its last timestamp.
-                let track_end = plan
-                    .cuts
-                    .iter()
-                    .find(|c| c.track == t.track)
-                    .map_or(0, |c| c.end_frame);
-                if interval.start_frame + TAIL_TOLERANCE_FRAMES < track_end {
-                    return Err(StageError::system(
-                        Stage::Render,
-                        format!(
-                            "slicing left no piece {} of track {} ({}) for the interval at {:.2}s",
-                            t.piece,
-                            t.track,
-                            piece.display(),
-                            interval.start_seconds()
-                        ),
-                    ));
-                }
-                tracing::warn!(
-                    conference_id = %work.conference_id(),
-                    track = t.track,
-                    piece = t.piece,
-                    "A track's held last frame has no piece; its tile stays black for {} frames.",
-                    interval.frames()
-                );
-            }
+            clear(output)?;
+            let pieces = pieces(work, plan, interval)?;
             let inv = ffmpeg::render(&Render {
                 tiles: pieces
                     .iter()
@@ -185,72 +147,61 @@ pub async fn intervals(
                 encoding,
                 output,
             });
-            slots
-                .run(&inv, budget(interval.seconds(), 10.0))
-                .await
-                .map_err(|e| {
-                    StageError::from_process(Stage::Render, Blame::System, &e).context(
-                        format_args!("rendering the interval at {:.2}s", interval.start_seconds()),
-                    )
-                })?;
-            commit(Stage::Render, output, target)
+            let rendered = slots.run(&inv, budget(interval.seconds(), 10.0)).await;
+            ffmpeg::judge(rendered).map_err(|e| {
+                Cause::tool(Blame::System)(e).doing(format_args!(
+                    "rendering the interval at {:.2}s",
+                    interval.start_seconds()
+                ))
+            })?;
+            commit(output, target)
         }
     }))
     .await?;
     Ok(parts)
 }
 
-/// Joins the parts into one video, stream-copied.
-pub async fn concat(
-    slots: &ToolSlots,
+/// The pieces an interval shows, each with its tile. A missing piece is legitimate only in
+/// the held tail of a track (its decoded frames ended within the hold the plan added after
+/// its last timestamp): its tile stays black.
+fn pieces(
     work: &Workspace,
-    parts: &[PathBuf],
-    seconds: f64,
-) -> Result<PathBuf, StageError> {
-    let list = work.concat_list();
-    let refs: Vec<&Path> = parts.iter().map(PathBuf::as_path).collect();
-    std::fs::write(&list, ffmpeg::concat_list(&refs))
-        .map_err(|e| StageError::from_io(Stage::Concat, "cannot write", &list, &e))?;
-    let video = work.video();
-    if video.exists() {
-        reused(work, "joined videos", 1, 1);
-        return Ok(video);
+    plan: &Plan,
+    interval: &Interval,
+) -> Result<Vec<(PathBuf, crate::plan::Rect)>, Cause> {
+    let mut pieces = Vec::with_capacity(interval.tiles.len());
+    for t in &interval.tiles {
+        let piece = work.piece(t.track, t.piece);
+        if piece.exists() {
+            pieces.push((piece, t.rect));
+            continue;
+        }
+        if !in_held_tail(plan, interval, t) {
+            return Err(Cause::System(format!(
+                "slicing left no piece {} of track {} ({}) for the interval at {:.2}s",
+                t.piece,
+                t.track,
+                piece.display(),
+                interval.start_seconds()
+            )));
+        }
+        tracing::warn!(
+            conference_id = %work.conference_id(),
+            track = t.track,
+            piece = t.piece,
+            "A track's held last frame has no piece; its tile stays black for {} frames.",
+            interval.frames()
+        );
     }
-    let partial = partial_path(&video);
-    clear(Stage::Concat, &partial)?;
-    slots
-        .run(&ffmpeg::concat(&list, &partial), budget(seconds, 1.0))
-        .await
-        .map_err(|e| StageError::from_process(Stage::Concat, Blame::System, &e))?;
-    commit(Stage::Concat, &partial, &video)?;
-    Ok(video)
+    Ok(pieces)
 }
 
-/// Muxes the final file from the video and/or the audio.
-pub async fn mux(
-    slots: &ToolSlots,
-    video: Option<&Path>,
-    audio: Option<&Path>,
-    seconds: f64,
-    encoding: &Encoding,
-    output: &Path,
-) -> Result<(), StageError> {
-    if output.exists() {
-        // Muxed by an earlier attempt that did not get to deliver it.
-        return Ok(());
-    }
-    if let Some(dir) = output.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StageError::from_io(Stage::Mux, "cannot create", dir, &e))?;
-    }
-    let partial = partial_path(output);
-    clear(Stage::Mux, &partial)?;
-    slots
-        .run(
-            &ffmpeg::mux(video, audio, seconds, encoding, &partial),
-            budget(seconds, 2.0),
-        )
-        .await
-        .map_err(|e| StageError::from_process(Stage::Mux, Blame::Input, &e))?;
-    commit(Stage::Mux, &partial, output)
+/// Whether `interval` lies within the held tail of `tile`'s track.
+fn in_held_tail(plan: &Plan, interval: &Interval, tile: &Tile) -> bool {
+    let track_end = plan
+        .cuts
+        .iter()
+        .find(|c| c.track == tile.track)
+        .map_or(0, |c| c.end_frame);
+    interval.start_frame + TAIL_TOLERANCE_FRAMES >= track_end
 }

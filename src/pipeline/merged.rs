@@ -1,0 +1,121 @@
+//! Merged mode: every interval rendered, the parts joined, the mixed audio muxed in; one
+//! file, sealed, delivered under `filename_format`.
+
+use std::path::Path;
+
+use crate::media::ffmpeg::Encoding;
+use crate::pipeline::concat::concat;
+use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
+use crate::pipeline::mux::mux;
+use crate::pipeline::seal::{seal, Plaintext};
+use crate::pipeline::target::MergedTarget;
+use crate::pipeline::{render, step, Material, Stage, StageError};
+use crate::plan::Plan;
+
+/// Renders, joins and muxes the recording, seals it, and says how to place it.
+pub(crate) async fn merged(
+    m: &Material<'_>,
+    layout: &Plan,
+    target: &MergedTarget,
+    delivered: &mut Delivered,
+) -> Result<Placement, StageError> {
+    let id = m.conference.conference_id.as_str();
+    let rec = &m.config.recording;
+    let encoding = Encoding {
+        codec: rec.video_codec,
+        quality: rec.quality,
+        threads: m.slots.cores(),
+    };
+    let has_video = !layout.cuts.is_empty() || m.audio.is_none();
+    let duration = match has_video {
+        true => layout.duration(),
+        false => m.timeline.duration,
+    };
+    let video = match has_video {
+        true => Some(video(m, layout, encoding, duration).await?),
+        false => None,
+    };
+    let muxed = m.work.output().join(&target.name);
+    let audio = m.audio.as_ref().map(|a| a.source.path.as_path());
+    let muxing = mux(
+        m.slots,
+        video.as_deref(),
+        audio,
+        duration,
+        &encoding,
+        &muxed,
+    );
+    step(id, Stage::Mux, "mux", muxing).await?;
+
+    let key = m.config.encryption.as_ref();
+    let sealed = seal(id, key, muxed, Plaintext::Keep).await?;
+    delivered.duration = duration;
+    delivered.videos = sources(m, duration);
+    delivered.audio = m.audio.as_ref().map(|a| MediaEntry {
+        path: a.source.path.clone(),
+        user_id: None,
+        start: m.timeline.origin,
+        stop: m
+            .timeline
+            .origin
+            .add_seconds(a.facts.duration.min(duration)),
+        bytes: file_size(&a.source.path),
+    });
+    delivered.files.push(DeliveredFile {
+        path: target.dest.clone(),
+        kind: FileKind::Merged,
+        bytes: sealed.digest.bytes,
+        sha256: sealed.digest.sha256,
+    });
+    Ok(Placement::File {
+        from: sealed.path,
+        to: target.dest.clone(),
+    })
+}
+
+/// The video of the layout: tracks sliced, intervals laid out, parts joined.
+async fn video(
+    m: &Material<'_>,
+    layout: &Plan,
+    encoding: Encoding,
+    duration: f64,
+) -> Result<std::path::PathBuf, StageError> {
+    let id = m.conference.conference_id.as_str();
+    let canvas = (m.config.recording.width, m.config.recording.height);
+    let (slots, work) = (m.slots, m.work);
+    let anchors = &m.timeline.anchors;
+    let slicing = render::slices(slots, work, layout, &m.tracks, anchors, canvas);
+    step(id, Stage::Render, "slice", slicing).await?;
+    let laying_out = render::intervals(slots, work, layout, canvas, encoding);
+    let parts = step(id, Stage::Render, "layout", laying_out).await?;
+    step(
+        id,
+        Stage::Concat,
+        "concat",
+        concat(slots, work, &parts, duration),
+    )
+    .await
+}
+
+/// The source tracks as placed on the timeline, for the metadata.
+fn sources(m: &Material<'_>, duration: f64) -> Vec<MediaEntry> {
+    let origin = m.timeline.origin;
+    m.tracks
+        .iter()
+        .zip(&m.timeline.tracks)
+        .filter_map(|(t, span)| {
+            let span = (*span)?;
+            Some(MediaEntry {
+                path: t.source.path.clone(),
+                user_id: Some(t.source.user_id.clone()),
+                start: origin.add_seconds(span.start),
+                stop: origin.add_seconds(span.end.min(duration)),
+                bytes: file_size(&t.source.path),
+            })
+        })
+        .collect()
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}

@@ -1,0 +1,191 @@
+//! Split mode: each converted track as janus-pp-rec wrote it and a copy of the mixed WAV,
+//! named by SPEC.md, sealed, with the metadata JSON, delivered as one directory.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::names;
+use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
+use crate::pipeline::preprocess::{Audio, Track};
+use crate::pipeline::seal::{self, seal, Plaintext, Sealed};
+use crate::pipeline::target::SplitTarget;
+use crate::pipeline::{
+    blocking, create_dir, fresh_dir, step, AtStage, Cause, Material, Stage, StageError,
+};
+use crate::report;
+
+/// A file staged for the directory, and what it is.
+type Staged = (Sealed, FileKind);
+
+/// Stages, seals and measures every file, writes the metadata, and says how to place them.
+pub(crate) async fn split(
+    m: &Material<'_>,
+    target: &SplitTarget,
+    delivered: &mut Delivered,
+) -> Result<Placement, StageError> {
+    let staging = m.work.output().join(&target.dir);
+    fresh_dir(&m.work.output()).at(Stage::Deliver)?;
+    create_dir(&staging).at(Stage::Deliver)?;
+
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut videos = Vec::with_capacity(m.tracks.len());
+    let mut taken = HashSet::new();
+    for t in &m.tracks {
+        let (entry, file) = video(m, t, &staging, &target.dest, &mut taken).await?;
+        videos.push(entry);
+        staged.push((file, FileKind::Video));
+    }
+    let audio = match &m.audio {
+        Some(a) => {
+            let (entry, file) = audio(m, a, &staging.join(&target.audio), &target.dest).await?;
+            staged.push((file, FileKind::Audio));
+            Some(entry)
+        }
+        None => None,
+    };
+    delivered.duration = m.timeline.duration;
+    delivered.videos = videos;
+    delivered.audio = audio;
+
+    let meta = metadata(m, delivered, staging.join(&target.metadata)).await?;
+    staged.push((meta, FileKind::Metadata));
+    let paths = staged.iter().map(|(s, _)| s.path.clone()).collect();
+    let mut files: Vec<DeliveredFile> = staged
+        .into_iter()
+        .map(|(sealed, kind)| DeliveredFile {
+            path: target
+                .dest
+                .join(sealed.path.file_name().unwrap_or_default()),
+            kind,
+            bytes: sealed.digest.bytes,
+            sha256: sealed.digest.sha256,
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    delivered.directory = Some(target.dest.clone());
+    delivered.files = files;
+    Ok(Placement::Dir {
+        files: paths,
+        dest: target.dest.clone(),
+    })
+}
+
+/// A converted track, moved into the staging directory under its SPEC.md name and sealed.
+async fn video(
+    m: &Material<'_>,
+    t: &Track,
+    staging: &Path,
+    dest: &Path,
+    taken: &mut HashSet<String>,
+) -> Result<(MediaEntry, Sealed), StageError> {
+    // {{date}}/{{time}} and startTime: when the file's media starts (its first packet).
+    let at = t.facts.first_packet;
+    let ext = t
+        .file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("webm");
+    let name = unique_name(taken, names::split_video_name(at, &t.source.user_id, ext));
+    let file = staging.join(&name);
+    let (from, to) = (t.file.clone(), file.clone());
+    blocking(move || std::fs::rename(&from, &to).map_err(Cause::io("cannot stage", &to)))
+        .await
+        .at(Stage::Deliver)?;
+    let sealed = seal_staged(m, file).await?;
+    let entry = MediaEntry {
+        path: dest.join(sealed.path.file_name().unwrap_or_default()),
+        user_id: Some(t.source.user_id.clone()),
+        start: at,
+        stop: at.add_seconds(t.facts.end),
+        bytes: sealed.digest.bytes,
+    };
+    Ok((entry, sealed))
+}
+
+/// A copy of the mixed WAV (the audiomixer's file, which stays), sealed.
+async fn audio(
+    m: &Material<'_>,
+    a: &Audio,
+    file: &Path,
+    dest: &Path,
+) -> Result<(MediaEntry, Sealed), StageError> {
+    let (from, to) = (a.source.path.clone(), file.to_owned());
+    blocking(move || std::fs::copy(&from, &to).map_err(Cause::io("cannot copy the audio to", &to)))
+        .await
+        .at(Stage::Deliver)?;
+    let sealed = seal_staged(m, file.to_owned()).await?;
+    let entry = MediaEntry {
+        path: dest.join(sealed.path.file_name().unwrap_or_default()),
+        user_id: None,
+        start: a.facts.start,
+        stop: a.facts.start.add_seconds(a.facts.duration),
+        bytes: sealed.digest.bytes,
+    };
+    Ok((entry, sealed))
+}
+
+/// With encryption, a staged media file is replaced by its `.gpg`: the plaintext copy is
+/// removed at once.
+async fn seal_staged(m: &Material<'_>, file: PathBuf) -> Result<Sealed, StageError> {
+    let id = m.conference.conference_id.as_str();
+    seal(id, m.config.encryption.as_ref(), file, Plaintext::Remove).await
+}
+
+/// Writes the metadata JSON, which names the files as they sit in the directory.
+async fn metadata(
+    m: &Material<'_>,
+    delivered: &Delivered,
+    path: PathBuf,
+) -> Result<Sealed, StageError> {
+    let metadata = report::metadata(m.conference, delivered, |p| {
+        p.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    });
+    let text = serde_json::to_vec_pretty(&metadata).expect("metadata serialises");
+    let file = path.clone();
+    blocking(move || std::fs::write(&file, text).map_err(Cause::io("cannot write", &file)))
+        .await
+        .at(Stage::Deliver)?;
+    let id = m.conference.conference_id.as_str();
+    let digest = step(id, Stage::Deliver, "digest", seal::digest(path.clone())).await?;
+    Ok(Sealed { path, digest })
+}
+
+/// `name`, or `name` with `-2`, `-3`… before its extension if taken (one user publishing
+/// twice within a second).
+fn unique_name(taken: &mut HashSet<String>, name: String) -> String {
+    if taken.insert(name.clone()) {
+        return name;
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) => (s.to_owned(), format!(".{e}")),
+        None => (name.clone(), String::new()),
+    };
+    (2..)
+        .map(|n| format!("{stem}-{n}{ext}"))
+        .find(|candidate| taken.insert(candidate.clone()))
+        .expect("some suffix is free")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_taken_twice_get_a_suffix_before_the_extension() {
+        let mut taken = HashSet::new();
+        assert_eq!(
+            unique_name(&mut taken, "rec-1-u.webm".into()),
+            "rec-1-u.webm"
+        );
+        assert_eq!(
+            unique_name(&mut taken, "rec-1-u.webm".into()),
+            "rec-1-u-2.webm"
+        );
+        assert_eq!(
+            unique_name(&mut taken, "rec-1-u.webm".into()),
+            "rec-1-u-3.webm"
+        );
+        assert_eq!(unique_name(&mut taken, "rec-1-v.mp4".into()), "rec-1-v.mp4");
+    }
+}
