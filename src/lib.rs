@@ -1,20 +1,22 @@
 //! recproc: turns the raw media of a recorded conference (Janus `.mjr` video tracks and the
 //! audiomixer's WAV) into finished recording files, as `../shared/SPEC.md` describes.
 //!
-//! The pure core (`event`, `names`, `plan`, the argument builders in `media`) does no I/O;
-//! the edges (`process`, `pipeline`, `job`) run tools and touch files.
+//! The pure core (`plan`, `names`, the event's wire checks, the argument builders in
+//! `media`, the ack policy) does no I/O; the edges (`event`'s path resolution, `process`,
+//! `pipeline`, `job`, `ledger`, `amqp`) run tools, touch files and talk to the broker. Only
+//! what the `recproc` binary, the tests and the benches use is public.
 
 pub mod amqp;
 pub mod config;
-pub mod event;
+mod event;
 pub mod job;
 pub mod ledger;
 pub mod media;
-pub mod names;
+mod names;
 pub mod pipeline;
-pub mod plan;
-pub mod process;
+mod plan;
+mod process;
 pub mod recipient;
-pub mod report;
+mod report;
 pub mod signal;
 pub mod timestamp;

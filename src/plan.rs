@@ -268,6 +268,7 @@ pub struct TrackCut {
 }
 
 impl TrackCut {
+    #[cfg(test)]
     pub fn pieces(&self) -> usize {
         self.cuts.len() + 1
     }

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use crate::timestamp::Timestamp;
 
 /// The first bytes of a version 2 recording.
-pub const MAGIC_V2: &[u8; 8] = b"MJR00002";
+pub(crate) const MAGIC_V2: &[u8; 8] = b"MJR00002";
 const MAGIC_PREFIX: &[u8; 5] = b"MJR00";
 /// The first bytes of every packet record.
-pub const RECORD_MAGIC: &[u8; 4] = b"MEET";
+pub(crate) const RECORD_MAGIC: &[u8; 4] = b"MEET";
 /// No RTP packet a recorder writes is larger than this (Janus buffers are 1500 bytes; the
 /// margin covers extensions). A bigger length means the record is corrupt.
 const MAX_PACKET: usize = 16 * 1024;
@@ -131,7 +131,7 @@ pub enum MjrError {
 }
 
 /// Parses the header bytes that follow the magic and length.
-pub fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
+pub(crate) fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
     let raw: RawHeader =
         serde_json::from_slice(json).map_err(|e| MjrError::BadHeader(e.to_string()))?;
     let kind = match raw.t.as_str() {
@@ -159,7 +159,7 @@ pub fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
 }
 
 /// Reads the header and walks every packet record of the file at `path`.
-pub fn inspect(path: &Path) -> Result<Inspection, MjrError> {
+pub(crate) fn inspect(path: &Path) -> Result<Inspection, MjrError> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     inspect_reader(BufReader::new(file), len)

@@ -27,7 +27,7 @@ pub enum ToolError {
 }
 
 /// The first line of a `-version` output, without the copyright.
-pub fn first_line_version(text: &str) -> String {
+pub(crate) fn first_line_version(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     line.split(" Copyright")
         .next()
@@ -37,7 +37,7 @@ pub fn first_line_version(text: &str) -> String {
 }
 
 /// The encoders a configuration needs, with what each is for.
-pub fn required_encoders(codec: OutputCodec) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn required_encoders(codec: OutputCodec) -> Vec<(&'static str, &'static str)> {
     let mut v = vec![("libx264", "slicing tracks into pieces")];
     match codec {
         OutputCodec::Vp8 => v.extend([("libvpx", "video_codec = vp8"), ("libopus", "webm audio")]),
@@ -51,7 +51,7 @@ pub fn required_encoders(codec: OutputCodec) -> Vec<(&'static str, &'static str)
 }
 
 /// Whether `ffmpeg -encoders` output lists `name`.
-pub fn lists_encoder(encoders: &str, name: &str) -> bool {
+pub(crate) fn lists_encoder(encoders: &str, name: &str) -> bool {
     encoders
         .lines()
         .any(|l| l.split_whitespace().nth(1) == Some(name))
