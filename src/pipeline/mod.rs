@@ -78,7 +78,7 @@ impl ToolSlots {
             .limit
             .acquire()
             .await
-            .expect("the slots's semaphore is never closed");
+            .expect("the tool slots' semaphore is never closed");
         tracing::debug!(command = %inv.display(), "Running tool.");
         process::run_to_exit(inv, timeout).await
     }
