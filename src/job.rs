@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::event::{self, Conference, Roots};
 use crate::ledger::{self, Delivery, Ledger};
+use crate::logs::{self, Inline};
 use crate::names::sanitize;
 use crate::pipeline::deliver::Record;
 use crate::pipeline::{
@@ -118,7 +119,10 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
         Ok(v) => v,
         Err(e) => {
             let err = Cause::Event(e).at(Stage::Validate);
-            tracing::warn!(error = %err.cause, "Rejected an event that is not valid JSON.");
+            tracing::warn!(
+                error = logs::field(&err.cause),
+                "Rejected an event that is not valid JSON."
+            );
             let text = String::from_utf8_lossy(raw).into_owned();
             return Outcome::Failed(Box::new(report::failed(
                 (None, None),
@@ -130,14 +134,22 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     };
     let ids = event::ids_best_effort(&value);
     let shown_id = ids.0.clone().unwrap_or_default();
-    tracing::info!(conference_id = %shown_id, "Received a process recording event with id: {shown_id}");
+    tracing::info!(
+        conference_id = logs::field(&shown_id),
+        "Received a process recording event with id: {}",
+        Inline(&shown_id)
+    );
 
     let roots = Roots::from_paths(&config.paths);
     let conference = match event::validate(&value, &roots) {
         Ok(c) => c,
         Err(e) => {
             let err = Cause::Event(e).at(Stage::Validate);
-            tracing::warn!(conference_id = %shown_id, error = %err.cause, "Rejected an invalid event.");
+            tracing::warn!(
+                conference_id = logs::field(&shown_id),
+                error = logs::field(&err.cause),
+                "Rejected an invalid event."
+            );
             return Outcome::Failed(Box::new(report::failed(ids, &err, None, value)));
         }
     };
@@ -147,7 +159,12 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     match run(config, slots, &conference, &value, &dir).await {
         Ok(processed) => {
             let files = processed.files.len();
-            tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
+            tracing::info!(
+                conference_id = logs::field(id),
+                files,
+                "Recording with ID {} processed correctly.",
+                Inline(id)
+            );
             Outcome::Processed(Box::new(processed))
         }
         Err(err) => {
@@ -157,11 +174,17 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             let (stage, work_dir) = (err.stage.as_str(), dir.display());
             match err.blame() {
                 Blame::System => tracing::error!(
-                    conference_id = id, stage, %work_dir, error = %err.cause,
+                    conference_id = logs::field(id),
+                    stage,
+                    work_dir = logs::field(&work_dir),
+                    error = logs::field(&err.cause),
                     "Processing failed for a system reason; the temporary files are kept."
                 ),
                 Blame::Input => tracing::warn!(
-                    conference_id = id, stage, %work_dir, error = %err.cause,
+                    conference_id = logs::field(id),
+                    stage,
+                    work_dir = logs::field(&work_dir),
+                    error = logs::field(&err.cause),
                     "Processing failed on this recording's input; the temporary files are kept."
                 ),
             }
@@ -192,13 +215,19 @@ async fn run(
         .at(Stage::Preprocess)?;
     let _claim = ledger
         .claim(&job, || {
-            tracing::info!(conference_id = %id, "Another delivery of conference {id} is being processed; waiting for it to finish.");
+            tracing::info!(
+                conference_id = logs::field(id),
+                "Another delivery of this conference is being processed; waiting for it to finish."
+            );
         })
         .await
         .map_err(Cause::io("cannot lock", ledger.dir()))
         .at(Stage::Preprocess)?;
     if let Some(done) = already_delivered(&ledger, &job, &event_sha256).await? {
-        tracing::info!(conference_id = %id, "Conference {id} was already delivered; publishing its processed event again.");
+        tracing::info!(
+            conference_id = logs::field(id),
+            "This conference was already delivered; publishing its processed event again."
+        );
         clean_work_dir(config, id, dir);
         return Ok(done);
     }
@@ -206,7 +235,11 @@ async fn run(
     let resumed =
         prepare_work_dir(dir, &work_manifest(config, &event_sha256)).at(Stage::Preprocess)?;
     if resumed {
-        tracing::info!(conference_id = %id, work_dir = %dir.display(), "Resuming an earlier attempt at conference {id}.");
+        tracing::info!(
+            conference_id = logs::field(id),
+            work_dir = logs::field(dir.display()),
+            "Resuming an earlier attempt at this conference."
+        );
     }
     let work = Workspace::new(dir.to_owned(), id);
     let record = Record {
@@ -265,9 +298,14 @@ fn clean_work_dir(config: &Config, conference_id: &str, dir: &Path) {
     if wanted && dir.exists() {
         if let Err(e) = std::fs::remove_dir_all(dir) {
             if encrypted {
-                tracing::error!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files: they hold the recording in plaintext; remove them.");
+                tracing::error!(conference_id = logs::field(conference_id), work_dir = logs::field(dir.display()), error = logs::field(&e), "Could not remove the temporary files: they hold the recording in plaintext; remove them.");
             } else {
-                tracing::warn!(conference_id, work_dir = %dir.display(), error = %e, "Could not remove the temporary files.");
+                tracing::warn!(
+                    conference_id = logs::field(conference_id),
+                    work_dir = logs::field(dir.display()),
+                    error = logs::field(&e),
+                    "Could not remove the temporary files."
+                );
             }
         }
     }

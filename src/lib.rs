@@ -11,6 +11,7 @@ pub mod config;
 mod event;
 pub mod job;
 pub mod ledger;
+pub mod logs;
 pub mod media;
 mod names;
 pub mod pipeline;

@@ -2,7 +2,6 @@
 //! the chosen command (one module each in [`cmd`]), and turn its result into an exit code.
 //! `anyhow` lives here (and in `cmd`) only.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,7 +46,7 @@ const EXIT_SETUP: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    recproc::logs::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,25 +60,14 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            tracing::error!(
+                error = recproc::logs::field(format_args!("{e:#}")),
+                "recproc stopped: see the error."
+            );
             eprintln!("recproc: {e:#}");
             ExitCode::from(EXIT_SETUP)
         }
     }
-}
-
-fn init_logging() {
-    // lapin logs every channel the broker closes as an error, including the expected ones
-    // (check-config's look at a missing queue); recproc logs what matters itself.
-    // `RECPROC_LOG=info,lapin=info` shows lapin's lines again.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RECPROC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

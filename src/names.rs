@@ -1,15 +1,22 @@
 //! Output names: the operator's `filename_format` template and the fixed names of the split
 //! layout (SPEC "Outputs"). Pure code, no I/O.
 //!
-//! Every value that comes from an event (IDs, user IDs) is sanitised to `[A-Za-z0-9._-]`
-//! before it becomes part of a name, so a rendered name is always one path component.
+//! Every value that comes from an event (IDs, user IDs) enters a name through [`visible`]:
+//! sanitised to `[A-Za-z0-9._-]`, so a rendered name is always one path component; tagged
+//! with a hash of the raw value when sanitising changed it, so two different values never
+//! give one name (`room 1` and `room_1`); and never starting with a dot, so no delivered name
+//! is hidden or looks like recproc's own temporary names in `output_dir` (`.recproc`,
+//! `.recproc-*.partial`), which a daemon start sweeps away.
 
 use std::fmt;
+
+use sha2::{Digest, Sha256};
 
 use crate::timestamp::Timestamp;
 
 /// Replaces every character outside `[A-Za-z0-9._-]` with `_` (one `_` per character, so a
-/// multi-byte character becomes a single `_`).
+/// multi-byte character becomes a single `_`). Not injective by itself: names use
+/// [`visible`].
 pub fn sanitize(value: &str) -> String {
     value
         .chars()
@@ -21,6 +28,29 @@ pub fn sanitize(value: &str) -> String {
             }
         })
         .collect()
+}
+
+/// How many hex digits of the raw value's sha256 follow a value that sanitising changed.
+pub const TAG_HEX_DIGITS: usize = 8;
+
+/// A value as it appears in a delivered name (SPEC "Outputs"): [`sanitize`]d, with a leading
+/// dot replaced by `_` (no name hides); when either changed the value, `-` and the first
+/// [`TAG_HEX_DIGITS`] hex digits of the raw value's sha256 follow it, so values that sanitise
+/// alike stay apart (`room 1` → `room_1-<hash>`, `room_1` → `room_1`). A value already in
+/// the allowed set and not starting with a dot is used as it is.
+pub fn visible(value: &str) -> String {
+    let mut clean = sanitize(value);
+    if clean.starts_with('.') {
+        clean.replace_range(..1, "_");
+    }
+    if clean == value {
+        return clean;
+    }
+    let tag: String = Sha256::digest(value.as_bytes())[..TAG_HEX_DIGITS / 2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{clean}-{tag}")
 }
 
 /// The values a name is built from. `at` is the track start (split video), or the call
@@ -73,9 +103,9 @@ impl Placeholder {
 
     fn render(self, values: &NameValues<'_>) -> String {
         match self {
-            Placeholder::Uuid => sanitize(values.uuid),
-            Placeholder::ConfBridgeId => sanitize(values.confbridgeid),
-            Placeholder::UserId => values.userid.map(sanitize).unwrap_or_default(),
+            Placeholder::Uuid => visible(values.uuid),
+            Placeholder::ConfBridgeId => visible(values.confbridgeid),
+            Placeholder::UserId => values.userid.map(visible).unwrap_or_default(),
             Placeholder::Date => values.at.date_compact(),
             Placeholder::Time => values.at.time_compact(),
         }
@@ -93,7 +123,7 @@ enum Part {
 /// Placeholders are `{{uuid}}`, `{{confbridgeid}}`, `{{userid}}`, `{{date}}` and `{{time}}`
 /// (spaces inside the braces are allowed: `{{ uuid }}`). The literal text is used as written
 /// but may not contain `/`, `\` or control characters, so the rendered name is always a single
-/// path component.
+/// path component, and may not put a dot first, so the rendered name is never hidden.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     source: String,
@@ -115,12 +145,14 @@ pub enum TemplateError {
     ForbiddenCharacter { template: String, found: String },
     #[error("{template:?} can render an empty name; add literal text or {{{{uuid}}}}, {{{{confbridgeid}}}}, {{{{date}}}} or {{{{time}}}}")]
     Empty { template: String },
+    #[error("{template:?} can render a name that starts with '.', a hidden file; start it with a letter, a digit, '_', '-' or a placeholder other than {{{{userid}}}}")]
+    LeadingDot { template: String },
 }
 
 impl Template {
     /// Parses a template, refusing unknown placeholders, unclosed `{{`, a stray `}}`, path
     /// separators or control characters in the literal text, and a template that can render
-    /// an empty name.
+    /// an empty name or one that starts with a dot.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
@@ -189,6 +221,15 @@ impl Template {
                 template: text.to_owned(),
             });
         }
+        // Values never start with a dot ([`visible`]); `{{userid}}` may render as nothing.
+        let first = parts
+            .iter()
+            .find(|p| !matches!(p, Part::Placeholder(Placeholder::UserId)));
+        if matches!(first, Some(Part::Literal(text)) if text.starts_with('.')) {
+            return Err(TemplateError::LeadingDot {
+                template: text.to_owned(),
+            });
+        }
         Ok(Template {
             source: text.to_owned(),
             parts,
@@ -208,7 +249,7 @@ impl Template {
         })
     }
 
-    /// The name for `values`: literal text as written, values sanitised.
+    /// The name for `values`: literal text as written, values as [`visible`] makes them.
     pub fn render(&self, values: &NameValues<'_>) -> String {
         let mut out = String::new();
         for part in &self.parts {
@@ -243,7 +284,7 @@ impl serde::Serialize for Template {
 
 /// The split-mode directory: `{{uuid}}-{{confbridgeid}}`.
 pub fn split_dir_name(uuid: &str, confbridgeid: &str) -> String {
-    format!("{}-{}", sanitize(uuid), sanitize(confbridgeid))
+    format!("{}-{}", visible(uuid), visible(confbridgeid))
 }
 
 /// The split-mode audio file: `rec-{{date}}-{{time}}-{{uuid}}-{{confbridgeid}}.wav`, with the
@@ -253,19 +294,20 @@ pub fn split_audio_name(at: Timestamp, uuid: &str, confbridgeid: &str) -> String
         "rec-{}-{}-{}-{}.wav",
         at.date_compact(),
         at.time_compact(),
-        sanitize(uuid),
-        sanitize(confbridgeid)
+        visible(uuid),
+        visible(confbridgeid)
     )
 }
 
 /// A split-mode video file: `rec-{{date}}-{{time}}-{{userid}}.<ext>`, with the date and time
-/// of the track start. `ext` is given without the dot (`webm`, `mp4`).
+/// of the track start. `ext` is given without the dot (`webm`, `mp4`): recproc's own, only
+/// sanitised.
 pub fn split_video_name(at: Timestamp, userid: &str, ext: &str) -> String {
     format!(
         "rec-{}-{}-{}.{}",
         at.date_compact(),
         at.time_compact(),
-        sanitize(userid),
+        visible(userid),
         sanitize(ext)
     )
 }
@@ -278,6 +320,7 @@ pub fn split_metadata_name(uuid: &str, confbridgeid: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn at() -> Timestamp {
         Timestamp::parse("2020-05-25T07:42:36.277Z").unwrap()
@@ -362,7 +405,7 @@ mod tests {
             confbridgeid: "../x y",
             ..values(Some("José/é"))
         };
-        assert_eq!(t.render(&v), "Rec ord+Jos___-.._x_y");
+        assert_eq!(t.render(&v), "Rec ord+Jos___-b944d70c-_._x_y-46c740c6");
     }
 
     #[test]
@@ -492,15 +535,205 @@ mod tests {
 
     #[test]
     fn split_names_are_sanitised() {
-        assert_eq!(split_dir_name("a/b", "c d"), "a_b-c_d");
+        assert_eq!(split_dir_name("a/b", "c d"), "a_b-c14cddc0-c_d-b561f19f");
         assert_eq!(
             split_audio_name(at(), "../u", "ü"),
-            "rec-20200525-074236-.._u-_.wav"
+            "rec-20200525-074236-_._u-ffab3b70-_-607474ca.wav"
         );
         assert_eq!(
             split_video_name(at(), "bob@example.com", "mp4"),
-            "rec-20200525-074236-bob_example.com.mp4"
+            "rec-20200525-074236-bob_example.com-5ff860bf.mp4"
         );
-        assert_eq!(split_metadata_name("x\0", "y"), "x_-y.json");
+        assert_eq!(split_metadata_name("x\0", "y"), "x_-14f825b2-y.json");
+    }
+
+    #[test]
+    fn visible_keeps_values_sanitising_leaves_alone() {
+        for v in [
+            "61408347",
+            "c48eb251b2",
+            "Az09._-",
+            "x.partial",
+            "a..b",
+            "room_1",
+            "a-",
+        ] {
+            assert_eq!(visible(v), v);
+        }
+        // The uuid form recproc sees most.
+        let uuid = "123e4567-e89b-12d3-a456-426614174000";
+        assert_eq!(visible(uuid), uuid);
+    }
+
+    #[test]
+    fn visible_tags_a_changed_value_with_its_raw_hash() {
+        // sha256("room 1") starts 03803e9c.
+        assert_eq!(visible("room 1"), "room_1-03803e9c");
+        assert_eq!(visible("José"), "Jos_-24c2ab65");
+        assert_eq!(visible("日本"), "__-cf2abf0c");
+        assert_eq!(visible(" "), "_-36a9e7f1");
+        assert_eq!(visible("conf 42@été"), "conf_42__t_-efab2448");
+    }
+
+    #[test]
+    fn visible_never_starts_with_a_dot() {
+        // A leading dot is a change: replaced and hashed.
+        assert_eq!(visible(".recproc"), "_recproc-83db60f9");
+        assert_eq!(visible(".hidden"), "_hidden-16924190");
+        assert_eq!(visible("."), "_-cdb4ee2a");
+        assert_eq!(visible("..x"), format!("_.x-{}", &hex_sha256("..x")[..8]));
+        // ... and not confused with the value that is already that way.
+        assert_eq!(visible("_recproc"), "_recproc");
+        for v in [".", "..", ".a", "./", ". ", ".\n", ".recproc-x.partial"] {
+            let name = visible(v);
+            assert!(!name.starts_with('.'), "{v:?} → {name:?}");
+        }
+    }
+
+    fn hex_sha256(v: &str) -> String {
+        Sha256::digest(v.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn visible_names_stay_in_the_allowed_set() {
+        for v in [
+            "a b",
+            "ü/../x",
+            "\0\n\t",
+            "{{uuid}}",
+            ".",
+            "日本",
+            "a\u{202e}b",
+            "%2e%2e",
+        ] {
+            let name = visible(v);
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')),
+                "{v:?} → {name:?}"
+            );
+            assert!(!name.is_empty());
+        }
+    }
+
+    #[test]
+    fn values_that_sanitise_alike_get_different_names() {
+        let alike = [
+            "room 1", "room_1", "room/1", "room\\1", "room@1", "room\t1", "roomü1", "room日1",
+            ".oom_1", "_oom_1",
+        ];
+        let names: HashSet<String> = alike.iter().map(|v| visible(v)).collect();
+        assert_eq!(names.len(), alike.len(), "{names:?}");
+        // Through every name that carries a value.
+        let t = Template::parse("recording-{{confbridgeid}}-{{uuid}}").unwrap();
+        let merged: HashSet<String> = alike
+            .iter()
+            .map(|v| {
+                t.render(&NameValues {
+                    confbridgeid: v,
+                    ..values(None)
+                })
+            })
+            .collect();
+        assert_eq!(merged.len(), alike.len());
+        for name in [
+            |v: &str| split_dir_name("u", v),
+            |v: &str| split_dir_name(v, "c"),
+            |v: &str| split_audio_name(at(), v, "c"),
+            |v: &str| split_audio_name(at(), "u", v),
+            |v: &str| split_video_name(at(), v, "webm"),
+            |v: &str| split_metadata_name(v, "c"),
+            |v: &str| split_metadata_name("u", v),
+        ] {
+            let got: HashSet<String> = alike.iter().map(|v| name(v)).collect();
+            assert_eq!(got.len(), alike.len(), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn no_delivered_name_starts_with_a_dot() {
+        let t = Template::parse("{{uuid}}").unwrap();
+        let hidden = NameValues {
+            uuid: ".recproc",
+            confbridgeid: ".x",
+            userid: Some(".u"),
+            at: at(),
+        };
+        for name in [
+            t.render(&hidden),
+            Template::parse("{{userid}}{{confbridgeid}}")
+                .unwrap()
+                .render(&hidden),
+            split_dir_name(".recproc", "x.partial"),
+            split_audio_name(at(), ".recproc", ".x"),
+            split_video_name(at(), ".u", "webm"),
+            split_metadata_name(".recproc", "x.partial"),
+        ] {
+            assert!(!name.starts_with('.'), "{name:?}");
+        }
+        assert_eq!(
+            split_dir_name(".recproc", "x.partial"),
+            "_recproc-83db60f9-x.partial"
+        );
+    }
+
+    #[test]
+    fn templates_that_can_start_with_a_dot_are_refused() {
+        for bad in [
+            ".{{uuid}}",
+            ".rec-{{uuid}}",
+            "{{userid}}.{{uuid}}",
+            "{{ userid }}{{userid}}..x",
+        ] {
+            let e = Template::parse(bad).unwrap_err();
+            assert_eq!(
+                e,
+                TemplateError::LeadingDot {
+                    template: bad.into()
+                }
+            );
+            assert!(e.to_string().contains("starts with '.'"), "{e}");
+        }
+        for good in [
+            "{{uuid}}.x",
+            "_.{{uuid}}",
+            "{{date}}.{{uuid}}",
+            "{{userid}}-.x",
+            "a.{{userid}}",
+        ] {
+            assert!(Template::parse(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn a_delivered_name_survives_the_start_up_sweep() {
+        // The daemon sweeps `.recproc-*.partial` leftovers from output_dir at start; a name
+        // recproc delivers never looks like one, however the IDs are chosen.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let delivered = [
+            split_dir_name(".recproc", "x.partial"),
+            split_dir_name("recproc", "x.partial"),
+            Template::parse("{{uuid}}{{confbridgeid}}")
+                .unwrap()
+                .render(&NameValues {
+                    uuid: ".recproc-",
+                    confbridgeid: "x.partial",
+                    userid: None,
+                    at: at(),
+                }),
+        ];
+        for name in &delivered {
+            std::fs::create_dir(d.join(name)).unwrap();
+        }
+        std::fs::create_dir(d.join(".recproc-leftover.partial")).unwrap();
+        let swept = crate::pipeline::deliver::sweep_partials(d, std::time::Duration::ZERO);
+        assert_eq!(swept, vec![d.join(".recproc-leftover.partial")]);
+        for name in &delivered {
+            assert!(d.join(name).is_dir(), "{name:?} was swept");
+        }
     }
 }

@@ -216,7 +216,7 @@ fn odd_but_harmless_ids_are_sanitised_in_names() {
     let out = run.delivered();
     assert_eq!(
         out.file_name().unwrap().to_str().unwrap(),
-        "recording-conf_42__t_-fixture-uuid.webm"
+        "recording-conf_42__t_-efab2448-fixture-uuid.webm"
     );
     assert_eq!(run.json["conferenceId"], "conf 42@été");
 }

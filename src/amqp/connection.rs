@@ -98,7 +98,7 @@ pub(crate) async fn log_events(events: impl futures::Stream<Item = lapin::Event>
     while let Some(event) = events.next().await {
         match event {
             lapin::Event::Error(e) => tracing::warn!(
-                error = %e,
+                error = crate::logs::field(&e),
                 "The broker closed a channel or the connection. Jobs in flight go on; their messages go back to the queue and are answered again (from the receipt once delivered)."
             ),
             // The first connection was made before this listener: this is a recovery.
@@ -106,7 +106,7 @@ pub(crate) async fn log_events(events: impl futures::Stream<Item = lapin::Event>
                 "The broker connection was lost and has been recovered; consuming again. The messages of jobs in flight went back to the queue and are answered again (from the receipt once delivered)."
             ),
             lapin::Event::ConnectionBlocked(reason) => tracing::warn!(
-                reason = %reason,
+                reason = crate::logs::field(&reason),
                 "The broker blocks publishing (a memory or disk alarm); results wait until it lifts."
             ),
             lapin::Event::ConnectionUnblocked => {

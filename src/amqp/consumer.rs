@@ -210,7 +210,10 @@ async fn consume(
 fn log_panic(done: Result<(), JoinError>) {
     if let Err(e) = done {
         if e.is_panic() {
-            tracing::error!(error = %e, "A job panicked; its message goes back to the queue when the channel closes.");
+            tracing::error!(
+                error = crate::logs::field(&e),
+                "A job panicked; its message goes back to the queue when the channel closes."
+            );
         }
     }
 }
@@ -233,11 +236,14 @@ fn log_channel_error(e: &lapin::Error) {
     let text = e.to_string();
     if text.contains("delivery acknowledgement") && text.contains("timed out") {
         tracing::error!(
-            error = %text,
+            error = crate::logs::field(&text),
             "RabbitMQ closed the channel because a job took longer than its consumer_timeout; the job goes on and its message comes back. Raise consumer_timeout in rabbitmq.conf (or the queue's x-consumer-timeout) above the longest job: see README, Deployment."
         );
     } else {
-        tracing::warn!(error = %text, "The broker channel failed; waiting for recovery.");
+        tracing::warn!(
+            error = crate::logs::field(&text),
+            "The broker channel failed; waiting for recovery."
+        );
     }
 }
 
@@ -294,7 +300,7 @@ fn decide(shared: &Shared, outcome: &job::Outcome) -> Action {
 async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: &str) {
     shared.system_failures.fetch_add(1, Ordering::Relaxed);
     tracing::error!(
-        error = %reason,
+        error = crate::logs::field(reason),
         retry_in_s = delay.as_secs(),
         "The system failed, not the message: it goes back to the queue to be tried again. Fix the cause (see the error); nothing was published."
     );
@@ -318,7 +324,7 @@ async fn ack(delivery: &Delivery) {
             "The ack did not reach the broker (the channel closed): the message will be delivered again and answered from its receipt."
         ),
         Err(e) => tracing::warn!(
-            error = %e,
+            error = crate::logs::field(&e),
             "The ack failed: the message will be delivered again and answered from its receipt."
         ),
     }

@@ -73,7 +73,7 @@ pub async fn run(
                 let delay = policy::backoff(failures, RECONNECT_BASE, RECONNECT_MAX);
                 failures += 1;
                 tracing::error!(
-                    error = %why,
+                    error = crate::logs::field(&why),
                     retry_in_s = delay.as_secs_f64(),
                     jobs_in_flight = jobs.len(),
                     "Lost the broker; reconnecting. Jobs in flight go on; their messages went back to the queue and are answered again (from the receipt once delivered)."
@@ -103,6 +103,9 @@ async fn sweep_partials(config: &Config) {
     .await
     .unwrap_or_default();
     for path in swept {
-        tracing::warn!(path = %path.display(), "Removed what a delivery cut short by a crash left in output_dir.");
+        tracing::warn!(
+            path = crate::logs::field(path.display()),
+            "Removed what a delivery cut short by a crash left in output_dir."
+        );
     }
 }

@@ -154,14 +154,17 @@ async fn retry_later(
     tracing::warn!(
         queue,
         kind,
-        error = %e,
+        error = crate::logs::field(&e),
         retry_in_s = delay.as_secs_f64(),
         "Could not publish the {kind} event; retrying. The message stays unacked until it is confirmed."
     );
     if matches!(e, PublishError::Returned { .. }) {
         // The queue is gone (deleted by hand?): declare it again.
         if let Err(e) = topology::declare(channel, amqp).await {
-            tracing::warn!(error = %e, "Could not declare the queues again.");
+            tracing::warn!(
+                error = crate::logs::field(&e),
+                "Could not declare the queues again."
+            );
         }
     }
     tokio::time::sleep(delay).await;

@@ -118,14 +118,22 @@ pub(crate) async fn deliver(
             .map_err(Cause::io("cannot write the receipt in", ledger.dir()))?;
         if let Err(e) = place_as_planned(placement, modes) {
             if let Err(e) = ledger.remove(&job) {
-                tracing::warn!(conference_id = %id, error = %e, "Could not remove the receipt of a delivery that failed.");
+                tracing::warn!(
+                    conference_id = crate::logs::field(id),
+                    error = crate::logs::field(&e),
+                    "Could not remove the receipt of a delivery that failed."
+                );
             }
             return Err(e);
         }
         // Delivered. Should this fail, the unplaced receipt and the files in place still
         // prove it, as long as they stay.
         if let Err(e) = ledger.mark_placed(&job, receipt) {
-            tracing::warn!(conference_id = %id, error = %e, "Could not mark the receipt placed.");
+            tracing::warn!(
+                conference_id = crate::logs::field(id),
+                error = crate::logs::field(&e),
+                "Could not mark the receipt placed."
+            );
         }
         Ok(())
     })
@@ -222,11 +230,19 @@ fn place_dir_with(
 /// After a delivery: make the directory entry durable and let the work side go.
 fn settle(dir: &Path, sources: &[PathBuf]) {
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        tracing::warn!(dir = %dir.display(), error = %e, "Could not fsync the output directory after delivering.");
+        tracing::warn!(
+            dir = crate::logs::field(dir.display()),
+            error = crate::logs::field(&e),
+            "Could not fsync the output directory after delivering."
+        );
     }
     for src in sources {
         if let Err(e) = fs::remove_file(src) {
-            tracing::warn!(path = %src.display(), error = %e, "Could not remove a delivered file's work copy.");
+            tracing::warn!(
+                path = crate::logs::field(src.display()),
+                error = crate::logs::field(&e),
+                "Could not remove a delivered file's work copy."
+            );
         }
     }
 }

@@ -54,7 +54,11 @@ fn sealed(key: &PublicKey, source: &Path) -> Result<PathBuf, Cause> {
     clear(&target)?;
     let partial = partial_path(&target);
     clear(&partial)?;
-    tracing::info!(path = %source.display(), "Trying to encrypt file: {}", source.display());
+    tracing::info!(
+        path = crate::logs::field(source.display()),
+        "Trying to encrypt file: {}",
+        crate::logs::Inline(source.display())
+    );
     write(key, source, &partial).map_err(|e| match e {
         Failure::Key(e) => Cause::Key(e),
         Failure::Io(path, e) => Cause::io("cannot encrypt", &path)(e),

@@ -79,7 +79,7 @@ impl ToolSlots {
             .acquire()
             .await
             .expect("the tool slots' semaphore is never closed");
-        tracing::debug!(command = %inv.display(), "Running tool.");
+        tracing::debug!(command = crate::logs::field(inv.display()), "Running tool.");
         process::run_to_exit(inv, timeout).await
     }
 }
@@ -101,7 +101,7 @@ pub(crate) async fn step<T, E: InStage>(
     let started = Instant::now();
     let out = f.await.at(stage)?;
     tracing::info!(
-        conference_id,
+        conference_id = crate::logs::field(conference_id),
         stage = stage.as_str(),
         step,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -189,7 +189,7 @@ fn nothing_recorded(config: &Config, conference: &Conference, delivered: &mut De
     delivered.mode = mode;
     delivered.mode_reason = format!("recordingType is none: nothing is recorded ({reason})");
     tracing::info!(
-        conference_id = conference.conference_id.as_str(),
+        conference_id = crate::logs::field(&conference.conference_id),
         "The recording type is none: nothing to render."
     );
 }
@@ -267,7 +267,7 @@ fn choose(m: &Material<'_>) -> (Plan, (Mode, String)) {
         layout.max_visible,
     );
     tracing::info!(
-        conference_id = m.conference.conference_id.as_str(),
+        conference_id = crate::logs::field(&m.conference.conference_id),
         mode = mode.as_str(),
         reason = %reason,
         duration_s = layout.duration(),

@@ -86,11 +86,11 @@ async fn video(
     source: &VideoSource,
 ) -> Result<Result<Track, Skipped>, Cause> {
     tracing::info!(
-        conference_id = %work.conference_id(),
-        path = %source.path.display(),
-        user_id = %source.user_id,
+        conference_id = crate::logs::field(work.conference_id()),
+        path = crate::logs::field(source.path.display()),
+        user_id = crate::logs::field(&source.user_id),
         "Processing video: {}",
-        source.path.display()
+        crate::logs::Inline(source.path.display())
     );
     let path = source.path.clone();
     let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
@@ -129,9 +129,9 @@ async fn video(
     let Some(first_frame) = probed.first_keyframe else {
         let reason = "no keyframe was recorded, so no frame of it can be decoded".to_owned();
         tracing::warn!(
-            conference_id = %work.conference_id(),
-            path = %source.path.display(),
-            user_id = %source.user_id,
+            conference_id = crate::logs::field(work.conference_id()),
+            path = crate::logs::field(source.path.display()),
+            user_id = crate::logs::field(&source.user_id),
             "Leaving a video out of the recording: {reason}."
         );
         return Ok(Err(Skipped {
@@ -165,8 +165,8 @@ async fn convert(
 ) -> Result<(), Cause> {
     if file.exists() {
         tracing::info!(
-            conference_id = %work.conference_id(),
-            path = %source.path.display(),
+            conference_id = crate::logs::field(work.conference_id()),
+            path = crate::logs::field(source.path.display()),
             "Reusing the track an earlier attempt converted."
         );
         return Ok(());

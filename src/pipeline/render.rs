@@ -96,7 +96,7 @@ async fn slice(
 pub(crate) fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
     if done > 0 {
         tracing::info!(
-            conference_id = %work.conference_id(),
+            conference_id = crate::logs::field(work.conference_id()),
             reused = done,
             total = of,
             "Resuming: {done} of {of} {what} are kept from an earlier attempt."
@@ -186,7 +186,7 @@ fn pieces(
             )));
         }
         tracing::warn!(
-            conference_id = %work.conference_id(),
+            conference_id = crate::logs::field(work.conference_id()),
             track = t.track,
             piece = t.piece,
             "A track's held last frame has no piece; its tile stays black for {} frames.",
