@@ -50,7 +50,10 @@ pub(crate) fn media_moments(tracks: &[Track], audio: Option<&Audio>) -> Vec<Mome
         });
         moments.push(Moment {
             at: first.add_seconds(t.facts.end),
-            what: format!("the end of the media of {path}"),
+            what: format!(
+                "the end of the media of {path}, its header's u plus {:.3} s",
+                t.facts.end
+            ),
         });
     }
     if let Some(a) = audio {
@@ -170,7 +173,7 @@ mod tests {
         m.extend(media_moments(&[track], None));
         let text = check(&m, TWELVE_HOURS).unwrap_err().to_string();
         assert!(
-            text.contains("(the end of the media of /v/a.mjr)"),
+            text.contains("(the end of the media of /v/a.mjr, its header's u plus 20.000 s)"),
             "{text}"
         );
         assert!(text.contains("would last 18250 days"), "{text}");
