@@ -188,10 +188,22 @@ fn a_six_hour_rtp_leap_gives_a_twenty_second_recording_with_every_tile_right() {
         participants: vec![alice, bob],
         ..Scenario::default()
     });
+    let recorded: Vec<Vec<u8>> = g
+        .tracks
+        .iter()
+        .map(|t| std::fs::read(&t.mjr).unwrap())
+        .collect();
     let run = sb.process(&g.event);
     let out = run.delivered();
     let p = probe(&out);
     assert!((p.duration - 20.0).abs() <= 0.3, "duration {}", p.duration);
+    for (t, bytes) in g.tracks.iter().zip(&recorded) {
+        assert!(
+            std::fs::read(&t.mjr).unwrap() == *bytes,
+            "{} was changed",
+            t.mjr.display()
+        );
+    }
 
     // Two 320x480 tiles side by side, each 4:3 picture letterboxed in the middle.
     let (left, right) = ((160, 240), (480, 240));
@@ -219,4 +231,30 @@ fn a_six_hour_rtp_leap_gives_a_twenty_second_recording_with_every_tile_right() {
     let bob_line = lines.iter().find(|l| l.contains("bob-1.mjr")).unwrap();
     assert!(bob_line.contains("at 10.000s"), "{bob_line}");
     assert!(bob_line.contains("-3600.0"), "{bob_line}");
+}
+
+#[test]
+fn a_leap_in_split_mode_keeps_the_delivered_track_its_length() {
+    // Split mode delivers janus-pp-rec's file as is: it is made from the re-anchored copy.
+    let sb = Sandbox::new("[recording]\nsplit_recording_output = true\n");
+    let mut s = one_track(12.0);
+    s.participants[0].rtp_leap = Some(RtpLeap {
+        at: 5.0,
+        seconds: 21_600.0,
+    });
+    let g = sb.generate(&s);
+    let run = sb.process(&g.event);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let video = sb
+        .outputs()
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "webm"))
+        .expect("a delivered video track");
+    let p = probe(&video);
+    assert!((p.duration - 12.0).abs() <= 0.3, "duration {}", p.duration);
+    let time = |v: &Value| recproc::timestamp::Timestamp::parse(v.as_str().unwrap()).unwrap();
+    let stop = time(&run.json["videos"][0]["stopTime"]);
+    let start = time(&run.json["videos"][0]["startTime"]);
+    let listed = stop.seconds_since(start);
+    assert!((listed - 12.0).abs() <= 0.3, "the metadata says {listed} s");
 }

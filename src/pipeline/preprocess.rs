@@ -107,16 +107,21 @@ async fn video(
         .video_codec()
         .map_err(|e| Cause::mjr(&source.path, e))?;
 
-    let input = match inspection.leaps.is_empty() {
-        true => source.path.clone(),
-        false => reanchored(work, index, source, &inspection.leaps).await?,
-    };
+    if !inspection.leaps.is_empty() {
+        tracing::info!(
+            conference_id = %work.conference_id(),
+            path = %source.path.display(),
+            user_id = %source.user_id,
+            leaps = %leap::describe(&inspection.leaps),
+            "A track's RTP clock leapt: its timestamps are re-anchored to when its packets arrived."
+        );
+    }
     let file = work.track(index, codec.container_extension());
     // A megabyte of recording holds a second of video or more (8 Mbit/s at most), and no
     // call is longer than `max`: the tools get time for the lesser of the two.
     let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
     let timeout = budget(size_mb.min(max.as_secs_f64()), 5.0);
-    convert(slots, work, source, &input, &file, timeout).await?;
+    convert(slots, work, source, &inspection.leaps, &file, timeout).await?;
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
     let probed = probe_file(slots, &file, probe::Kind::Video, timeout).await?;
@@ -166,34 +171,8 @@ async fn video(
     }))
 }
 
-/// The copy of `source` whose RTP clock no longer leaps (see [`crate::media::leap`]), written
-/// into the work directory for janus-pp-rec to convert instead; one log line says where the
-/// clock leapt and how far.
-async fn reanchored(
-    work: &Workspace,
-    index: usize,
-    source: &VideoSource,
-    leaps: &[leap::Leap],
-) -> Result<PathBuf, Cause> {
-    tracing::info!(
-        conference_id = %work.conference_id(),
-        path = %source.path.display(),
-        user_id = %source.user_id,
-        leaps = %leap::describe(leaps),
-        "A track's RTP clock leapt: its timestamps are re-anchored to when its packets arrived."
-    );
-    let copy = work.track(index, "mjr");
-    if copy.exists() {
-        return Ok(copy);
-    }
-    let (from, to) = (source.path.clone(), copy.clone());
-    tokio::task::spawn_blocking(move || write_reanchored(&from, &to))
-        .await
-        .map_err(|e| Cause::System(format!("re-anchoring task: {e}")))??;
-    Ok(copy)
-}
-
-/// Writes the re-anchored copy of `from` to `to`, whole or not at all.
+/// Writes the copy of the recording at `from` whose RTP clock no longer leaps (see
+/// [`crate::media::leap`]) to `to`, whole or not at all.
 fn write_reanchored(from: &Path, to: &Path) -> Result<(), Cause> {
     let partial = partial_path(to);
     clear(&partial)?;
@@ -213,13 +192,14 @@ fn write_reanchored(from: &Path, to: &Path) -> Result<(), Cause> {
     commit(&partial, to)
 }
 
-/// Converts `input` (the recording of `source`, or its re-anchored copy) into `file` with
-/// janus-pp-rec, unless an earlier attempt at this job did (a committed track is complete).
+/// Converts `source` into `file` with janus-pp-rec, unless an earlier attempt at this job
+/// did (a committed track is complete). When its RTP clock `leaps`, janus-pp-rec converts a
+/// re-anchored copy of it instead, written beside `file` and removed once converted.
 async fn convert(
     slots: &ToolSlots,
     work: &Workspace,
     source: &VideoSource,
-    input: &Path,
+    leaps: &[leap::Leap],
     file: &Path,
     timeout: Duration,
 ) -> Result<(), Cause> {
@@ -231,14 +211,22 @@ async fn convert(
         );
         return Ok(());
     }
+    let copy = (!leaps.is_empty()).then(|| file.with_extension("mjr"));
+    if let Some(copy) = &copy {
+        let (from, to) = (source.path.clone(), copy.clone());
+        tokio::task::spawn_blocking(move || write_reanchored(&from, &to))
+            .await
+            .map_err(|e| Cause::System(format!("re-anchoring task: {e}")))??;
+    }
     let partial = partial_path(file);
     clear(&partial)?;
-    let converting = janus::convert(input, &partial);
+    let converting = janus::convert(copy.as_deref().unwrap_or(&source.path), &partial);
     let converted = slots.run(&converting, timeout).await;
     janus::judge(converted).map_err(|e| {
         Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
     })?;
-    commit(&partial, file)
+    commit(&partial, file)?;
+    copy.map_or(Ok(()), |copy| clear(&copy))
 }
 
 async fn probe_file(
