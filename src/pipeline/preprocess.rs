@@ -107,15 +107,7 @@ async fn video(
         .video_codec()
         .map_err(|e| Cause::mjr(&source.path, e))?;
 
-    if !inspection.leaps.is_empty() {
-        tracing::info!(
-            conference_id = %work.conference_id(),
-            path = %source.path.display(),
-            user_id = %source.user_id,
-            leaps = %leap::describe(&inspection.leaps),
-            "A track's RTP clock leapt: its timestamps are re-anchored to when its packets arrived."
-        );
-    }
+    log_leaps(work, source, &inspection.leaps);
     let file = work.track(index, codec.container_extension());
     // A megabyte of recording holds a second of video or more (8 Mbit/s at most), and no
     // call is longer than `max`: the tools get time for the lesser of the two.
@@ -169,6 +161,20 @@ async fn video(
             event_stop: source.stop,
         },
     }))
+}
+
+/// Says where a track's RTP clock leapt and how far, if it did.
+fn log_leaps(work: &Workspace, source: &VideoSource, leaps: &[leap::Leap]) {
+    if leaps.is_empty() {
+        return;
+    }
+    tracing::info!(
+        conference_id = %work.conference_id(),
+        path = %source.path.display(),
+        user_id = %source.user_id,
+        leaps = %leap::describe(leaps),
+        "A track's RTP clock leapt: its timestamps are re-anchored to when its packets arrived."
+    );
 }
 
 /// Writes the copy of the recording at `from` whose RTP clock no longer leaps (see
