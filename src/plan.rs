@@ -1,9 +1,12 @@
-//! Planning, pure: from when each track's media really starts and ends, the output timeline
-//! (t=0, duration), the intervals between joins and leaves, and the tile geometry of each
-//! interval (SPEC.md "Timeline and layout"). No I/O here; everything is unit-tested.
+//! Planning, pure: the bound on a call's length, from when each track's media really starts
+//! and ends the output timeline (t=0, duration), the intervals between joins and leaves, and
+//! the tile geometry of each interval (SPEC.md "Timeline and layout"). No I/O here; everything
+//! is unit-tested.
 //!
 //! Times are snapped to a frame grid of [`FPS`] so that every interval holds a whole number of
 //! frames: the rendered parts then concatenate to exactly the planned length.
+
+use std::time::Duration;
 
 use crate::timestamp::Timestamp;
 
@@ -56,21 +59,95 @@ pub struct Timeline {
     pub anchors: Vec<f64>,
 }
 
+/// An instant that measures how long a call is, and what it is, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moment {
+    pub at: Timestamp,
+    pub what: String,
+}
+
+/// A call whose times span more than `recording.max_duration`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the call would last {}, longer than recording.max_duration ({} s): from {} ({}) to {} ({})",
+    span_words(.last.at.as_micros() as i128 - .first.at.as_micros() as i128),
+    .max.as_secs(),
+    .first.at.to_iso_millis(),
+    .first.what,
+    .last.at.to_iso_millis(),
+    .last.what
+)]
+pub struct TooLong {
+    pub first: Moment,
+    pub last: Moment,
+    pub max: Duration,
+}
+
+/// Checks that `moments` span at most `max` (SPEC.md "Configuration", `max_duration`); the
+/// error names the earliest and the latest of them.
+pub fn check_length(moments: &[Moment], max: Duration) -> Result<(), TooLong> {
+    let (Some(first), Some(last)) = (
+        moments.iter().min_by_key(|m| m.at),
+        moments.iter().max_by_key(|m| m.at),
+    ) else {
+        return Ok(());
+    };
+    let span = last.at.as_micros() as i128 - first.at.as_micros() as i128;
+    if span <= max.as_micros() as i128 {
+        return Ok(());
+    }
+    Err(TooLong {
+        first: first.clone(),
+        last: last.clone(),
+        max,
+    })
+}
+
+/// A length of time in words: seconds, hours or days, whichever reads best.
+fn span_words(micros: i128) -> String {
+    let seconds = micros as f64 / 1e6;
+    if seconds < 3600.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 2.0 * 86_400.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.0} days", seconds / 86_400.0)
+    }
+}
+
+/// Why the media cannot be placed on a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimelineError {
+    #[error("no media to place on a timeline")]
+    NoMedia,
+    #[error(
+        "recordingInfo.completed ({}) is not after the call's start ({}): nothing would be recorded",
+        .completed.to_iso_millis(),
+        .origin.to_iso_millis()
+    )]
+    CompletedBeforeStart {
+        completed: Timestamp,
+        origin: Timestamp,
+    },
+}
+
 /// Places every track on one timeline (SPEC.md "Timeline and layout"):
 /// t=0 is the audio's start when there is audio, otherwise the earliest video frame; the
-/// output lasts until the latest stop time (`completed` standing in for a missing one), and
-/// never cuts media short.
+/// output lasts until the latest stop time (`completed` standing in for a missing one) or the
+/// end of the media, whichever is later, but never past `completed`: media beyond the event's
+/// end is cut.
 pub fn timeline(
     audio: Option<&AudioFacts>,
     videos: &[VideoFacts],
     completed: Option<Timestamp>,
-) -> Option<Timeline> {
+) -> Result<Timeline, TimelineError> {
     let origin = match audio {
         Some(a) => a.start,
         None => videos
             .iter()
             .map(|v| v.first_packet.add_seconds(v.first_frame))
-            .min()?,
+            .min()
+            .ok_or(TimelineError::NoMedia)?,
     };
     let at = |t: Timestamp| t.seconds_since(origin);
 
@@ -94,12 +171,26 @@ pub fn timeline(
             end = end.max(at(stop));
         }
         end = end.max(span.end);
-        spans.push((span.end > span.start).then_some(span));
+        spans.push(span);
     }
-    Some(Timeline {
+    if let Some(completed) = completed {
+        end = end.min(at(completed));
+        if to_frame(end) == 0 {
+            return Err(TimelineError::CompletedBeforeStart { completed, origin });
+        }
+    }
+    let tracks = spans
+        .into_iter()
+        .map(|s| Span {
+            start: s.start,
+            end: s.end.min(end),
+        })
+        .map(|s| (s.end > s.start).then_some(s))
+        .collect();
+    Ok(Timeline {
         origin,
         duration: end,
-        tracks: spans,
+        tracks,
         anchors,
     })
 }
@@ -596,7 +687,7 @@ mod tests {
 
     #[test]
     fn nothing_at_all_has_no_timeline() {
-        assert_eq!(timeline(None, &[], None), None);
+        assert_eq!(timeline(None, &[], None), Err(TimelineError::NoMedia));
     }
 
     #[test]
@@ -628,6 +719,128 @@ mod tests {
         };
         let t = timeline(Some(&audio), &[video(1.0, 0.0, 11.5, Some(10.0))], None).unwrap();
         assert!((t.duration - 12.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn media_past_completed_is_cut() {
+        let audio = AudioFacts {
+            start: ts(0.0),
+            duration: 12.0,
+            event_stop: Some(ts(12.0)),
+        };
+        let videos = [
+            video(1.0, 0.0, 11.5, Some(12.0)),
+            video(10.5, 0.0, 1.0, Some(12.0)),
+        ];
+        let t = timeline(Some(&audio), &videos, Some(ts(10.0))).unwrap();
+        assert!((t.duration - 10.0).abs() < 1e-6, "{}", t.duration);
+        let s = t.tracks[0].unwrap();
+        assert!((s.start - 1.0).abs() < 1e-6 && (s.end - 10.0).abs() < 1e-6);
+        assert_eq!(
+            t.tracks[1], None,
+            "a track that starts after completed is not shown"
+        );
+        assert!((t.anchors[1] - 10.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_track_whose_clock_ran_hours_ahead_is_cut_at_completed() {
+        // What an RTP leap that was not taken out would look like: media for six hours.
+        let t = timeline(
+            None,
+            &[video(0.0, 0.0, 21_620.0, Some(20.0))],
+            Some(ts(20.0)),
+        )
+        .unwrap();
+        assert!((t.duration - 20.0).abs() < 1e-6);
+        assert!((t.tracks[0].unwrap().end - 20.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn completed_before_the_start_records_nothing() {
+        let audio = AudioFacts {
+            start: ts(5.0),
+            duration: 10.0,
+            event_stop: None,
+        };
+        let e = timeline(Some(&audio), &[], Some(ts(4.0))).unwrap_err();
+        assert_eq!(
+            e,
+            TimelineError::CompletedBeforeStart {
+                completed: ts(4.0),
+                origin: ts(5.0)
+            }
+        );
+        assert!(e.to_string().contains("not after the call's start"), "{e}");
+        // Half a frame is still nothing.
+        assert!(timeline(Some(&audio), &[], Some(ts(5.01))).is_err());
+        assert!(timeline(Some(&audio), &[], Some(ts(5.04))).is_ok());
+    }
+
+    // ---- length ---------------------------------------------------------------------------
+
+    fn moment(seconds: f64, what: &str) -> Moment {
+        Moment {
+            at: ts(seconds),
+            what: what.to_owned(),
+        }
+    }
+
+    const TWELVE_HOURS: Duration = Duration::from_secs(43_200);
+
+    #[test]
+    fn a_call_within_the_bound_passes() {
+        let m = [moment(5.0, "b"), moment(0.0, "a"), moment(43_200.0, "c")];
+        assert_eq!(check_length(&m, TWELVE_HOURS), Ok(()));
+        assert_eq!(check_length(&[], TWELVE_HOURS), Ok(()));
+        assert_eq!(check_length(&m[..1], Duration::from_secs(1)), Ok(()));
+    }
+
+    #[test]
+    fn a_longer_call_names_its_earliest_and_latest_times() {
+        let m = [
+            moment(10.0, "the startTime of alice's video"),
+            moment(0.0, "the audio's startTime"),
+            moment(43_200.5, "recordingInfo.completed"),
+            moment(20.0, "x"),
+        ];
+        let e = check_length(&m, TWELVE_HOURS).unwrap_err();
+        assert_eq!(e.first, m[1]);
+        assert_eq!(e.last, m[2]);
+        let text = e.to_string();
+        for part in [
+            "the call would last 12.0 h",
+            "recording.max_duration (43200 s)",
+            "from 2023-11-14T22:13:20.000Z (the audio's startTime)",
+            "to 2023-11-15T10:13:20.500Z (recordingInfo.completed)",
+        ] {
+            assert!(text.contains(part), "{part:?} not in {text}");
+        }
+    }
+
+    #[test]
+    fn a_century_is_counted_in_days() {
+        let century = 100.0 * 365.25 * 86_400.0;
+        let m = [moment(0.0, "start"), moment(century, "a header's u")];
+        let e = check_length(&m, TWELVE_HOURS).unwrap_err();
+        assert!(e.to_string().contains("would last 36525 days"), "{e}");
+        assert_eq!(span_words(90_000_000), "90.0 s");
+        assert_eq!(span_words(7_200_000_000), "2.0 h");
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_clock_do_not_overflow() {
+        let m = [
+            Moment {
+                at: Timestamp::from_micros(i64::MIN),
+                what: "a".into(),
+            },
+            Moment {
+                at: Timestamp::from_micros(i64::MAX),
+                what: "b".into(),
+            },
+        ];
+        assert!(check_length(&m, TWELVE_HOURS).is_err());
     }
 
     #[test]

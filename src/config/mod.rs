@@ -170,7 +170,13 @@ pub struct RecordingConfig {
     pub(crate) width: u32,
     /// Even, 16..=4320.
     pub(crate) height: u32,
+    /// The longest call recproc renders (1 s to [`MAX_DURATION_LIMIT`]); a longer one is
+    /// refused as bad input, and every tool's time limit follows from it.
+    pub(crate) max_duration: Duration,
 }
+
+/// The largest `recording.max_duration` accepted: a week.
+pub(crate) const MAX_DURATION_LIMIT: Duration = Duration::from_secs(7 * 86_400);
 
 /// Output quality (`recording.quality`). Public because `media::ffmpeg::Encoding` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -119,6 +119,8 @@ pub(super) struct RawRecording {
     pub(super) video_codec: OutputCodec,
     pub(super) width: u32,
     pub(super) height: u32,
+    /// Seconds.
+    pub(super) max_duration: u64,
 }
 
 impl Default for RawRecording {
@@ -132,6 +134,7 @@ impl Default for RawRecording {
             video_codec: OutputCodec::Vp8,
             width: 640,
             height: 480,
+            max_duration: 43_200,
         }
     }
 }
@@ -204,6 +207,7 @@ impl RawConfig {
                 video_codec: r.video_codec,
                 width: r.width,
                 height: r.height,
+                max_duration: r.max_duration.as_secs(),
             },
             encryption: RawEncryption {
                 enabled: config.encryption.is_some(),

@@ -326,6 +326,16 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
             );
         }
     }
+    let limit = super::MAX_DURATION_LIMIT.as_secs();
+    if !(1..=limit).contains(&r.max_duration) {
+        problems.push(
+            "recording.max_duration",
+            format!(
+                "{} is out of range; allowed: 1 to {limit} seconds (a week)",
+                r.max_duration
+            ),
+        );
+    }
     let filename_format = Template::parse(&r.filename_format)
         .map_err(|e| problems.push("recording.filename_format", e.to_string()))
         .ok();
@@ -341,6 +351,7 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
         video_codec: r.video_codec,
         width: r.width,
         height: r.height,
+        max_duration: Duration::from_secs(r.max_duration),
     })
 }
 
@@ -456,6 +467,24 @@ mod tests {
         );
         assert!(d.load("[recording]\nwidth = 7680\nheight = 4320\n").is_ok());
         assert!(d.load("[recording]\nwidth = 16\nheight = 16\n").is_ok());
+    }
+
+    #[test]
+    fn max_duration_is_a_positive_number_of_seconds_up_to_a_week() {
+        let d = Dirs::new();
+        let c = d.load("").unwrap();
+        assert_eq!(c.recording.max_duration, Duration::from_secs(43_200));
+        for bad in ["0", "604801"] {
+            let (keys, msg) = invalid(d.load(&format!("[recording]\nmax_duration = {bad}\n")));
+            assert_eq!(keys, ["recording.max_duration"]);
+            assert!(msg.contains("1 to 604800 seconds"), "{msg}");
+        }
+        let (keys, _) = invalid(d.load("[recording]\nmax_duration = -5\n"));
+        assert_eq!(keys, ["recording.max_duration"]);
+        let c = d.load("[recording]\nmax_duration = 604800\n").unwrap();
+        assert_eq!(c.recording.max_duration, Duration::from_secs(604_800));
+        let c = d.load("[recording]\nmax_duration = 1\n").unwrap();
+        assert_eq!(c.recording.max_duration, Duration::from_secs(1));
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! Reading Janus `.mjr` recordings: the JSON header (codec, created `s`, first packet written
 //! `u`) and a structural walk of the packet records, so that a truncated or corrupt file is
-//! named as such before any tool runs on it. The format (version 2): `MJR00002`, a u16 BE
-//! header length, the JSON header; then records of `MEET`, u32 BE milliseconds since the
-//! first packet, u16 BE length, and that many bytes of RTP.
+//! named as such before any tool runs on it, and its RTP clock's leaps are found (see
+//! [`super::leap`]); [`reanchor`] writes the copy with those leaps taken out. The format
+//! (version 2): `MJR00002`, a u16 BE header length, the JSON header; then records of `MEET`,
+//! u32 BE milliseconds since the first packet was written, u16 BE length, and that many bytes
+//! of RTP.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use serde::Deserialize;
 
+use super::leap::{Leap, Reanchor};
 use crate::timestamp::Timestamp;
 
 /// The first bytes of a version 2 recording.
@@ -21,6 +24,8 @@ pub(crate) const RECORD_MAGIC: &[u8; 4] = b"MEET";
 /// margin covers extensions). A bigger length means the record is corrupt.
 const MAX_PACKET: usize = 16 * 1024;
 const RTP_HEADER: usize = 12;
+/// 9999-12-31T23:59:59.999999Z in microseconds since the epoch: no header time is later.
+const LAST_TIME_US: i64 = 253_402_300_799_999_999;
 
 /// The media kind in the header's `t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +74,17 @@ pub struct Header {
 }
 
 impl Header {
+    /// The rate of the track's RTP clock, when recproc knows it: 90 kHz for video, 48 kHz for
+    /// Opus, 8 kHz for G.711 and G.722.
+    pub fn clock_rate(&self) -> Option<u32> {
+        match (self.kind, self.codec.as_str()) {
+            (Kind::Video, _) => Some(90_000),
+            (Kind::Audio, "opus" | "multiopus") => Some(48_000),
+            (Kind::Audio, "pcmu" | "pcma" | "g722") => Some(8_000),
+            _ => None,
+        }
+    }
+
     /// The video codec, or an error naming what the file holds instead.
     pub fn video_codec(&self) -> Result<TrackCodec, MjrError> {
         if self.kind != Kind::Video {
@@ -88,12 +104,14 @@ impl Header {
 }
 
 /// What a full walk of the file found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Inspection {
     pub header: Header,
     pub packets: u64,
     /// Milliseconds after the first packet at which the last one was written.
     pub last_packet_ms: u32,
+    /// Where the RTP clock leapt, in file order (none for a track of unknown clock rate).
+    pub leaps: Vec<Leap>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +168,12 @@ pub(crate) fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
             raw.u, raw.s
         )));
     }
+    if raw.u > LAST_TIME_US {
+        return Err(MjrError::BadHeader(format!(
+            "first packet time u={} is after the year 9999",
+            raw.u
+        )));
+    }
     Ok(Header {
         kind,
         codec: raw.c,
@@ -172,14 +196,18 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
     r.read_exact(&mut json)?;
     let header = parse_header(&json)?;
 
+    let mut clock = header.clock_rate().map(Reanchor::new);
     let mut offset = 10 + header_len;
     let mut packets = 0u64;
     let mut last_packet_ms = 0u32;
     while offset < len {
-        let (ms, size) = read_record(&mut r, packets, offset, len - offset)?;
-        last_packet_ms = last_packet_ms.max(ms);
+        let record = read_record(&mut r, packets, offset, len - offset)?;
+        if let Some(clock) = &mut clock {
+            clock.next(record.ms, record.ssrc, record.timestamp);
+        }
+        last_packet_ms = last_packet_ms.max(record.ms);
         packets += 1;
-        offset += 10 + size;
+        offset += 10 + record.size;
     }
     if packets == 0 {
         return Err(MjrError::Empty);
@@ -188,7 +216,90 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
         header,
         packets,
         last_packet_ms,
+        leaps: clock.map(Reanchor::into_leaps).unwrap_or_default(),
     })
+}
+
+/// Copies the recording read from `r` to `w` with its RTP timestamps re-anchored where the
+/// clock leapt (see [`super::leap`]); every other byte is kept, so the copy is as long as the
+/// original and janus-pp-rec reads it the same way, but for the leaps. Returns the leaps.
+pub fn reanchor<R: Read, W: Write>(mut r: R, mut w: W) -> Result<Vec<Leap>, MjrError> {
+    let mut head = [0u8; 10];
+    if fill(&mut r, &mut head)? < head.len() || &head[..8] != MAGIC_V2 {
+        return Err(MjrError::NotMjr);
+    }
+    let mut json = vec![0u8; u16::from_be_bytes([head[8], head[9]]) as usize];
+    if fill(&mut r, &mut json)? < json.len() {
+        return Err(MjrError::TruncatedHeader);
+    }
+    let header = parse_header(&json)?;
+    w.write_all(&head)?;
+    w.write_all(&json)?;
+    let Some(rate) = header.clock_rate() else {
+        io::copy(&mut r, &mut w)?;
+        return Ok(Vec::new());
+    };
+    let mut clock = Reanchor::new(rate);
+    let mut offset = 10 + json.len() as u64;
+    let mut packet = Vec::with_capacity(MAX_PACKET);
+    for index in 0u64.. {
+        let mut record = [0u8; 10];
+        match fill(&mut r, &mut record)? {
+            0 => break,
+            n if n < record.len() => {
+                let missing = (record.len() - n) as u64;
+                return Err(MjrError::Truncated {
+                    index,
+                    offset,
+                    missing,
+                });
+            }
+            _ => {}
+        }
+        let size = u16::from_be_bytes([record[8], record[9]]) as usize;
+        packet.resize(size, 0);
+        if &record[..4] != RECORD_MAGIC || size < RTP_HEADER {
+            let what = "not a packet record".to_owned();
+            return Err(MjrError::Corrupt {
+                index,
+                offset,
+                what,
+            });
+        }
+        let got = fill(&mut r, &mut packet)?;
+        if got < size {
+            let missing = (size - got) as u64;
+            return Err(MjrError::Truncated {
+                index,
+                offset,
+                missing,
+            });
+        }
+        let ms = u32::from_be_bytes([record[4], record[5], record[6], record[7]]);
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let anchored = clock.next(ms, ssrc, timestamp);
+        packet[4..8].copy_from_slice(&anchored.to_be_bytes());
+        w.write_all(&record)?;
+        w.write_all(&packet)?;
+        offset += 10 + size as u64;
+    }
+    w.flush()?;
+    Ok(clock.into_leaps())
+}
+
+/// Reads into `buf` until it is full or the input ends; returns how much was read.
+fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// Checks the magic of a file of `len` bytes; returns the length of its JSON header, which
@@ -220,14 +331,25 @@ fn read_magic<R: Read>(r: &mut R, len: u64) -> Result<u64, MjrError> {
     Ok(header_len)
 }
 
+/// What a packet record says, as the walk needs it.
+struct Record {
+    /// When it was written, in milliseconds after the first packet.
+    ms: u32,
+    /// Its packet's size in bytes.
+    size: u64,
+    ssrc: u32,
+    /// Its RTP timestamp.
+    timestamp: u32,
+}
+
 /// Reads packet record `index` at `offset`, `remaining` bytes before the end of the file,
-/// and skips its payload; returns its time (ms) and its packet's size.
+/// and skips its payload.
 fn read_record<R: Read + Seek>(
     r: &mut R,
     index: u64,
     offset: u64,
     remaining: u64,
-) -> Result<(u32, u64), MjrError> {
+) -> Result<Record, MjrError> {
     let mut record = [0u8; 10];
     let mut rtp = [0u8; RTP_HEADER];
     if remaining < 10 {
@@ -265,7 +387,12 @@ fn read_record<R: Read + Seek>(
         return Err(corrupt(format!("RTP version {} (expected 2)", rtp[0] >> 6)));
     }
     r.seek(SeekFrom::Current((size - RTP_HEADER) as i64))?;
-    Ok((ms, size as u64))
+    Ok(Record {
+        ms,
+        size: size as u64,
+        ssrc: u32::from_be_bytes([rtp[8], rtp[9], rtp[10], rtp[11]]),
+        timestamp: u32::from_be_bytes([rtp[4], rtp[5], rtp[6], rtp[7]]),
+    })
 }
 
 fn read_prefix_is_mjr<R: Read>(r: &mut R) -> io::Result<bool> {
@@ -424,6 +551,184 @@ mod tests {
     }
 
     #[test]
+    fn a_first_packet_after_the_year_9999_is_a_bad_header() {
+        let h = |u: i64| format!(r#"{{"t":"v","c":"vp8","s":10,"u":{u}}}"#);
+        let e = parse_header(h(i64::MAX).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("after the year 9999"), "{e}");
+        assert!(parse_header(h(LAST_TIME_US + 1).as_bytes()).is_err());
+        let last = parse_header(h(LAST_TIME_US).as_bytes()).unwrap();
+        assert_eq!(
+            last.first_packet.to_iso_millis(),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
+
+    /// An RTP packet of `len` bytes with `ts` and `ssrc`.
+    fn rtp_at(ts: u32, ssrc: u32, len: usize) -> Vec<u8> {
+        let mut p = rtp(len);
+        p[1] = 96;
+        p[4..8].copy_from_slice(&ts.to_be_bytes());
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        for (i, b) in p[12..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        p
+    }
+
+    /// 20 s of 15 fps video, two packets a frame, whose clock leaps by `leap` ticks at 8 s.
+    fn leaping_track(leap: u32) -> Vec<u8> {
+        let packets: Vec<(u32, Vec<u8>)> = (0..300u32)
+            .flat_map(|i| {
+                let ms = i * 1000 / 15;
+                let ts = 777 + i * 6000 + if i >= 120 { leap } else { 0 };
+                [(ms, rtp_at(ts, 42, 300)), (ms, rtp_at(ts, 42, 80))]
+            })
+            .collect();
+        file(HEADER, &packets)
+    }
+
+    /// (ms, ts) of every record of a file.
+    fn times(b: &[u8]) -> Vec<(u32, u32)> {
+        let mut at = 10 + u16::from_be_bytes([b[8], b[9]]) as usize;
+        let mut out = Vec::new();
+        while at < b.len() {
+            let ms = u32::from_be_bytes(b[at + 4..at + 8].try_into().unwrap());
+            let n = u16::from_be_bytes([b[at + 8], b[at + 9]]) as usize;
+            let ts = u32::from_be_bytes(b[at + 14..at + 18].try_into().unwrap());
+            out.push((ms, ts));
+            at += 10 + n;
+        }
+        out
+    }
+
+    const SIX_HOURS: u32 = 6 * 3600 * 90_000;
+
+    #[test]
+    fn the_walk_finds_where_and_how_far_the_clock_leapt() {
+        let i = inspect_bytes(&leaping_track(SIX_HOURS)).unwrap();
+        assert_eq!(i.packets, 600);
+        assert_eq!(i.leaps.len(), 1, "{:?}", i.leaps);
+        assert_eq!(i.leaps[0].packet, 240);
+        assert_eq!(i.leaps[0].at_ms, 8000);
+        assert!((i.leaps[0].seconds - 21_600.0).abs() < 0.01);
+        assert!(inspect_bytes(&leaping_track(0)).unwrap().leaps.is_empty());
+    }
+
+    #[test]
+    fn the_re_anchored_copy_changes_only_the_timestamps_after_the_leap() {
+        let original = leaping_track(SIX_HOURS);
+        let mut copy = Vec::new();
+        let leaps = reanchor(Cursor::new(&original), &mut copy).unwrap();
+        assert_eq!(leaps, inspect_bytes(&original).unwrap().leaps);
+        assert_eq!(copy.len(), original.len());
+        let header = 10 + HEADER.len();
+        assert_eq!(copy[..header], original[..header]);
+        let (before, after) = (times(&original), times(&copy));
+        let steady = times(&leaping_track(0));
+        for k in 0..before.len() {
+            assert_eq!(after[k].0, before[k].0, "arrival times are kept");
+            if k < 240 {
+                assert_eq!(after[k].1, before[k].1, "record {k} precedes the leap");
+            } else {
+                let off = after[k].1.wrapping_sub(steady[k].1) as i32;
+                assert!(off.abs() <= 180, "record {k} is {off} ticks off its place");
+            }
+        }
+        // Every other byte is the original's.
+        let differing = (0..copy.len()).filter(|&i| copy[i] != original[i]).count();
+        assert!(differing <= 4 * 360, "{differing} bytes differ");
+        assert!(inspect_bytes(&copy).unwrap().leaps.is_empty());
+    }
+
+    #[test]
+    fn a_track_without_leaps_is_copied_byte_for_byte() {
+        let original = leaping_track(0);
+        let mut copy = Vec::new();
+        assert!(reanchor(Cursor::new(&original), &mut copy)
+            .unwrap()
+            .is_empty());
+        assert_eq!(copy, original);
+    }
+
+    #[test]
+    fn a_track_of_unknown_clock_is_copied_as_is() {
+        let header = r#"{"t": "d", "c": "text", "s": 1, "u": 2}"#;
+        let original = file(
+            header,
+            &[(0, rtp_at(5, 1, 20)), (9, rtp_at(1 << 31, 1, 20))],
+        );
+        let mut copy = Vec::new();
+        assert!(reanchor(Cursor::new(&original), &mut copy)
+            .unwrap()
+            .is_empty());
+        assert_eq!(copy, original);
+        assert!(inspect_bytes(&original).unwrap().leaps.is_empty());
+    }
+
+    #[test]
+    fn re_anchoring_a_damaged_file_is_an_error() {
+        let cut = |bytes: usize| {
+            let mut b = leaping_track(SIX_HOURS);
+            b.truncate(b.len() - bytes);
+            reanchor(Cursor::new(&b), Vec::new()).unwrap_err()
+        };
+        // The last record is 10 + 80 bytes, the one before 10 + 300.
+        let e = cut(5);
+        assert!(
+            matches!(
+                e,
+                MjrError::Truncated {
+                    index: 599,
+                    missing: 5,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = cut(86);
+        assert!(
+            matches!(
+                e,
+                MjrError::Truncated {
+                    index: 599,
+                    missing: 6,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = cut(90 + 295);
+        assert!(
+            matches!(
+                e,
+                MjrError::Truncated {
+                    index: 598,
+                    missing: 295,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let mut b = leaping_track(SIX_HOURS);
+        let last = b.len() - 90;
+        b[last] = b'X';
+        let e = reanchor(Cursor::new(&b), Vec::new()).unwrap_err();
+        assert!(matches!(e, MjrError::Corrupt { index: 599, .. }), "{e:?}");
+        let e = reanchor(Cursor::new(b"RIFF...."), Vec::new()).unwrap_err();
+        assert!(matches!(e, MjrError::NotMjr), "{e:?}");
+    }
+
+    #[test]
+    fn clock_rates_follow_the_kind_and_codec() {
+        let rate = |json: &str| parse_header(json.as_bytes()).unwrap().clock_rate();
+        assert_eq!(rate(r#"{"t":"v","c":"h264","s":1,"u":2}"#), Some(90_000));
+        assert_eq!(rate(r#"{"t":"a","c":"opus","s":1,"u":2}"#), Some(48_000));
+        assert_eq!(rate(r#"{"t":"a","c":"pcmu","s":1,"u":2}"#), Some(8_000));
+        assert_eq!(rate(r#"{"t":"a","c":"l16","s":1,"u":2}"#), None);
+        assert_eq!(rate(r#"{"t":"d","c":"text","s":1,"u":2}"#), None);
+    }
+
+    #[test]
     fn the_real_janus_recordings_inspect_cleanly() {
         let dir =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-janus/three-join-leave");
@@ -434,6 +739,7 @@ mod tests {
             if p.extension().is_some_and(|x| x == "mjr") {
                 let i = inspect(&p).unwrap();
                 assert!(i.packets > 100, "{p:?}");
+                assert_eq!(i.leaps, vec![], "{p:?}: a real recording has no leap");
                 seen += 1;
             }
         }

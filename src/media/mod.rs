@@ -4,6 +4,7 @@
 pub(crate) mod failure;
 pub(crate) mod ffmpeg;
 pub(crate) mod janus;
+pub mod leap;
 pub mod mjr;
 pub(crate) mod probe;
 pub mod tools;

@@ -1,8 +1,11 @@
 //! The staged pipeline of one conference: preprocess → plan → render → concat → mux →
 //! encrypt → deliver. Each stage is its own module, each mode too ([`merged`], [`split`]);
 //! this one runs them in order ([`run`]) and owns what they share: the bound on parallel
-//! tools, tool time limits, and the timing of each step.
+//! tools, tool time limits, and the timing of each step. [`bounds`] refuses a call longer
+//! than `recording.max_duration` before anything is rendered, so every length a tool's time
+//! limit is derived from is bounded.
 
+mod bounds;
 mod concat;
 pub mod deliver;
 pub mod encrypt;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use crate::config::Config;
+use crate::config::{Config, MAX_DURATION_LIMIT};
 use crate::event::{Conference, RecordingType};
 use crate::plan::{self, Mode, Plan, PlanTrack, Timeline};
 use crate::process::{self, Finished, Invocation, ProcessError};
@@ -85,9 +88,13 @@ impl ToolSlots {
 }
 
 /// A generous time limit for a tool working on `media_seconds` of media: tools that hang are
-/// killed, slow machines are not punished.
+/// killed, slow machines are not punished. Callers pass lengths bounded by
+/// `recording.max_duration` (the planned output, or a file's size capped by it); whatever
+/// they pass, no limit is derived from more than the largest bound the configuration
+/// accepts.
 pub(crate) fn budget(media_seconds: f64, seconds_per_media_second: f64) -> Duration {
-    Duration::from_secs_f64(120.0 + media_seconds.max(0.0) * seconds_per_media_second)
+    let media = media_seconds.max(0.0).min(MAX_DURATION_LIMIT.as_secs_f64());
+    Duration::from_secs_f64(120.0 + media * seconds_per_media_second.max(0.0))
 }
 
 /// Runs one step of `stage`, logs how long it took, and names the stage in its error (an
@@ -214,8 +221,11 @@ async fn prepare<'a>(
         let none = "the event names no media to record: no video tracks and no audio";
         return Err(Cause::Input(none.into()).at(Stage::Validate));
     }
+    let max = config.recording.max_duration;
+    let event_times = bounds::event_moments(conference, &video_sources, audio_source.as_ref());
+    bounds::check(&event_times, max).at(Stage::Validate)?;
     let ((tracks, skipped), audio) = step(id, Stage::Preprocess, "convert", async {
-        let videos = preprocess::videos(slots, work, &video_sources);
+        let videos = preprocess::videos(slots, work, &video_sources, max);
         let audio = async {
             match &audio_source {
                 Some(a) => preprocess::audio(slots, a).await.map(Some),
@@ -225,13 +235,16 @@ async fn prepare<'a>(
         tokio::try_join!(videos, audio)
     })
     .await?;
+    let mut times = event_times;
+    times.extend(bounds::media_moments(&tracks, audio.as_ref()));
+    bounds::check(&times, max).at(Stage::Plan)?;
     let facts: Vec<_> = tracks.iter().map(|t| t.facts.clone()).collect();
     let timeline = plan::timeline(
         audio.as_ref().map(|a| &a.facts),
         &facts,
         conference.completed,
     )
-    .ok_or_else(|| Cause::Input("no media to place on a timeline".into()))
+    .map_err(|e| Cause::Input(e.to_string()))
     .at(Stage::Plan)?;
     let m = Material {
         config,
@@ -298,5 +311,16 @@ mod tests {
     fn budget_grows_with_media_length() {
         assert_eq!(budget(0.0, 10.0), Duration::from_secs(120));
         assert_eq!(budget(60.0, 10.0), Duration::from_secs(720));
+    }
+
+    #[test]
+    fn no_budget_exceeds_the_largest_bound() {
+        let most = Duration::from_secs(120 + 10 * MAX_DURATION_LIMIT.as_secs());
+        for seconds in [1e12, f64::INFINITY, f64::MAX] {
+            assert_eq!(budget(seconds, 10.0), most, "{seconds}");
+        }
+        for seconds in [f64::NAN, -5.0, f64::NEG_INFINITY] {
+            assert_eq!(budget(seconds, 10.0), Duration::from_secs(120), "{seconds}");
+        }
     }
 }

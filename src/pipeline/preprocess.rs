@@ -1,13 +1,15 @@
-//! Preprocess: every video `.mjr` is checked, converted by janus-pp-rec (tracks in parallel)
-//! and probed for where its first decodable frame and its end really are; the mixed WAV is
-//! probed for its length. What comes out is what the media says, for the planner.
+//! Preprocess: every video `.mjr` is checked, re-anchored where its RTP clock leapt,
+//! converted by janus-pp-rec (tracks in parallel) and probed for where its first decodable
+//! frame and its end really are; the mixed WAV is probed for its length. What comes out is
+//! what the media says, for the planner.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use futures::future::try_join_all;
 
 use crate::event::{AudioSource, VideoSource};
-use crate::media::{ffmpeg, janus, mjr, probe};
+use crate::media::{ffmpeg, janus, leap, mjr, probe};
 use crate::pipeline::{
     budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
@@ -53,11 +55,13 @@ pub(crate) struct Skipped {
 }
 
 /// Converts and probes every video track, in parallel. A track with no decodable frame at all
-/// is left out (it would show nothing) rather than failing everyone else's recording.
+/// is left out (it would show nothing) rather than failing everyone else's recording. No call
+/// lasts more than `max` (`recording.max_duration`): the tools' time limits follow from it.
 pub(crate) async fn videos(
     slots: &ToolSlots,
     work: &Workspace,
     sources: &[VideoSource],
+    max: Duration,
 ) -> Result<(Vec<Track>, Vec<Skipped>), Cause> {
     // Tracks converted by an earlier attempt at this job are complete (committed) and kept.
     create_dir(&work.tracks())?;
@@ -65,7 +69,7 @@ pub(crate) async fn videos(
         sources
             .iter()
             .enumerate()
-            .map(|(i, s)| video(slots, work, i, s)),
+            .map(|(i, s)| video(slots, work, i, s, max)),
     )
     .await?;
     let mut tracks = Vec::new();
@@ -84,6 +88,7 @@ async fn video(
     work: &Workspace,
     index: usize,
     source: &VideoSource,
+    max: Duration,
 ) -> Result<Result<Track, Skipped>, Cause> {
     tracing::info!(
         conference_id = crate::logs::field(work.conference_id()),
@@ -102,12 +107,16 @@ async fn video(
         .video_codec()
         .map_err(|e| Cause::mjr(&source.path, e))?;
 
+    log_leaps(work, source, &inspection.leaps);
     let file = work.track(index, codec.container_extension());
+    // A megabyte of recording holds a second of video or more (8 Mbit/s at most), and no
+    // call is longer than `max`: the tools get time for the lesser of the two.
     let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
-    convert(slots, work, source, &file, size_mb).await?;
+    let timeout = budget(size_mb.min(max.as_secs_f64()), 5.0);
+    convert(slots, work, source, &inspection.leaps, &file, timeout).await?;
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
-    let probed = probe_file(slots, &file, probe::Kind::Video, budget(size_mb, 5.0)).await?;
+    let probed = probe_file(slots, &file, probe::Kind::Video, timeout).await?;
     let stream = probed
         .first("video")
         .ok_or_else(|| unusable(&source.path, "janus-pp-rec produced no video stream"))?;
@@ -154,14 +163,51 @@ async fn video(
     }))
 }
 
+/// Says where a track's RTP clock leapt and how far, if it did.
+fn log_leaps(work: &Workspace, source: &VideoSource, leaps: &[leap::Leap]) {
+    if leaps.is_empty() {
+        return;
+    }
+    tracing::info!(
+        conference_id = %work.conference_id(),
+        path = %source.path.display(),
+        user_id = %source.user_id,
+        leaps = %leap::describe(leaps),
+        "A track's RTP clock leapt: its timestamps are re-anchored to when its packets arrived."
+    );
+}
+
+/// Writes the copy of the recording at `from` whose RTP clock no longer leaps (see
+/// [`crate::media::leap`]) to `to`, whole or not at all.
+fn write_reanchored(from: &Path, to: &Path) -> Result<(), Cause> {
+    let partial = partial_path(to);
+    clear(&partial)?;
+    let input = std::fs::File::open(from).map_err(Cause::io("cannot open", from))?;
+    let output = std::fs::File::create(&partial).map_err(Cause::io("cannot create", &partial))?;
+    let writer = std::io::BufWriter::new(output);
+    mjr::reanchor(std::io::BufReader::new(input), writer).map_err(|e| match e {
+        // Reading or writing: the recording was read whole moments ago, so most likely the
+        // copy (a full disk is told from the error's kind either way).
+        mjr::MjrError::Io(source) => Cause::Io {
+            doing: "cannot copy the recording, re-anchored, to",
+            path: partial.clone(),
+            source,
+        },
+        e => Cause::mjr(from, e),
+    })?;
+    commit(&partial, to)
+}
+
 /// Converts `source` into `file` with janus-pp-rec, unless an earlier attempt at this job
-/// did (a committed track is complete).
+/// did (a committed track is complete). When its RTP clock `leaps`, janus-pp-rec converts a
+/// re-anchored copy of it instead, written beside `file` and removed once converted.
 async fn convert(
     slots: &ToolSlots,
     work: &Workspace,
     source: &VideoSource,
+    leaps: &[leap::Leap],
     file: &Path,
-    size_mb: f64,
+    timeout: Duration,
 ) -> Result<(), Cause> {
     if file.exists() {
         tracing::info!(
@@ -171,21 +217,29 @@ async fn convert(
         );
         return Ok(());
     }
+    let copy = (!leaps.is_empty()).then(|| file.with_extension("mjr"));
+    if let Some(copy) = &copy {
+        let (from, to) = (source.path.clone(), copy.clone());
+        tokio::task::spawn_blocking(move || write_reanchored(&from, &to))
+            .await
+            .map_err(|e| Cause::System(format!("re-anchoring task: {e}")))??;
+    }
     let partial = partial_path(file);
     clear(&partial)?;
-    let converting = janus::convert(&source.path, &partial);
-    let converted = slots.run(&converting, budget(size_mb, 5.0)).await;
+    let converting = janus::convert(copy.as_deref().unwrap_or(&source.path), &partial);
+    let converted = slots.run(&converting, timeout).await;
     janus::judge(converted).map_err(|e| {
         Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
     })?;
-    commit(&partial, file)
+    commit(&partial, file)?;
+    copy.map_or(Ok(()), |copy| clear(&copy))
 }
 
 async fn probe_file(
     slots: &ToolSlots,
     file: &Path,
     kind: probe::Kind,
-    timeout: std::time::Duration,
+    timeout: Duration,
 ) -> Result<probe::Probe, Cause> {
     let out = ffmpeg::judge(slots.run(&probe::invocation(file, kind), timeout).await)
         .map_err(Cause::tool(Blame::Input))?;
