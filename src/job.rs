@@ -1,6 +1,8 @@
 //! One conference-ended event, start to finish: parse and validate it, run the pipeline in the
 //! job's work directory, and turn the result into the processed or the failure event. The
 //! daemon and `recproc process` both call [`process`]; neither touches the pipeline directly.
+//! Under the conference's lock it counts the attempts that failed for system reasons (the
+//! daemon stops retrying after `daemon.max_attempts`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::event::{self, Conference, Roots};
-use crate::ledger::{self, Delivery, Ledger};
+use crate::ledger::{self, Claim, Delivery, Ledger};
 use crate::names::sanitize;
 use crate::pipeline::deliver::Record;
 use crate::pipeline::{
@@ -120,12 +122,8 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             let err = Cause::Event(e).at(Stage::Validate);
             tracing::warn!(error = %err.cause, "Rejected an event that is not valid JSON.");
             let text = String::from_utf8_lossy(raw).into_owned();
-            return Outcome::Failed(Box::new(report::failed(
-                (None, None),
-                &err,
-                None,
-                serde_json::Value::String(text),
-            )));
+            let failed = report::failed((None, None), &err, None, serde_json::Value::String(text));
+            return Outcome::Failed(Box::new(failed));
         }
     };
     let ids = event::ids_best_effort(&value);
@@ -144,7 +142,8 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
 
     let id = conference.conference_id.as_str();
     let dir = work_dir(config, id, &conference.uuid);
-    match run(config, slots, &conference, &value, &dir).await {
+    let (result, attempts) = run(config, slots, &conference, &value, &dir).await;
+    match result {
         Ok(processed) => {
             let files = processed.files.len();
             tracing::info!(conference_id = %id, files, "Recording with ID {id} processed correctly.");
@@ -157,7 +156,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             let (stage, work_dir) = (err.stage.as_str(), dir.display());
             match err.blame() {
                 Blame::System => tracing::error!(
-                    conference_id = id, stage, %work_dir, error = %err.cause,
+                    conference_id = id, stage, %work_dir, error = %err.cause, attempts,
                     "Processing failed for a system reason; the temporary files are kept."
                 ),
                 Blame::Input => tracing::warn!(
@@ -165,24 +164,36 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
                     "Processing failed on this recording's input; the temporary files are kept."
                 ),
             }
-            Outcome::Failed(Box::new(report::failed(ids, &err, Some(&dir), value)))
+            let mut failed = report::failed(ids, &err, Some(&dir), value);
+            failed.attempts = attempts;
+            Outcome::Failed(Box::new(failed))
         }
     }
 }
 
-/// One valid conference, under its job's lock: the receipt of an earlier delivery answers
-/// it again, or the pipeline runs in `dir` and delivers.
+/// One valid conference, under its job's lock (see [`claimed`]), and the attempts at it
+/// that failed for system reasons so far, this one included, when this one did and they
+/// could be counted in the state directory.
 async fn run(
     config: &Config,
     slots: &ToolSlots,
     conference: &Conference,
     event: &serde_json::Value,
     dir: &Path,
-) -> Result<Processed, StageError> {
+) -> (Result<Processed, StageError>, Option<u32>) {
     let id = conference.conference_id.as_str();
     let job = job_name(id, &conference.uuid);
-    let event_sha256 = ledger::event_digest(event);
-    // One attempt at a conference at a time, across every instance.
+    let claim = match claim(config, id, &job).await {
+        Ok(claim) => claim,
+        Err(e) => return (Err(e), None),
+    };
+    let result = claimed(config, slots, conference, event, dir, &claim).await;
+    let attempts = count_attempt(&claim, &result, id);
+    (result, attempts)
+}
+
+/// Takes the job's lock: one attempt at a conference at a time, across every instance.
+async fn claim(config: &Config, id: &str, job: &str) -> Result<Claim, StageError> {
     let output_dir = &config.paths.output_dir;
     let ledger = Ledger::open(output_dir)
         .map_err(Cause::io(
@@ -190,14 +201,43 @@ async fn run(
             &output_dir.join(ledger::STATE_DIR),
         ))
         .at(Stage::Preprocess)?;
-    let _claim = ledger
-        .claim(&job, || {
+    ledger
+        .claim(job, || {
             tracing::info!(conference_id = %id, "Another delivery of conference {id} is being processed; waiting for it to finish.");
         })
         .await
         .map_err(Cause::io("cannot lock", ledger.dir()))
-        .at(Stage::Preprocess)?;
-    if let Some(done) = already_delivered(&ledger, &job, &event_sha256).await? {
+        .at(Stage::Preprocess)
+}
+
+/// Counts a system failure in the state directory, under the job's lock; forgets the
+/// count once the conference is answered (delivered, or failed on its input). `None` when
+/// there is nothing to count or the count could not be kept.
+fn count_attempt(claim: &Claim, result: &Result<Processed, StageError>, id: &str) -> Option<u32> {
+    let counted = match result {
+        Err(e) if e.blame() == Blame::System => claim.count_failed_attempt().map(Some),
+        _ => claim.forget_attempts().map(|()| None),
+    };
+    counted.unwrap_or_else(|e| {
+        tracing::warn!(conference_id = id, error = %e, "Could not keep the count of failed attempts in the state directory; this instance counts them on its own.");
+        None
+    })
+}
+
+/// The work of one valid conference, holding its lock: the receipt of an earlier delivery
+/// answers it again, or the pipeline runs in `dir` and delivers.
+async fn claimed(
+    config: &Config,
+    slots: &ToolSlots,
+    conference: &Conference,
+    event: &serde_json::Value,
+    dir: &Path,
+    claim: &Claim,
+) -> Result<Processed, StageError> {
+    let id = conference.conference_id.as_str();
+    let (ledger, job) = (claim.ledger(), claim.job());
+    let event_sha256 = ledger::event_digest(event);
+    if let Some(done) = already_delivered(ledger, job, &event_sha256).await? {
         tracing::info!(conference_id = %id, "Conference {id} was already delivered; publishing its processed event again.");
         clean_work_dir(config, id, dir);
         return Ok(done);
@@ -211,13 +251,18 @@ async fn run(
     let work = Workspace::new(dir.to_owned(), id);
     let record = Record {
         conference_id: id,
-        ledger: &ledger,
-        job: &job,
+        ledger,
+        job,
         event_sha256: &event_sha256,
     };
     let processed = pipeline::run(config, slots, conference, &work, record).await?;
     clean_work_dir(config, id, dir);
     Ok(processed)
+}
+
+/// Forgets the attempts counted for `job` once its conference is answered.
+pub(crate) fn forget_attempts(config: &Config, job: &str) -> std::io::Result<()> {
+    Ledger::open(&config.paths.output_dir)?.forget_attempts(job)
 }
 
 /// The receipt's processed event when this event's recording is already in the output
@@ -374,6 +419,22 @@ mod tests {
             "{}",
             e.cause
         );
+    }
+
+    #[tokio::test]
+    async fn system_failures_are_counted_and_an_answer_forgets_them() {
+        let out = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(out.path()).unwrap();
+        let claim = ledger.claim("job", || panic!("free")).await.unwrap();
+        let broken = || Err(StageError::system(Stage::Render, "ffmpeg is missing"));
+        assert_eq!(count_attempt(&claim, &broken(), "c"), Some(1));
+        assert_eq!(count_attempt(&claim, &broken(), "c"), Some(2));
+        let bad = Err(StageError::input(Stage::Preprocess, "corrupt"));
+        assert_eq!(count_attempt(&claim, &bad, "c"), None);
+        assert_eq!(count_attempt(&claim, &broken(), "c"), Some(1));
+        let done = Ok(Processed::for_tests(Vec::new()));
+        assert_eq!(count_attempt(&claim, &done, "c"), None);
+        assert!(!ledger.dir().join("job.attempts").exists());
     }
 
     #[test]

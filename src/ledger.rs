@@ -12,6 +12,9 @@
 //!   taken the files away; an unplaced one only when every file is in place with its sha256.
 //!   Either way a redelivered event gets the same processed event again and nothing is
 //!   rendered.
+//! - `<job>.attempts` counts the attempts at the conference that failed for system reasons,
+//!   written under its lock ([`Claim`]), so every instance agrees; it goes once the
+//!   conference is answered.
 //!
 //! The directory is opened once per job without following a symbolic link, and every file
 //! in it is opened relative to that descriptor, again without following one (`openat` with
@@ -53,10 +56,12 @@ pub struct Ledger {
     fd: Arc<OwnedFd>,
 }
 
-/// The lock on one job, held until dropped.
+/// The lock on one job, held until dropped. What is counted for the job is counted under it.
 #[derive(Debug)]
 pub(crate) struct Claim {
     _file: File,
+    ledger: Ledger,
+    job: String,
 }
 
 /// What one job delivered (or is about to).
@@ -217,7 +222,13 @@ impl Ledger {
         let mut waiting = Some(waiting);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Claim { _file: file }),
+                Ok(()) => {
+                    return Ok(Claim {
+                        _file: file,
+                        ledger: self.clone(),
+                        job: job.to_owned(),
+                    })
+                }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if let Some(f) = waiting.take() {
                         f();
@@ -262,10 +273,61 @@ impl Ledger {
     pub(crate) fn remove(&self, job: &str) -> io::Result<()> {
         self.remove_file(&receipt_name(job))
     }
+
+    /// Forgets the attempts counted for `job` (it was answered). Without its lock: a
+    /// removal is atomic, and nothing else works on an answered conference.
+    pub(crate) fn forget_attempts(&self, job: &str) -> io::Result<()> {
+        self.remove_file(&attempts_name(job))
+    }
 }
 
 fn receipt_name(job: &str) -> String {
     format!("{job}.json")
+}
+
+fn attempts_name(job: &str) -> String {
+    format!("{job}.attempts")
+}
+
+impl Claim {
+    /// The ledger the lock is in.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The job it locks.
+    pub(crate) fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// Counts one more attempt at the job that failed for system reasons; how many have,
+    /// this one included.
+    pub(crate) fn count_failed_attempt(&self) -> io::Result<u32> {
+        let name = attempts_name(&self.job);
+        let before = match self.ledger.read_file(&name)? {
+            None => 0,
+            Some(text) => std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{} does not hold a count of attempts; remove it",
+                            self.ledger.path_of(&name).display()
+                        ),
+                    )
+                })?,
+        };
+        let now = before.saturating_add(1);
+        self.ledger.replace(&name, format!("{now}\n").as_bytes())?;
+        Ok(now)
+    }
+
+    /// Forgets the attempts counted for the job: it is answered.
+    pub(crate) fn forget_attempts(&self) -> io::Result<()> {
+        self.ledger.forget_attempts(&self.job)
+    }
 }
 
 /// Compares a receipt with the output directory: every listed file there is read and hashed.
@@ -442,6 +504,16 @@ mod tests {
         assert!(dir.path().join(STATE_DIR).is_dir());
     }
 
+    /// The state directory's entries, sorted.
+    fn entries(ledger: &Ledger) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(ledger.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn a_planted_link_is_named_and_never_followed() {
         let dir = tempfile::tempdir().unwrap();
@@ -479,6 +551,13 @@ mod tests {
             .unwrap()
             .is_symlink());
         assert_eq!(ledger.read("job").unwrap(), Some(r));
+
+        // The count of attempts: not read through either.
+        let attempts = link("other.attempts", &secret);
+        std::fs::remove_file(&lock).unwrap();
+        let other = ledger.claim("other", || panic!("free")).await.unwrap();
+        says_link(&other.count_failed_attempt().unwrap_err(), &attempts);
+        assert_eq!(std::fs::read(&secret).unwrap(), b"not recproc's");
     }
 
     #[test]
@@ -516,6 +595,39 @@ mod tests {
         assert_eq!(
             e.to_string().split(';').next().unwrap(),
             format!("{} is not a regular file", fifo.display())
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_attempts_are_counted_under_the_lock_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let claim = ledger.claim("job", || panic!("free")).await.unwrap();
+        assert_eq!(claim.count_failed_attempt().unwrap(), 1);
+        assert_eq!(claim.count_failed_attempt().unwrap(), 2);
+        drop(claim);
+        // Another instance (another ledger on the same directory) goes on from there.
+        let again = Ledger::open(dir.path()).unwrap();
+        let claim = again.claim("job", || panic!("free")).await.unwrap();
+        assert_eq!(claim.count_failed_attempt().unwrap(), 3);
+        assert_eq!(
+            std::fs::read_to_string(ledger.dir().join("job.attempts")).unwrap(),
+            "3\n"
+        );
+        claim.forget_attempts().unwrap();
+        claim.forget_attempts().unwrap();
+        assert_eq!(claim.count_failed_attempt().unwrap(), 1);
+        ledger.forget_attempts("job").unwrap();
+        assert_eq!(entries(&ledger), ["job.lock"], "no temporary file is left");
+        // A count someone else wrote is refused by name, not taken for zero.
+        std::fs::write(ledger.dir().join("job.attempts"), b"many").unwrap();
+        let e = claim.count_failed_attempt().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} does not hold a count of attempts; remove it",
+                ledger.dir().join("job.attempts").display()
+            )
         );
     }
 

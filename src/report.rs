@@ -209,6 +209,10 @@ pub struct Failed {
     pub error: String,
     /// `input` (the message is at fault) or `system`.
     pub blame: Blame,
+    /// How many attempts at the conference failed for system reasons, this one included
+    /// (when they were counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
     /// Where the kept temporary files are.
     pub work_dir: Option<String>,
     pub failed_at: String,
@@ -230,9 +234,23 @@ pub(crate) fn failed(
         stage: error.stage.as_str(),
         error: error.cause.to_string(),
         blame: error.blame(),
+        attempts: None,
         work_dir: work_dir.map(|p| p.display().to_string()),
         failed_at: Timestamp::now().to_iso_millis(),
         event,
+    }
+}
+
+impl Failed {
+    /// The failure event of a conference recproc stops retrying: its `attempts`-th attempt
+    /// failed for system reasons, and `max_attempts` is the most it makes.
+    pub(crate) fn gave_up(mut self, attempts: u32, max_attempts: u32) -> Failed {
+        self.error = format!(
+            "failed {attempts} times for system reasons (daemon.max_attempts is {max_attempts}), so recproc stopped retrying it; the last time: {}",
+            self.error
+        );
+        self.attempts = Some(attempts);
+        self
     }
 }
 
@@ -293,6 +311,26 @@ mod tests {
         assert_eq!(size_text(0), "0.0000MB");
         assert_eq!(size_text(129_394), "0.1234MB");
         assert_eq!(size_text(3 * 1024 * 1024), "3.0000MB");
+    }
+
+    #[test]
+    fn giving_up_says_how_often_and_why() {
+        let e = StageError::system(
+            Stage::Preprocess,
+            "cannot create /o/.recproc: Not a directory (os error 20)",
+        );
+        let f = failed((Some("c".into()), None), &e, None, serde_json::json!({}));
+        // Uncounted attempts are not mentioned.
+        assert!(serde_json::to_value(&f).unwrap().get("attempts").is_none());
+        let g = f.gave_up(3, 3);
+        let v = serde_json::to_value(&g).unwrap();
+        assert_eq!(v["attempts"], 3);
+        assert_eq!(v["blame"], "system");
+        assert_eq!(v["stage"], "preprocess");
+        assert_eq!(
+            v["error"],
+            "failed 3 times for system reasons (daemon.max_attempts is 3), so recproc stopped retrying it; the last time: cannot create /o/.recproc: Not a directory (os error 20)"
+        );
     }
 
     #[test]

@@ -517,3 +517,96 @@ fn quorum_queues_dead_letter_a_message_that_keeps_failing_for_system_reasons() {
 fn sha256_of(path: &std::path::Path) -> String {
     recproc::pipeline::deliver::digest(path).unwrap().sha256
 }
+
+/// The job name of the event at `path` (its work directory and state files are named so).
+fn job_of(path: &std::path::Path) -> String {
+    let event = event_of(path);
+    recproc::job::job_name(
+        event["conferenceId"].as_str().unwrap(),
+        event["recordingInfo"]["uuid"].as_str().unwrap(),
+    )
+}
+
+/// Asserts `failure` is the one failure event of a conference recproc gave up on after
+/// `attempts` system failures.
+fn assert_gave_up(failure: &Value, attempts: u32, because: &str) {
+    assert_eq!(failure["attempts"], attempts, "{failure}");
+    assert_eq!(failure["blame"], "system", "{failure}");
+    assert_eq!(failure["conferenceId"], "fixture-conf", "{failure}");
+    assert_eq!(
+        failure["event"]["conferenceId"], "fixture-conf",
+        "the original event"
+    );
+    let error = failure["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "failed {attempts} times for system reasons (daemon.max_attempts is {attempts}), so recproc stopped retrying it; the last time: "
+        )),
+        "{error}"
+    );
+    assert!(error.contains(because), "{error}");
+}
+
+#[test]
+fn a_conference_failing_for_system_reasons_gets_a_failure_event_after_max_attempts() {
+    let (sb, queues, broker) = world("attempts", 1, "[daemon]\nmax_attempts = 2\n");
+    let g = sb.generate(&short_call(1.0));
+    let job = job_of(&g.event);
+    // Where the job's work directory goes, a file: every attempt fails in recproc's own
+    // directory, after the conference's lock is taken (so the state directory counts).
+    let work = sb.work_dir().join(&job);
+    std::fs::write(&work, b"in the way").unwrap();
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    assert_gave_up(
+        &failures[0],
+        2,
+        &format!("{}", work.join("job.manifest").display()),
+    );
+    assert_eq!(failures[0]["stage"], "preprocess");
+    assert_settled(&broker, &queues.input);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "one failure event"
+    );
+    assert!(broker.get_all(&queues.processed).is_empty());
+    let log = daemon.log_text();
+    assert_eq!(
+        log.matches("The system failed, not the message").count(),
+        1,
+        "retried once, then answered:\n{log}"
+    );
+    // Answered: the count is gone, so the same event sent again gets its attempts again.
+    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
+    assert!(!state.join(format!("{job}.attempts")).exists());
+}
+
+#[test]
+fn attempts_the_state_directory_cannot_count_end_too() {
+    let (sb, queues, broker) = world("uncounted", 1, "[daemon]\nmax_attempts = 3\n");
+    let g = sb.generate(&short_call(1.0));
+    // The state directory cannot be created: not even the lock can be taken, and the
+    // attempts are counted by the instance alone.
+    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
+    std::fs::write(&state, b"in the way").unwrap();
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    assert_gave_up(
+        &failures[0],
+        3,
+        &format!("cannot create {}", state.display()),
+    );
+    assert_settled(&broker, &queues.input);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "one failure event"
+    );
+}

@@ -7,8 +7,9 @@
 //! RabbitMQ closes a channel whose delivery stays unacked longer than its `consumer_timeout`;
 //! that is logged as an ERROR naming the setting, and consuming starts again.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -19,18 +20,19 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, Consumer};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::amqp::connection::{self, ConnectError, Recovery, BROKER_CALL_LIMIT};
-use crate::amqp::policy::{self, Action};
+use crate::amqp::policy::{self, Action, Failures};
 use crate::amqp::publish::Publisher;
 use crate::amqp::shutdown::{self, Stopped};
 use crate::amqp::topology::{self, TopologyError};
 use crate::amqp::DaemonError;
 use crate::config::{AmqpConfig, Config};
 use crate::job;
-use crate::pipeline::ToolSlots;
+use crate::pipeline::{Blame, ToolSlots};
 use crate::signal::Signals;
 
 /// What every job task shares.
@@ -41,6 +43,9 @@ pub(crate) struct Shared {
     job_slots: Semaphore,
     /// System failures in a row (reset by any success): the requeue backoff.
     system_failures: AtomicU32,
+    /// System failures of messages whose attempts the state directory could not count, by
+    /// the message's sha256: this instance counts them alone, so they too end.
+    counted_here: Mutex<HashMap<[u8; 32], u32>>,
     publisher: Publisher,
     /// Counts the shutdown signals.
     signals: Signals,
@@ -53,6 +58,7 @@ impl Shared {
             config,
             tools,
             system_failures: AtomicU32::new(0),
+            counted_here: Mutex::new(HashMap::new()),
             publisher: Publisher::default(),
             signals,
         }
@@ -61,7 +67,29 @@ impl Shared {
     fn grace(&self) -> Duration {
         self.config.daemon.shutdown_grace
     }
+
+    /// Counts one more system failure of `message` in this instance; how many so far.
+    fn count_here(&self, message: &[u8]) -> u32 {
+        let mut counts = self.counted_here.lock().expect("never poisoned");
+        if counts.len() >= COUNTED_HERE_MAX {
+            counts.clear(); // a bound on memory; such messages start counting again
+        }
+        let n = counts.entry(Sha256::digest(message).into()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets what this instance counted for `message`: it is settled.
+    fn forget_here(&self, message: &[u8]) {
+        let mut counts = self.counted_here.lock().expect("never poisoned");
+        if !counts.is_empty() {
+            counts.remove(&<[u8; 32]>::from(Sha256::digest(message)));
+        }
+    }
 }
+
+/// The most messages [`Shared::count_here`] remembers.
+const COUNTED_HERE_MAX: usize = 10_000;
 
 /// How one session with the broker ended.
 pub(crate) enum SessionEnd {
@@ -255,9 +283,14 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
         );
     }
     let outcome = job::process(&shared.config, &shared.tools, &delivery.data).await;
-    match decide(&shared, &outcome) {
+    match decide(&shared, &outcome, &delivery.data) {
         Action::Requeue { delay, reason } => requeue(&shared, &delivery, delay, &reason).await,
-        Action::PublishThenAck { queue, body, kind } => {
+        Action::PublishThenAck {
+            queue,
+            body,
+            kind,
+            forget_attempts_of,
+        } => {
             if kind == "processed" {
                 shared.system_failures.store(0, Ordering::Relaxed);
             }
@@ -267,17 +300,38 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
             if publisher
                 .until_confirmed(&channel, amqp, acker, &queue, &body, kind)
                 .await
+                && ack(&delivery).await
             {
-                ack(&delivery).await;
+                settled(&shared, &delivery.data, forget_attempts_of.as_deref());
             }
+        }
+    }
+}
+
+/// Forgets the attempts counted for a message that is settled.
+fn settled(shared: &Shared, message: &[u8], job: Option<&str>) {
+    shared.forget_here(message);
+    if let Some(job) = job {
+        if let Err(e) = job::forget_attempts(&shared.config, job) {
+            tracing::warn!(error = %e, "Could not remove the count of failed attempts of a conference recproc gave up on; its next delivery gets one attempt.");
         }
     }
 }
 
 /// What `outcome` means for its message, given the failures so far and whether recproc is
 /// shutting down.
-fn decide(shared: &Shared, outcome: &job::Outcome) -> Action {
-    let failures = shared.system_failures.load(Ordering::Relaxed);
+fn decide(shared: &Shared, outcome: &job::Outcome, message: &[u8]) -> Action {
+    let attempts = match outcome {
+        job::Outcome::Failed(f) if f.blame == Blame::System => {
+            f.attempts.unwrap_or_else(|| shared.count_here(message))
+        }
+        _ => 0,
+    };
+    let failures = Failures {
+        in_a_row: shared.system_failures.load(Ordering::Relaxed),
+        attempts,
+        max_attempts: shared.config.daemon.max_attempts,
+    };
     let action = policy::decide(outcome, &shared.config.amqp, failures);
     if shared.signals.count() > 0 && matches!(outcome, job::Outcome::Failed(_)) {
         // The signal may have reached the tools too (a terminal's Ctrl-C, a supervisor that
@@ -311,15 +365,22 @@ async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: 
     }
 }
 
-async fn ack(delivery: &Delivery) {
+/// Acks the delivery; whether the ack went out.
+async fn ack(delivery: &Delivery) -> bool {
     match delivery.acker.ack(BasicAckOptions::default()).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            "The ack did not reach the broker (the channel closed): the message will be delivered again and answered from its receipt."
-        ),
-        Err(e) => tracing::warn!(
-            error = %e,
-            "The ack failed: the message will be delivered again and answered from its receipt."
-        ),
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(
+                "The ack did not reach the broker (the channel closed): the message will be delivered again and answered from its receipt."
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "The ack failed: the message will be delivered again and answered from its receipt."
+            );
+            false
+        }
     }
 }

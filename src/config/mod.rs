@@ -79,6 +79,9 @@ pub(crate) struct DaemonConfig {
     /// On SIGTERM/SIGINT, how long jobs in flight may take to finish before they are
     /// cancelled (their messages go back to the queue).
     pub(crate) shutdown_grace: Duration,
+    /// Attempts at one conference that may fail for system reasons before it gets a
+    /// failure event instead of another retry.
+    pub(crate) max_attempts: u32,
 }
 
 impl AmqpConfig {

@@ -158,12 +158,14 @@ impl Default for RawEncryption {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawDaemon {
     pub(super) shutdown_grace: u64,
+    pub(super) max_attempts: u32,
 }
 
 impl Default for RawDaemon {
     fn default() -> Self {
         RawDaemon {
             shutdown_grace: 120,
+            max_attempts: 10,
         }
     }
 }
@@ -211,6 +213,7 @@ impl RawConfig {
             },
             daemon: RawDaemon {
                 shutdown_grace: config.daemon.shutdown_grace.as_secs(),
+                max_attempts: config.daemon.max_attempts,
             },
         }
     }

@@ -347,6 +347,7 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
 // --- [daemon] -----------------------------------------------------------------------------
 
 fn daemon(d: &RawDaemon, problems: &mut Problems) -> Option<DaemonConfig> {
+    let before = problems.count();
     if d.shutdown_grace > 86_400 {
         problems.push(
             "daemon.shutdown_grace",
@@ -355,10 +356,19 @@ fn daemon(d: &RawDaemon, problems: &mut Problems) -> Option<DaemonConfig> {
                 d.shutdown_grace
             ),
         );
-        return None;
     }
-    Some(DaemonConfig {
+    if !(1..=10_000).contains(&d.max_attempts) {
+        problems.push(
+            "daemon.max_attempts",
+            format!(
+                "{} is out of range; allowed: 1 to 10000 attempts",
+                d.max_attempts
+            ),
+        );
+    }
+    (problems.count() == before).then(|| DaemonConfig {
         shutdown_grace: Duration::from_secs(d.shutdown_grace),
+        max_attempts: d.max_attempts,
     })
 }
 
@@ -439,6 +449,18 @@ mod tests {
         assert!(msg.contains("classic, quorum"), "{msg}");
         let (keys, _) = invalid(d.load("[daemon]\ngrace = 1\n"));
         assert_eq!(keys, ["daemon.grace"]);
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        let d = Dirs::new();
+        let c = d.load("").unwrap();
+        assert_eq!(c.daemon.max_attempts, 10);
+        let c = d.load("[daemon]\nmax_attempts = 1\n").unwrap();
+        assert_eq!(c.daemon.max_attempts, 1);
+        let (keys, msg) = invalid(d.load("[daemon]\nmax_attempts = 0\n"));
+        assert_eq!(keys, ["daemon.max_attempts"], "{msg}");
+        assert!(msg.contains("allowed: 1 to 10000 attempts"), "{msg}");
     }
 
     #[test]
