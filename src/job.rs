@@ -2,7 +2,8 @@
 //! job's work directory, and turn the result into the processed or the failure event. The
 //! daemon and `recproc process` both call [`process`]; neither touches the pipeline directly.
 //! Under the conference's lock it counts the attempts that failed for system reasons (the
-//! daemon stops retrying after `daemon.max_attempts`).
+//! daemon stops retrying after `daemon.max_attempts`), and it keeps every failure event
+//! within `amqp.max_event_bytes` (a larger original message is kept in the state directory).
 
 use std::path::{Path, PathBuf};
 
@@ -123,7 +124,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             tracing::warn!(error = %err.cause, "Rejected an event that is not valid JSON.");
             let text = String::from_utf8_lossy(raw).into_owned();
             let failed = report::failed((None, None), &err, None, serde_json::Value::String(text));
-            return Outcome::Failed(Box::new(failed));
+            return failure(config, raw, failed).await;
         }
     };
     let ids = event::ids_best_effort(&value);
@@ -136,7 +137,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
         Err(e) => {
             let err = Cause::Event(e).at(Stage::Validate);
             tracing::warn!(conference_id = %shown_id, error = %err.cause, "Rejected an invalid event.");
-            return Outcome::Failed(Box::new(report::failed(ids, &err, None, value)));
+            return failure(config, raw, report::failed(ids, &err, None, value)).await;
         }
     };
 
@@ -166,7 +167,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
             }
             let mut failed = report::failed(ids, &err, Some(&dir), value);
             failed.attempts = attempts;
-            Outcome::Failed(Box::new(failed))
+            failure(config, raw, failed).await
         }
     }
 }
@@ -258,6 +259,65 @@ async fn claimed(
     let processed = pipeline::run(config, slots, conference, &work, record).await?;
     clean_work_dir(config, id, dir);
     Ok(processed)
+}
+
+/// The failure outcome, its event within `amqp.max_event_bytes` (see [`within_limit`]).
+async fn failure(config: &Config, raw: &[u8], failed: Failed) -> Outcome {
+    let limit = config
+        .amqp
+        .max_event_bytes
+        .saturating_sub(report::GIVE_UP_RESERVE);
+    if report::fits(&failed, limit) {
+        return Outcome::Failed(Box::new(failed));
+    }
+    // Writing the original can take a while: off the async threads.
+    let (output_dir, raw) = (config.paths.output_dir.clone(), raw.to_vec());
+    let bounded =
+        tokio::task::spawn_blocking(move || within_limit(&output_dir, &raw, failed, limit));
+    match bounded.await {
+        Ok(failed) => Outcome::Failed(Box::new(failed)),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The failure event, at most `limit` bytes long. When the original message makes it
+/// longer, the original is kept whole in the state directory and the event's `event` says
+/// where, with its size, sha256 and first bytes; the event's own texts are shortened should
+/// it still be too long. If the original cannot be kept, that is the system's failure (the
+/// message goes back to the queue rather than being answered without it).
+fn within_limit(output_dir: &Path, raw: &[u8], mut failed: Failed, limit: usize) -> Failed {
+    if report::fits(&failed, limit) {
+        return failed;
+    }
+    let conference_id = failed.conference_id.clone().unwrap_or_default();
+    match Ledger::open(output_dir).and_then(|l| l.keep_original(raw)) {
+        Ok(kept) => {
+            tracing::warn!(conference_id, original = %kept.path.display(), bytes = kept.bytes, "The message is too large to travel in its failure event (amqp.max_event_bytes); it is kept in the state directory and the event names it.");
+            failed.event = report::kept_original(Some(&kept.path), kept.bytes, &kept.sha256, raw);
+        }
+        Err(e) => {
+            let state = output_dir.join(ledger::STATE_DIR);
+            tracing::error!(conference_id, state_dir = %state.display(), error = %e, "Could not keep a message too large for its failure event; it goes back to the queue.");
+            failed.error = format!(
+                "cannot keep the original message ({} bytes, too large for its failure event: amqp.max_event_bytes) in {}: {e}; it failed before that because: {}",
+                raw.len(),
+                state.display(),
+                failed.error
+            );
+            failed.blame = Blame::System;
+            let sha256 = format!("{:x}", Sha256::digest(raw));
+            failed.event = report::kept_original(None, raw.len() as u64, &sha256, raw);
+        }
+    }
+    report::shorten_to_fit(&mut failed, limit);
+    failed
+}
+
+/// Keeps `message` whole in the state directory of `config`'s output directory; where.
+pub(crate) fn keep_original(config: &Config, message: &[u8]) -> std::io::Result<PathBuf> {
+    Ledger::open(&config.paths.output_dir)?
+        .keep_original(message)
+        .map(|kept| kept.path)
 }
 
 /// Forgets the attempts counted for `job` once its conference is answered.
@@ -419,6 +479,71 @@ mod tests {
             "{}",
             e.cause
         );
+    }
+
+    /// The failure event of a message that is not JSON.
+    fn not_json(raw: &[u8]) -> Failed {
+        let err = StageError::input(Stage::Validate, "expected value");
+        let text = String::from_utf8_lossy(raw).into_owned();
+        report::failed((None, None), &err, None, serde_json::Value::String(text))
+    }
+
+    fn published_len(f: &Failed) -> usize {
+        serde_json::to_vec(&Outcome::Failed(Box::new(f.clone())).to_json())
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn a_message_too_large_for_its_failure_event_is_kept_in_the_state_directory() {
+        let out = tempfile::tempdir().unwrap();
+        let raw = vec![1u8; 100_000]; // 600 000 bytes once escaped in JSON
+        let failed = within_limit(out.path(), &raw, not_json(&raw), 65_536);
+        assert!(
+            published_len(&failed) <= 65_536,
+            "{}",
+            published_len(&failed)
+        );
+        assert_eq!((failed.blame, failed.stage), (Blame::Input, "validate"));
+        let sha256 = format!("{:x}", Sha256::digest(&raw));
+        let path = out
+            .path()
+            .join(ledger::STATE_DIR)
+            .join(format!("{sha256}.original"));
+        assert_eq!(failed.event["path"], path.display().to_string());
+        assert_eq!(failed.event["bytes"], 100_000);
+        assert_eq!(failed.event["sha256"], sha256);
+        assert_eq!(failed.event["prefix"], "\u{1}".repeat(256));
+        assert_eq!(std::fs::read(&path).unwrap(), raw);
+
+        // A small one stays in its event, and nothing is kept.
+        let out = tempfile::tempdir().unwrap();
+        let small = within_limit(out.path(), b"{ nope", not_json(b"{ nope"), 65_536);
+        assert_eq!(small.event, "{ nope");
+        assert!(!out.path().join(ledger::STATE_DIR).exists());
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_kept_is_the_system_s_failure() {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join(ledger::STATE_DIR), b"in the way").unwrap();
+        let raw = vec![1u8; 100_000];
+        let failed = within_limit(out.path(), &raw, not_json(&raw), 65_536);
+        assert!(published_len(&failed) <= 65_536);
+        assert_eq!(failed.blame, Blame::System);
+        assert_eq!(failed.event["path"], serde_json::Value::Null);
+        assert_eq!(failed.event["bytes"], 100_000);
+        assert!(
+            failed.error.starts_with(&format!(
+                "cannot keep the original message (100000 bytes, too large for its failure event: amqp.max_event_bytes) in {}: Not a directory",
+                out.path().join(ledger::STATE_DIR).display()
+            )),
+            "{}",
+            failed.error
+        );
+        assert!(failed
+            .error
+            .ends_with("it failed before that because: expected value"));
     }
 
     #[tokio::test]

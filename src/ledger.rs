@@ -15,6 +15,8 @@
 //! - `<job>.attempts` counts the attempts at the conference that failed for system reasons,
 //!   written under its lock ([`Claim`]), so every instance agrees; it goes once the
 //!   conference is answered.
+//! - `<sha256>.original` is a message kept whole because it would make its failure event
+//!   too large to publish; the failure event names it.
 //!
 //! The directory is opened once per job without following a symbolic link, and every file
 //! in it is opened relative to that descriptor, again without following one (`openat` with
@@ -86,6 +88,14 @@ pub(crate) enum Delivery {
     /// The output directory disagrees with the receipt (a file missing or different, or a
     /// different event delivered under the same conference): a person has to look.
     Conflict(String),
+}
+
+/// A message kept whole in the state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Kept {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 /// A digest of an event's content that ignores formatting and key order.
@@ -278,6 +288,18 @@ impl Ledger {
     /// removal is atomic, and nothing else works on an answered conference.
     pub(crate) fn forget_attempts(&self, job: &str) -> io::Result<()> {
         self.remove_file(&attempts_name(job))
+    }
+
+    /// Keeps `message` whole, named by its sha256 (the same message is kept once).
+    pub(crate) fn keep_original(&self, message: &[u8]) -> io::Result<Kept> {
+        let sha256 = hex(&Sha256::digest(message));
+        let name = format!("{sha256}.original");
+        self.replace(&name, message)?;
+        Ok(Kept {
+            path: self.path_of(&name),
+            bytes: message.len() as u64,
+            sha256,
+        })
     }
 }
 
@@ -629,6 +651,27 @@ mod tests {
                 ledger.dir().join("job.attempts").display()
             )
         );
+    }
+
+    #[test]
+    fn an_original_is_kept_whole_by_its_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let message = b"\x01\x02 not json \xff";
+        let kept = ledger.keep_original(message).unwrap();
+        let sha256 = hex(&Sha256::digest(message));
+        assert_eq!(
+            kept,
+            Kept {
+                path: ledger.dir().join(format!("{sha256}.original")),
+                bytes: message.len() as u64,
+                sha256: sha256.clone(),
+            }
+        );
+        assert_eq!(std::fs::read(&kept.path).unwrap(), message);
+        // The same message again: the same file, once.
+        assert_eq!(ledger.keep_original(message).unwrap(), kept);
+        assert_eq!(entries(&ledger), [format!("{sha256}.original")]);
     }
 
     #[tokio::test]

@@ -610,3 +610,102 @@ fn attempts_the_state_directory_cannot_count_end_too() {
         "one failure event"
     );
 }
+
+/// RabbitMQ's `max_message_size`, in bytes.
+fn broker_max_message_size() -> usize {
+    let said =
+        common::broker::rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]);
+    said.trim()
+        .trim_start_matches("{ok,")
+        .trim_end_matches('}')
+        .parse()
+        .unwrap_or_else(|e| panic!("rabbitmqctl said {said:?}: {e}"))
+}
+
+#[test]
+fn a_24_mb_poison_message_gets_one_failure_event_within_the_limit() {
+    let (sb, queues, broker) = world("huge", 1, "");
+    // 24 MiB of control bytes: 144 MiB as a JSON string, more than the broker takes.
+    let poison = vec![1u8; 24 << 20];
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &poison);
+
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    let failure = &failures[0];
+    // Published compactly from a JSON value, as serialising it again gives.
+    let size = serde_json::to_vec(failure).unwrap().len();
+    assert!(size <= 1_048_576, "the failure event takes {size} bytes");
+    assert_eq!(failure["stage"], "validate");
+    assert_eq!(failure["blame"], "input");
+    let kept = &failure["event"];
+    assert_eq!(kept["bytes"], poison.len());
+    assert_eq!(kept["prefix"], "\u{1}".repeat(256));
+    let path = PathBuf::from(kept["path"].as_str().unwrap());
+    assert_eq!(
+        path.parent(),
+        Some(sb.output_dir().join(recproc::ledger::STATE_DIR).as_path())
+    );
+    assert_eq!(kept["sha256"].as_str().unwrap(), sha256_of(&path));
+    assert_eq!(std::fs::read(&path).unwrap(), poison, "kept whole");
+
+    assert_settled(&broker, &queues.input);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "no redelivery loop"
+    );
+    assert!(sb.outputs().is_empty());
+}
+
+#[test]
+fn a_result_the_broker_refuses_for_good_is_dead_lettered_not_looped() {
+    let queues = Queues::unique("refused");
+    // Failure events as large as they come, in a quorum queue that dead-letters.
+    let sb = Sandbox::new(&format!(
+        "{}queue_type = \"quorum\"\nmax_event_bytes = 536870912\n",
+        queues.toml(1)
+    ));
+    let broker = Broker::connect();
+    // Control bytes take 6 bytes each in the failure event: more than the broker takes.
+    let poison = vec![1u8; broker_max_message_size() / 5];
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &poison);
+
+    let dead = broker.wait_for(&queues.dead, 1, PATIENCE);
+    assert_eq!(dead.len(), 1, "{}", daemon.log_text());
+    assert!(
+        dead[0] == Value::String(String::from_utf8_lossy(&poison).into_owned()),
+        "the original message is dead-lettered"
+    );
+    let log = daemon.log_text();
+    assert_eq!(
+        log.matches("The broker refused the failed event for good")
+            .count(),
+        1,
+        "{log}"
+    );
+    let kept = sb
+        .output_dir()
+        .join(recproc::ledger::STATE_DIR)
+        .join(format!("{}.original", sha256_hex(&poison)));
+    assert_eq!(std::fs::read(&kept).unwrap(), poison, "and kept whole");
+    assert!(broker.get_all(&queues.failure).is_empty());
+    assert_settled(&broker, &queues.input);
+
+    // The daemon publishes on: the next poison message gets its failure event.
+    broker.publish(&queues.input, b"{ nope");
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    assert_eq!(failures[0]["event"], "{ nope");
+    assert_settled(&broker, &queues.input);
+    assert!(
+        broker.get_all(&queues.dead).is_empty(),
+        "dead-lettered once"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}

@@ -1,8 +1,10 @@
-//! Consuming: one session per connection (a channel with the queues declared, the prefetch
-//! set and publisher confirms on; a consumer on `amqp.queue`), each delivery run as its own
-//! task (at most `amqp.prefetch` at once, also across a reconnect), and what happens to one
-//! delivery: process it, decide with [`policy`](super::policy), publish the result
-//! (confirmed) and only then ack, or give the message back to the queue.
+//! Consuming: one session per connection (a channel with the queues declared and the
+//! prefetch set, a consumer on `amqp.queue`; results go out on a channel of their own, see
+//! [`publish`](super::publish)), each delivery run as its own task (at most `amqp.prefetch`
+//! at once, also across a reconnect), and what happens to one delivery: process it, decide
+//! with [`policy`](super::policy), publish the result (confirmed) and only then ack, or give
+//! the message back to the queue; one whose result the broker refuses for good is
+//! dead-lettered.
 //!
 //! RabbitMQ closes a channel whose delivery stays unacked longer than its `consumer_timeout`;
 //! that is logged as an ERROR naming the setting, and consuming starts again.
@@ -16,7 +18,6 @@ use futures::StreamExt as _;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, Consumer};
@@ -26,7 +27,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::amqp::connection::{self, ConnectError, Recovery, BROKER_CALL_LIMIT};
 use crate::amqp::policy::{self, Action, Failures};
-use crate::amqp::publish::Publisher;
+use crate::amqp::publish::{PublishError, Published, Publisher};
 use crate::amqp::shutdown::{self, Stopped};
 use crate::amqp::topology::{self, TopologyError};
 use crate::amqp::DaemonError;
@@ -46,7 +47,6 @@ pub(crate) struct Shared {
     /// System failures of messages whose attempts the state directory could not count, by
     /// the message's sha256: this instance counts them alone, so they too end.
     counted_here: Mutex<HashMap<[u8; 32], u32>>,
-    publisher: Publisher,
     /// Counts the shutdown signals.
     signals: Signals,
 }
@@ -59,7 +59,6 @@ impl Shared {
             tools,
             system_failures: AtomicU32::new(0),
             counted_here: Mutex::new(HashMap::new()),
-            publisher: Publisher::default(),
             signals,
         }
     }
@@ -109,7 +108,7 @@ pub(crate) async fn session(
     let connecting = connection::connect(amqp, Recovery::Automatic);
     let conn = tokio::select! {
         c = connecting => match c {
-            Ok(c) => c,
+            Ok(c) => Arc::new(c),
             Err(e @ ConnectError::Url { .. }) => return Err(e.into()),
             Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
         },
@@ -139,7 +138,16 @@ pub(crate) async fn session(
         prefetch = amqp.prefetch,
         "Consuming conference-ended events."
     );
-    let end = consume(shared, jobs, signals, &channel, consumer, &tag).await;
+    let publisher = Arc::new(Publisher::new(Arc::clone(&conn)));
+    let end = consume(
+        shared,
+        jobs,
+        signals,
+        (&channel, &publisher),
+        consumer,
+        &tag,
+    )
+    .await;
     watcher.abort();
     connection::close(&conn).await;
     Ok(end)
@@ -164,8 +172,8 @@ impl std::fmt::Display for Opening {
     }
 }
 
-/// A channel with the queues declared, the prefetch set and publisher confirms on, and a
-/// consumer on the input queue tagged `tag`.
+/// A channel with the queues declared and the prefetch set, and a consumer on the input
+/// queue tagged `tag`.
 async fn start(
     conn: &Connection,
     amqp: &AmqpConfig,
@@ -177,10 +185,6 @@ async fn start(
         .map_err(Opening::Topology)?;
     channel
         .basic_qos(amqp.prefetch, BasicQosOptions::default())
-        .await
-        .map_err(Opening::Channel)?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
         .await
         .map_err(Opening::Channel)?;
     let consumer = channel
@@ -199,12 +203,12 @@ async fn start(
 }
 
 /// Hands out deliveries until the first signal (then stops consuming and drains) or until
-/// the connection is lost for good.
+/// the connection is lost for good. Their results go out through `publisher`.
 async fn consume(
     shared: &Arc<Shared>,
     jobs: &mut JoinSet<()>,
     signals: &mut Signals,
-    channel: &Channel,
+    (channel, publisher): (&Channel, &Arc<Publisher>),
     mut consumer: Consumer,
     tag: &str,
 ) -> SessionEnd {
@@ -221,8 +225,8 @@ async fn consume(
             Some(done) = jobs.join_next(), if !jobs.is_empty() => log_panic(done),
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let (shared, channel) = (Arc::clone(shared), channel.clone());
-                    jobs.spawn(handle(shared, channel, delivery));
+                    let (shared, publisher) = (Arc::clone(shared), Arc::clone(publisher));
+                    jobs.spawn(handle(shared, publisher, delivery));
                 }
                 Some(Err(e)) => {
                     if let Err(e) = recover(channel, amqp, e).await {
@@ -269,8 +273,8 @@ fn log_channel_error(e: &lapin::Error) {
     }
 }
 
-/// One delivery: process, decide, publish, ack (or requeue).
-async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
+/// One delivery: process, decide, publish, ack (or requeue, or dead-letter).
+async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delivery) {
     let _slot = shared
         .job_slots
         .acquire()
@@ -295,14 +299,18 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
                 shared.system_failures.store(0, Ordering::Relaxed);
             }
             let amqp = &shared.config.amqp;
-            let publisher = &shared.publisher;
             let acker = &delivery.acker;
-            if publisher
-                .until_confirmed(&channel, amqp, acker, &queue, &body, kind)
+            match publisher
+                .until_confirmed(amqp, acker, &queue, &body, kind)
                 .await
-                && ack(&delivery).await
             {
-                settled(&shared, &delivery.data, forget_attempts_of.as_deref());
+                Published::Confirmed => {
+                    if ack(&delivery).await {
+                        settled(&shared, &delivery.data, forget_attempts_of.as_deref());
+                    }
+                }
+                Published::TakenBack => {}
+                Published::Refused(e) => dead_letter(&shared, &delivery, &queue, kind, e).await,
             }
         }
     }
@@ -383,4 +391,40 @@ async fn ack(delivery: &Delivery) -> bool {
             false
         }
     }
+}
+
+/// Settles a delivery whose result the broker refused for good: publishing it again would
+/// only bring the same refusal, and requeueing would loop. The message is kept in the state
+/// directory and rejected without requeue, which sends it to the dead-letter queue where
+/// the input queue has one (quorum queues, `amqp.dead_letter_queue`).
+async fn dead_letter(
+    shared: &Shared,
+    delivery: &Delivery,
+    queue: &str,
+    kind: &str,
+    refusal: PublishError,
+) {
+    let (config, message) = (Arc::clone(&shared.config), delivery.data.clone());
+    let kept = tokio::task::spawn_blocking(move || job::keep_original(&config, &message)).await;
+    let kept = match kept {
+        Ok(Ok(path)) => path.display().to_string(),
+        Ok(Err(e)) => format!("not kept: {e}"),
+        Err(e) => format!("not kept: {e}"),
+    };
+    tracing::error!(
+        queue,
+        kind,
+        error = %refusal,
+        original = %kept,
+        dead_letter_queue = %shared.config.amqp.dead_letter_queue,
+        "The broker refused the {kind} event for good; the message is dead-lettered instead of retried (with quorum queues it goes to the dead-letter queue; classic queues drop it, and its copy is the original named here)."
+    );
+    let reject = BasicNackOptions {
+        requeue: false,
+        ..BasicNackOptions::default()
+    };
+    if !matches!(delivery.acker.nack(reject).await, Ok(true)) {
+        tracing::warn!("The message could not be rejected (its channel closed); it comes back and is answered again.");
+    }
+    shared.forget_here(&delivery.data);
 }
