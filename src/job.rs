@@ -1,6 +1,9 @@
 //! One conference-ended event, start to finish: parse and validate it, run the pipeline in the
 //! job's work directory, and turn the result into the processed or the failure event. The
 //! daemon and `recproc process` both call [`process`]; neither touches the pipeline directly.
+//! Under the conference's lock it counts the attempts that failed for system reasons (the
+//! daemon stops retrying after `daemon.max_attempts`), and it keeps every failure event
+//! within `amqp.max_event_bytes` (a larger original message is kept in the state directory).
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::event::{self, Conference, Roots};
-use crate::ledger::{self, Delivery, Ledger};
+use crate::ledger::{self, Claim, Delivery, Ledger};
 use crate::logs::{self, Inline};
 use crate::names::sanitize;
 use crate::pipeline::deliver::Record;
@@ -124,12 +127,8 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
                 "Rejected an event that is not valid JSON."
             );
             let text = String::from_utf8_lossy(raw).into_owned();
-            return Outcome::Failed(Box::new(report::failed(
-                (None, None),
-                &err,
-                None,
-                serde_json::Value::String(text),
-            )));
+            let failed = report::failed((None, None), &err, None, serde_json::Value::String(text));
+            return failure(config, raw, failed).await;
         }
     };
     let ids = event::ids_best_effort(&value);
@@ -150,13 +149,14 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
                 error = logs::field(&err.cause),
                 "Rejected an invalid event."
             );
-            return Outcome::Failed(Box::new(report::failed(ids, &err, None, value)));
+            return failure(config, raw, report::failed(ids, &err, None, value)).await;
         }
     };
 
     let id = conference.conference_id.as_str();
     let dir = work_dir(config, id, &conference.uuid);
-    match run(config, slots, &conference, &value, &dir).await {
+    let (result, attempts) = run(config, slots, &conference, &value, &dir).await;
+    match result {
         Ok(processed) => {
             let files = processed.files.len();
             tracing::info!(
@@ -178,6 +178,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
                     stage,
                     work_dir = logs::field(&work_dir),
                     error = logs::field(&err.cause),
+                    attempts,
                     "Processing failed for a system reason; the temporary files are kept."
                 ),
                 Blame::Input => tracing::warn!(
@@ -188,24 +189,36 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
                     "Processing failed on this recording's input; the temporary files are kept."
                 ),
             }
-            Outcome::Failed(Box::new(report::failed(ids, &err, Some(&dir), value)))
+            let mut failed = report::failed(ids, &err, Some(&dir), value);
+            failed.attempts = attempts;
+            failure(config, raw, failed).await
         }
     }
 }
 
-/// One valid conference, under its job's lock: the receipt of an earlier delivery answers
-/// it again, or the pipeline runs in `dir` and delivers.
+/// One valid conference, under its job's lock (see [`claimed`]), and the attempts at it
+/// that failed for system reasons so far, this one included, when this one did and they
+/// could be counted in the state directory.
 async fn run(
     config: &Config,
     slots: &ToolSlots,
     conference: &Conference,
     event: &serde_json::Value,
     dir: &Path,
-) -> Result<Processed, StageError> {
+) -> (Result<Processed, StageError>, Option<u32>) {
     let id = conference.conference_id.as_str();
     let job = job_name(id, &conference.uuid);
-    let event_sha256 = ledger::event_digest(event);
-    // One attempt at a conference at a time, across every instance.
+    let claim = match claim(config, id, &job).await {
+        Ok(claim) => claim,
+        Err(e) => return (Err(e), None),
+    };
+    let result = claimed(config, slots, conference, event, dir, &claim).await;
+    let attempts = count_attempt(&claim, &result, id);
+    (result, attempts)
+}
+
+/// Takes the job's lock: one attempt at a conference at a time, across every instance.
+async fn claim(config: &Config, id: &str, job: &str) -> Result<Claim, StageError> {
     let output_dir = &config.paths.output_dir;
     let ledger = Ledger::open(output_dir)
         .map_err(Cause::io(
@@ -213,8 +226,8 @@ async fn run(
             &output_dir.join(ledger::STATE_DIR),
         ))
         .at(Stage::Preprocess)?;
-    let _claim = ledger
-        .claim(&job, || {
+    ledger
+        .claim(job, || {
             tracing::info!(
                 conference_id = logs::field(id),
                 "Another delivery of this conference is being processed; waiting for it to finish."
@@ -222,8 +235,37 @@ async fn run(
         })
         .await
         .map_err(Cause::io("cannot lock", ledger.dir()))
-        .at(Stage::Preprocess)?;
-    if let Some(done) = already_delivered(&ledger, &job, &event_sha256).await? {
+        .at(Stage::Preprocess)
+}
+
+/// Counts a system failure in the state directory, under the job's lock; forgets the
+/// count once the conference is answered (delivered, or failed on its input). `None` when
+/// there is nothing to count or the count could not be kept.
+fn count_attempt(claim: &Claim, result: &Result<Processed, StageError>, id: &str) -> Option<u32> {
+    let counted = match result {
+        Err(e) if e.blame() == Blame::System => claim.count_failed_attempt().map(Some),
+        _ => claim.forget_attempts().map(|()| None),
+    };
+    counted.unwrap_or_else(|e| {
+        tracing::warn!(conference_id = logs::field(id), error = logs::field(&e), "Could not keep the count of failed attempts in the state directory; this instance counts them on its own.");
+        None
+    })
+}
+
+/// The work of one valid conference, holding its lock: the receipt of an earlier delivery
+/// answers it again, or the pipeline runs in `dir` and delivers.
+async fn claimed(
+    config: &Config,
+    slots: &ToolSlots,
+    conference: &Conference,
+    event: &serde_json::Value,
+    dir: &Path,
+    claim: &Claim,
+) -> Result<Processed, StageError> {
+    let id = conference.conference_id.as_str();
+    let (ledger, job) = (claim.ledger(), claim.job());
+    let event_sha256 = ledger::event_digest(event);
+    if let Some(done) = already_delivered(ledger, job, &event_sha256).await? {
         tracing::info!(
             conference_id = logs::field(id),
             "This conference was already delivered; publishing its processed event again."
@@ -244,13 +286,77 @@ async fn run(
     let work = Workspace::new(dir.to_owned(), id);
     let record = Record {
         conference_id: id,
-        ledger: &ledger,
-        job: &job,
+        ledger,
+        job,
         event_sha256: &event_sha256,
     };
     let processed = pipeline::run(config, slots, conference, &work, record).await?;
     clean_work_dir(config, id, dir);
     Ok(processed)
+}
+
+/// The failure outcome, its event within `amqp.max_event_bytes` (see [`within_limit`]).
+async fn failure(config: &Config, raw: &[u8], failed: Failed) -> Outcome {
+    let limit = config
+        .amqp
+        .max_event_bytes
+        .saturating_sub(report::GIVE_UP_RESERVE);
+    if report::fits(&failed, limit) {
+        return Outcome::Failed(Box::new(failed));
+    }
+    // Writing the original can take a while: off the async threads.
+    let (output_dir, raw) = (config.paths.output_dir.clone(), raw.to_vec());
+    let bounded =
+        tokio::task::spawn_blocking(move || within_limit(&output_dir, &raw, failed, limit));
+    match bounded.await {
+        Ok(failed) => Outcome::Failed(Box::new(failed)),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The failure event, at most `limit` bytes long. When the original message makes it
+/// longer, the original is kept whole in the state directory and the event's `event` says
+/// where, with its size, sha256 and first bytes; the event's own texts are shortened should
+/// it still be too long. If the original cannot be kept, that is the system's failure (the
+/// message goes back to the queue rather than being answered without it).
+fn within_limit(output_dir: &Path, raw: &[u8], mut failed: Failed, limit: usize) -> Failed {
+    if report::fits(&failed, limit) {
+        return failed;
+    }
+    let conference_id = failed.conference_id.clone().unwrap_or_default();
+    match Ledger::open(output_dir).and_then(|l| l.keep_original(raw)) {
+        Ok(kept) => {
+            tracing::warn!(conference_id, original = logs::field(kept.path.display()), bytes = kept.bytes, "The message is too large to travel in its failure event (amqp.max_event_bytes); it is kept in the state directory and the event names it.");
+            failed.event = report::kept_original(Some(&kept.path), kept.bytes, &kept.sha256, raw);
+        }
+        Err(e) => {
+            let state = output_dir.join(ledger::STATE_DIR);
+            tracing::error!(conference_id, state_dir = logs::field(state.display()), error = logs::field(&e), "Could not keep a message too large for its failure event; it goes back to the queue.");
+            failed.error = format!(
+                "cannot keep the original message ({} bytes, too large for its failure event: amqp.max_event_bytes) in {}: {e}; it failed before that because: {}",
+                raw.len(),
+                state.display(),
+                failed.error
+            );
+            failed.blame = Blame::System;
+            let sha256 = format!("{:x}", Sha256::digest(raw));
+            failed.event = report::kept_original(None, raw.len() as u64, &sha256, raw);
+        }
+    }
+    report::shorten_to_fit(&mut failed, limit);
+    failed
+}
+
+/// Keeps `message` whole in the state directory of `config`'s output directory; where.
+pub(crate) fn keep_original(config: &Config, message: &[u8]) -> std::io::Result<PathBuf> {
+    Ledger::open(&config.paths.output_dir)?
+        .keep_original(message)
+        .map(|kept| kept.path)
+}
+
+/// Forgets the attempts counted for `job` once its conference is answered.
+pub(crate) fn forget_attempts(config: &Config, job: &str) -> std::io::Result<()> {
+    Ledger::open(&config.paths.output_dir)?.forget_attempts(job)
 }
 
 /// The receipt's processed event when this event's recording is already in the output
@@ -412,6 +518,87 @@ mod tests {
             "{}",
             e.cause
         );
+    }
+
+    /// The failure event of a message that is not JSON.
+    fn not_json(raw: &[u8]) -> Failed {
+        let err = StageError::input(Stage::Validate, "expected value");
+        let text = String::from_utf8_lossy(raw).into_owned();
+        report::failed((None, None), &err, None, serde_json::Value::String(text))
+    }
+
+    fn published_len(f: &Failed) -> usize {
+        serde_json::to_vec(&Outcome::Failed(Box::new(f.clone())).to_json())
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn a_message_too_large_for_its_failure_event_is_kept_in_the_state_directory() {
+        let out = tempfile::tempdir().unwrap();
+        let raw = vec![1u8; 100_000]; // 600 000 bytes once escaped in JSON
+        let failed = within_limit(out.path(), &raw, not_json(&raw), 65_536);
+        assert!(
+            published_len(&failed) <= 65_536,
+            "{}",
+            published_len(&failed)
+        );
+        assert_eq!((failed.blame, failed.stage), (Blame::Input, "validate"));
+        let sha256 = format!("{:x}", Sha256::digest(&raw));
+        let path = out
+            .path()
+            .join(ledger::STATE_DIR)
+            .join(format!("{sha256}.original"));
+        assert_eq!(failed.event["path"], path.display().to_string());
+        assert_eq!(failed.event["bytes"], 100_000);
+        assert_eq!(failed.event["sha256"], sha256);
+        assert_eq!(failed.event["prefix"], "\u{1}".repeat(256));
+        assert_eq!(std::fs::read(&path).unwrap(), raw);
+
+        // A small one stays in its event, and nothing is kept.
+        let out = tempfile::tempdir().unwrap();
+        let small = within_limit(out.path(), b"{ nope", not_json(b"{ nope"), 65_536);
+        assert_eq!(small.event, "{ nope");
+        assert!(!out.path().join(ledger::STATE_DIR).exists());
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_kept_is_the_system_s_failure() {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join(ledger::STATE_DIR), b"in the way").unwrap();
+        let raw = vec![1u8; 100_000];
+        let failed = within_limit(out.path(), &raw, not_json(&raw), 65_536);
+        assert!(published_len(&failed) <= 65_536);
+        assert_eq!(failed.blame, Blame::System);
+        assert_eq!(failed.event["path"], serde_json::Value::Null);
+        assert_eq!(failed.event["bytes"], 100_000);
+        assert!(
+            failed.error.starts_with(&format!(
+                "cannot keep the original message (100000 bytes, too large for its failure event: amqp.max_event_bytes) in {}: Not a directory",
+                out.path().join(ledger::STATE_DIR).display()
+            )),
+            "{}",
+            failed.error
+        );
+        assert!(failed
+            .error
+            .ends_with("it failed before that because: expected value"));
+    }
+
+    #[tokio::test]
+    async fn system_failures_are_counted_and_an_answer_forgets_them() {
+        let out = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(out.path()).unwrap();
+        let claim = ledger.claim("job", || panic!("free")).await.unwrap();
+        let broken = || Err(StageError::system(Stage::Render, "ffmpeg is missing"));
+        assert_eq!(count_attempt(&claim, &broken(), "c"), Some(1));
+        assert_eq!(count_attempt(&claim, &broken(), "c"), Some(2));
+        let bad = Err(StageError::input(Stage::Preprocess, "corrupt"));
+        assert_eq!(count_attempt(&claim, &bad, "c"), None);
+        assert_eq!(count_attempt(&claim, &broken(), "c"), Some(1));
+        let done = Ok(Processed::for_tests(Vec::new()));
+        assert_eq!(count_attempt(&claim, &done, "c"), None);
+        assert!(!ledger.dir().join("job.attempts").exists());
     }
 
     #[test]

@@ -12,12 +12,28 @@
 //!   taken the files away; an unplaced one only when every file is in place with its sha256.
 //!   Either way a redelivered event gets the same processed event again and nothing is
 //!   rendered.
+//! - `<job>.attempts` counts the attempts at the conference that failed for system reasons,
+//!   written under its lock ([`Claim`]), so every instance agrees; it goes once the
+//!   conference is answered.
+//! - `<sha256>.original` is a message kept whole because it would make its failure event
+//!   too large to publish; the failure event names it.
+//!
+//! The directory is opened once per job without following a symbolic link, and every file
+//! in it is opened relative to that descriptor, again without following one (`openat` with
+//! `O_NOFOLLOW`), and written whole: a temporary file in the same directory, renamed over
+//! the old one. A symbolic link (or anything but a regular file) found there is an error that
+//! names it: recproc makes none, so someone else did, and it never writes through one.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
+use std::fs::File;
+use std::io::{self, Read as _, Write as _};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustix::fs::{AtFlags, Mode, OFlags, CWD};
+use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -30,16 +46,24 @@ pub const STATE_DIR: &str = ".recproc";
 /// How often a waiting instance tries the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(500);
 
-/// The state directory of one output directory.
+/// Permissions of what recproc creates here, before the umask (as `std::fs` creates them).
+const FILE_MODE: u32 = 0o666;
+const DIR_MODE: u32 = 0o777;
+
+/// The state directory of one output directory, open.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     dir: PathBuf,
+    /// The directory itself: every file is opened relative to it.
+    fd: Arc<OwnedFd>,
 }
 
-/// The lock on one job, held until dropped.
+/// The lock on one job, held until dropped. What is counted for the job is counted under it.
 #[derive(Debug)]
 pub(crate) struct Claim {
     _file: File,
+    ledger: Ledger,
+    job: String,
 }
 
 /// What one job delivered (or is about to).
@@ -66,6 +90,14 @@ pub(crate) enum Delivery {
     Conflict(String),
 }
 
+/// A message kept whole in the state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Kept {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
 /// A digest of an event's content that ignores formatting and key order.
 pub(crate) fn event_digest(event: &serde_json::Value) -> String {
     // serde_json's map is ordered by key, so this serialisation is canonical.
@@ -77,38 +109,136 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The error for something in the state directory recproc did not put there: it is not
+/// followed, written or removed, and an operator has to look.
+fn not_ours(path: &Path, what: &str) -> io::Error {
+    io::Error::other(format!(
+        "{} is {what}; recproc's state directory holds only regular files recproc made, so someone else put it there: look at it and remove it (recproc neither follows nor replaces it)",
+        path.display()
+    ))
+}
+
 impl Ledger {
-    /// The ledger of `output_dir`, created when missing.
+    /// The ledger of `output_dir`, created when missing. A state directory that is a
+    /// symbolic link is refused.
     pub fn open(output_dir: &Path) -> io::Result<Ledger> {
         let dir = output_dir.join(STATE_DIR);
-        std::fs::create_dir_all(&dir)?;
-        Ok(Ledger { dir })
+        match rustix::fs::mkdirat(CWD, &dir, Mode::from_raw_mode(DIR_MODE)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(CWD, &dir, flags, Mode::empty()).map_err(|e| {
+            // O_NOFOLLOW answers ELOOP for a link (ENOTDIR on some kernels, with O_DIRECTORY).
+            let link = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink());
+            match e {
+                Errno::LOOP | Errno::NOTDIR if link => not_ours(&dir, "a symbolic link"),
+                e => e.into(),
+            }
+        })?;
+        Ok(Ledger {
+            dir,
+            fd: Arc::new(fd),
+        })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    fn lock_path(&self, job: &str) -> PathBuf {
-        self.dir.join(format!("{job}.lock"))
+    /// Where the state file `name` is.
+    pub(crate) fn path_of(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
     fn receipt_path(&self, job: &str) -> PathBuf {
-        self.dir.join(format!("{job}.json"))
+        self.path_of(&receipt_name(job))
+    }
+
+    /// Opens the state file `name` (never through a symbolic link, never anything but a
+    /// regular file; `O_NONBLOCK`, so a FIFO put there cannot hang the job).
+    fn open_file(&self, name: &str, flags: OFlags) -> io::Result<File> {
+        debug_assert!(!name.contains('/') && !name.starts_with(".."), "{name}");
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        let path = || self.path_of(name);
+        let fd = rustix::fs::openat(&*self.fd, name, flags, Mode::from_raw_mode(FILE_MODE))
+            .map_err(|e| match e {
+                Errno::LOOP => not_ours(&path(), "a symbolic link"),
+                e => e.into(),
+            })?;
+        let file = File::from(fd);
+        if !file.metadata()?.is_file() {
+            return Err(not_ours(&path(), "not a regular file"));
+        }
+        Ok(file)
+    }
+
+    /// The content of the state file `name`; `None` when there is none.
+    fn read_file(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
+        let mut file = match self.open_file(name, OFlags::RDONLY) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Writes the state file `name` whole: a new temporary file beside it, fsynced, renamed
+    /// over it, and the directory fsynced. What was at `name` is replaced, never written
+    /// through.
+    fn replace(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let (temp, mut file) = self.create_temp(name)?;
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| Ok(rustix::fs::renameat(&*self.fd, &temp, &*self.fd, name)?))
+            .and_then(|()| Ok(rustix::fs::fsync(&*self.fd)?));
+        if written.is_err() {
+            let _ = rustix::fs::unlinkat(&*self.fd, &temp, AtFlags::empty());
+        }
+        written
+    }
+
+    /// A new, empty temporary file for `name` (`O_EXCL`: nothing that is already there is
+    /// opened, a link no more than a file).
+    fn create_temp(&self, name: &str) -> io::Result<(String, File)> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
+        let mut tries = 0;
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let temp = format!(".{name}.{}-{n}.tmp", std::process::id());
+            match self.open_file(&temp, flags) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+                opened => return opened.map(|file| (temp, file)),
+            }
+        }
+    }
+
+    /// Removes the state file `name`, if there is one (a link is removed, not followed).
+    fn remove_file(&self, name: &str) -> io::Result<()> {
+        match rustix::fs::unlinkat(&*self.fd, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Takes the job's lock, waiting while another instance (or another delivery in this
     /// one) holds it. `waiting` is called once if it has to wait.
     pub(crate) async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.lock_path(job))?;
+        let file = self.open_file(&format!("{job}.lock"), OFlags::RDWR | OFlags::CREATE)?;
         let mut waiting = Some(waiting);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Claim { _file: file }),
+                Ok(()) => {
+                    return Ok(Claim {
+                        _file: file,
+                        ledger: self.clone(),
+                        job: job.to_owned(),
+                    })
+                }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if let Some(f) = waiting.take() {
                         f();
@@ -122,31 +252,25 @@ impl Ledger {
 
     /// The job's receipt, if one was written.
     pub(crate) fn read(&self, job: &str) -> io::Result<Option<Receipt>> {
-        let path = self.receipt_path(job);
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(text) = self.read_file(&receipt_name(job))? else {
+            return Ok(None);
         };
         serde_json::from_slice(&text).map(Some).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("receipt {} is not valid: {e}", path.display()),
+                format!(
+                    "receipt {} is not valid: {e}",
+                    self.receipt_path(job).display()
+                ),
             )
         })
     }
 
-    /// Writes the job's receipt whole (temporary file, fsync, rename).
+    /// Writes the job's receipt whole.
     pub(crate) fn write(&self, job: &str, receipt: &Receipt) -> io::Result<()> {
-        let path = self.receipt_path(job);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".receipt-")
-            .tempfile_in(&self.dir)?;
-        serde_json::to_writer_pretty(&mut tmp, receipt).map_err(io::Error::other)?;
-        tmp.write_all(b"\n")?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        File::open(&self.dir)?.sync_all()
+        let mut text = serde_json::to_vec_pretty(receipt).map_err(io::Error::other)?;
+        text.push(b'\n');
+        self.replace(&receipt_name(job), &text)
     }
 
     /// Marks the job's receipt placed: its files are delivered.
@@ -157,10 +281,74 @@ impl Ledger {
 
     /// Forgets the job's receipt (its delivery did not happen).
     pub(crate) fn remove(&self, job: &str) -> io::Result<()> {
-        match std::fs::remove_file(self.receipt_path(job)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        self.remove_file(&receipt_name(job))
+    }
+
+    /// Forgets the attempts counted for `job` (it was answered). Without its lock: a
+    /// removal is atomic, and nothing else works on an answered conference.
+    pub(crate) fn forget_attempts(&self, job: &str) -> io::Result<()> {
+        self.remove_file(&attempts_name(job))
+    }
+
+    /// Keeps `message` whole, named by its sha256 (the same message is kept once).
+    pub(crate) fn keep_original(&self, message: &[u8]) -> io::Result<Kept> {
+        let sha256 = hex(&Sha256::digest(message));
+        let name = format!("{sha256}.original");
+        self.replace(&name, message)?;
+        Ok(Kept {
+            path: self.path_of(&name),
+            bytes: message.len() as u64,
+            sha256,
+        })
+    }
+}
+
+fn receipt_name(job: &str) -> String {
+    format!("{job}.json")
+}
+
+fn attempts_name(job: &str) -> String {
+    format!("{job}.attempts")
+}
+
+impl Claim {
+    /// The ledger the lock is in.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The job it locks.
+    pub(crate) fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// Counts one more attempt at the job that failed for system reasons; how many have,
+    /// this one included.
+    pub(crate) fn count_failed_attempt(&self) -> io::Result<u32> {
+        let name = attempts_name(&self.job);
+        let before = match self.ledger.read_file(&name)? {
+            None => 0,
+            Some(text) => std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{} does not hold a count of attempts; remove it",
+                            self.ledger.path_of(&name).display()
+                        ),
+                    )
+                })?,
+        };
+        let now = before.saturating_add(1);
+        self.ledger.replace(&name, format!("{now}\n").as_bytes())?;
+        Ok(now)
+    }
+
+    /// Forgets the attempts counted for the job: it is answered.
+    pub(crate) fn forget_attempts(&self) -> io::Result<()> {
+        self.ledger.forget_attempts(&self.job)
     }
 }
 
@@ -336,6 +524,154 @@ mod tests {
         ledger.remove("job").unwrap();
         assert_eq!(ledger.read("job").unwrap(), None);
         assert!(dir.path().join(STATE_DIR).is_dir());
+    }
+
+    /// The state directory's entries, sorted.
+    fn entries(ledger: &Ledger) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(ledger.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_planted_link_is_named_and_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let link = |name: &str, target: &Path| {
+            std::os::unix::fs::symlink(target, ledger.dir().join(name)).unwrap();
+            ledger.dir().join(name)
+        };
+        let says_link = |e: &io::Error, path: &Path| {
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("{} is a symbolic link; ", path.display())),
+                "{text}"
+            );
+            assert!(text.contains("look at it and remove it"), "{text}");
+        };
+
+        // The lock: nothing is created where the link points.
+        let target = outside.path().join("created-by-recproc");
+        let lock = link("job.lock", &target);
+        let e = ledger.claim("job", || panic!("no wait")).await.unwrap_err();
+        says_link(&e, &lock);
+        assert!(!target.exists(), "a file was created through the link");
+
+        // The receipt: not read through, and a write replaces the link, not its target.
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, b"not recproc's").unwrap();
+        let receipt_link = link("job.json", &secret);
+        says_link(&ledger.read("job").unwrap_err(), &receipt_link);
+        let r = receipt(dir.path(), &[("a", b"x")], "E");
+        ledger.write("job", &r).unwrap();
+        assert_eq!(std::fs::read(&secret).unwrap(), b"not recproc's");
+        assert!(!std::fs::symlink_metadata(&receipt_link)
+            .unwrap()
+            .is_symlink());
+        assert_eq!(ledger.read("job").unwrap(), Some(r));
+
+        // The count of attempts: not read through either.
+        let attempts = link("other.attempts", &secret);
+        std::fs::remove_file(&lock).unwrap();
+        let other = ledger.claim("other", || panic!("free")).await.unwrap();
+        says_link(&other.count_failed_attempt().unwrap_err(), &attempts);
+        assert_eq!(std::fs::read(&secret).unwrap(), b"not recproc's");
+    }
+
+    #[test]
+    fn a_state_directory_that_is_a_link_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(STATE_DIR)).unwrap();
+        let e = Ledger::open(dir.path()).unwrap_err();
+        let named = format!(
+            "{} is a symbolic link; ",
+            dir.path().join(STATE_DIR).display()
+        );
+        assert!(e.to_string().starts_with(&named), "{e}");
+        // A file in its way is not a directory (and nothing more is said about it).
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_DIR), b"in the way").unwrap();
+        let e = Ledger::open(dir.path()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_fifo_in_place_of_a_state_file_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let fifo = ledger.dir().join("job.json");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let read = tokio::task::spawn_blocking(move || ledger.read("job"));
+        let e = tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("a FIFO does not hang the job")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string().split(';').next().unwrap(),
+            format!("{} is not a regular file", fifo.display())
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_attempts_are_counted_under_the_lock_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let claim = ledger.claim("job", || panic!("free")).await.unwrap();
+        assert_eq!(claim.count_failed_attempt().unwrap(), 1);
+        assert_eq!(claim.count_failed_attempt().unwrap(), 2);
+        drop(claim);
+        // Another instance (another ledger on the same directory) goes on from there.
+        let again = Ledger::open(dir.path()).unwrap();
+        let claim = again.claim("job", || panic!("free")).await.unwrap();
+        assert_eq!(claim.count_failed_attempt().unwrap(), 3);
+        assert_eq!(
+            std::fs::read_to_string(ledger.dir().join("job.attempts")).unwrap(),
+            "3\n"
+        );
+        claim.forget_attempts().unwrap();
+        claim.forget_attempts().unwrap();
+        assert_eq!(claim.count_failed_attempt().unwrap(), 1);
+        ledger.forget_attempts("job").unwrap();
+        assert_eq!(entries(&ledger), ["job.lock"], "no temporary file is left");
+        // A count someone else wrote is refused by name, not taken for zero.
+        std::fs::write(ledger.dir().join("job.attempts"), b"many").unwrap();
+        let e = claim.count_failed_attempt().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} does not hold a count of attempts; remove it",
+                ledger.dir().join("job.attempts").display()
+            )
+        );
+    }
+
+    #[test]
+    fn an_original_is_kept_whole_by_its_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let message = b"\x01\x02 not json \xff";
+        let kept = ledger.keep_original(message).unwrap();
+        let sha256 = hex(&Sha256::digest(message));
+        assert_eq!(
+            kept,
+            Kept {
+                path: ledger.dir().join(format!("{sha256}.original")),
+                bytes: message.len() as u64,
+                sha256: sha256.clone(),
+            }
+        );
+        assert_eq!(std::fs::read(&kept.path).unwrap(), message);
+        // The same message again: the same file, once.
+        assert_eq!(ledger.keep_original(message).unwrap(), kept);
+        assert_eq!(entries(&ledger), [format!("{sha256}.original")]);
     }
 
     #[tokio::test]

@@ -209,10 +209,15 @@ pub struct Failed {
     pub error: String,
     /// `input` (the message is at fault) or `system`.
     pub blame: Blame,
+    /// How many attempts at the conference failed for system reasons, this one included
+    /// (when they were counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
     /// Where the kept temporary files are.
     pub work_dir: Option<String>,
     pub failed_at: String,
-    /// The original message, or its raw text when it was not valid JSON.
+    /// The original message, or its raw text when it was not valid JSON; or, when that
+    /// would make the event too large, where the original is kept ([`kept_original`]).
     pub event: serde_json::Value,
 }
 
@@ -230,9 +235,105 @@ pub(crate) fn failed(
         stage: error.stage.as_str(),
         error: error.cause.to_string(),
         blame: error.blame(),
+        attempts: None,
         work_dir: work_dir.map(|p| p.display().to_string()),
         failed_at: Timestamp::now().to_iso_millis(),
         event,
+    }
+}
+
+impl Failed {
+    /// The failure event of a conference recproc stops retrying: its `attempts`-th attempt
+    /// failed for system reasons, and `max_attempts` is the most it makes. Adds less than
+    /// [`GIVE_UP_RESERVE`] bytes to the event.
+    pub(crate) fn gave_up(mut self, attempts: u32, max_attempts: u32) -> Failed {
+        self.error = format!(
+            "failed {attempts} times for system reasons (daemon.max_attempts is {max_attempts}), so recproc stopped retrying it; the last time: {}",
+            self.error
+        );
+        self.attempts = Some(attempts);
+        self
+    }
+}
+
+/// Room a failure event keeps below `amqp.max_event_bytes` for what [`Failed::gave_up`]
+/// adds to it.
+pub(crate) const GIVE_UP_RESERVE: usize = 1024;
+
+/// How many bytes of the original message the failure event shows when it is kept apart.
+const PREFIX_BYTES: usize = 256;
+
+/// What a failure event carries as its `event` when the original is kept in the state
+/// directory: where (`null` when it could not be kept), its size and sha256, and the
+/// longest valid UTF-8 text among its first bytes.
+pub(crate) fn kept_original(
+    path: Option<&Path>,
+    bytes: u64,
+    sha256: &str,
+    message: &[u8],
+) -> serde_json::Value {
+    let head = &message[..message.len().min(PREFIX_BYTES)];
+    let prefix = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).expect("checked up to there"),
+    };
+    serde_json::json!({
+        "path": path.map(|p| p.display().to_string()),
+        "bytes": bytes,
+        "sha256": sha256,
+        "prefix": prefix,
+    })
+}
+
+/// Whether the failure event, as published, takes at most `limit` bytes. Stops serialising
+/// once it is over.
+pub(crate) fn fits(failed: &Failed, limit: usize) -> bool {
+    let mut counter = Counter { left: limit };
+    serde_json::to_writer(&mut counter, failed).is_ok()
+}
+
+/// A sink that fails once more than `left` bytes were written to it.
+struct Counter {
+    left: usize,
+}
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.left = self
+            .left
+            .checked_sub(buf.len())
+            .ok_or_else(|| std::io::Error::other("over the limit"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Shortens the failure event's own texts (the IDs as the message gave them, the error,
+/// the work directory), longest first, until the event fits in `limit` bytes. Its `event`
+/// is left alone: make it small first ([`kept_original`]).
+pub(crate) fn shorten_to_fit(failed: &mut Failed, limit: usize) {
+    while !fits(failed, limit) {
+        let texts = [
+            failed.conference_id.as_mut(),
+            failed.uuid.as_mut(),
+            Some(&mut failed.error),
+            failed.work_dir.as_mut(),
+        ];
+        let Some(longest) = texts.into_iter().flatten().max_by_key(|t| t.len()) else {
+            return;
+        };
+        if longest.len() <= 64 {
+            return; // nothing left worth cutting: the limit is below what any event takes
+        }
+        let mut end = longest.len() / 2;
+        while !longest.is_char_boundary(end) {
+            end -= 1;
+        }
+        longest.truncate(end);
+        longest.push('…');
     }
 }
 
@@ -293,6 +394,91 @@ mod tests {
         assert_eq!(size_text(0), "0.0000MB");
         assert_eq!(size_text(129_394), "0.1234MB");
         assert_eq!(size_text(3 * 1024 * 1024), "3.0000MB");
+    }
+
+    fn failed_with(event: serde_json::Value) -> Failed {
+        let e = StageError::input(Stage::Validate, "not valid JSON");
+        failed((Some("c1".into()), Some("u1".into())), &e, None, event)
+    }
+
+    fn published_len(f: &Failed) -> usize {
+        serde_json::to_vec(&serde_json::to_value(f).unwrap())
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn an_event_fits_when_its_published_bytes_do() {
+        let f = failed_with("\u{1}".repeat(1000).into());
+        let len = published_len(&f);
+        assert!(len > 6000, "control bytes are escaped: {len}");
+        assert!(fits(&f, len));
+        assert!(!fits(&f, len - 1));
+        // Uncounted attempts are not mentioned.
+        assert!(serde_json::to_value(&f).unwrap().get("attempts").is_none());
+    }
+
+    #[test]
+    fn a_kept_original_is_named_with_a_valid_utf8_prefix() {
+        let path = Path::new("/o/.recproc/ab.original");
+        let v = kept_original(Some(path), 9, "ab", b"{\"a\": 1}");
+        assert_eq!(
+            v,
+            serde_json::json!({"path": "/o/.recproc/ab.original", "bytes": 9, "sha256": "ab", "prefix": "{\"a\": 1}"})
+        );
+        // Cut inside a character, or at the first byte that is not UTF-8.
+        let long = "é".repeat(PREFIX_BYTES);
+        let v = kept_original(None, 1, "x", long.as_bytes());
+        assert_eq!(v["path"], serde_json::Value::Null);
+        assert_eq!(v["prefix"], "é".repeat(PREFIX_BYTES / 2));
+        let v = kept_original(None, 1, "x", b"ok\xff\x01");
+        assert_eq!(v["prefix"], "ok");
+        let v = kept_original(None, 1, "x", &[1u8; 10_000]);
+        assert_eq!(v["prefix"], "\u{1}".repeat(PREFIX_BYTES));
+    }
+
+    #[test]
+    fn long_texts_are_shortened_until_the_event_fits() {
+        let mut f = failed_with(serde_json::json!({"small": true}));
+        f.conference_id = Some("\u{1}".repeat(200_000));
+        f.error = "é".repeat(50_000);
+        shorten_to_fit(&mut f, 65_536);
+        assert!(published_len(&f) <= 65_536, "{}", published_len(&f));
+        assert!(f.conference_id.as_ref().unwrap().ends_with('…'));
+        assert!(f.error.starts_with("éé") && f.error.ends_with('…'));
+        assert_eq!(f.event, serde_json::json!({"small": true}));
+        // An event that fits is left as it is.
+        let mut g = failed_with(serde_json::json!({"small": true}));
+        let before = g.clone();
+        shorten_to_fit(&mut g, 65_536);
+        assert_eq!(g, before);
+    }
+
+    #[test]
+    fn giving_up_says_how_often_and_stays_within_the_reserve() {
+        let e = StageError::system(
+            Stage::Preprocess,
+            "cannot create /o/.recproc: Not a directory (os error 20)",
+        );
+        let mut f = failed(
+            (Some("c".into()), Some("u".into())),
+            &e,
+            None,
+            serde_json::json!({}),
+        );
+        f.attempts = Some(3);
+        let before = published_len(&f);
+        let g = f.gave_up(u32::MAX, u32::MAX);
+        assert!(published_len(&g) - before < GIVE_UP_RESERVE);
+        let g = failed((Some("c".into()), None), &e, None, serde_json::json!({})).gave_up(3, 3);
+        let v = serde_json::to_value(&g).unwrap();
+        assert_eq!(v["attempts"], 3);
+        assert_eq!(v["blame"], "system");
+        assert_eq!(v["stage"], "preprocess");
+        assert_eq!(
+            v["error"],
+            "failed 3 times for system reasons (daemon.max_attempts is 3), so recproc stopped retrying it; the last time: cannot create /o/.recproc: Not a directory (os error 20)"
+        );
     }
 
     #[test]

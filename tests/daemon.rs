@@ -517,3 +517,195 @@ fn quorum_queues_dead_letter_a_message_that_keeps_failing_for_system_reasons() {
 fn sha256_of(path: &std::path::Path) -> String {
     recproc::pipeline::deliver::digest(path).unwrap().sha256
 }
+
+/// The job name of the event at `path` (its work directory and state files are named so).
+fn job_of(path: &std::path::Path) -> String {
+    let event = event_of(path);
+    recproc::job::job_name(
+        event["conferenceId"].as_str().unwrap(),
+        event["recordingInfo"]["uuid"].as_str().unwrap(),
+    )
+}
+
+/// Asserts `failure` is the one failure event of a conference recproc gave up on after
+/// `attempts` system failures.
+fn assert_gave_up(failure: &Value, attempts: u32, because: &str) {
+    assert_eq!(failure["attempts"], attempts, "{failure}");
+    assert_eq!(failure["blame"], "system", "{failure}");
+    assert_eq!(failure["conferenceId"], "fixture-conf", "{failure}");
+    assert_eq!(
+        failure["event"]["conferenceId"], "fixture-conf",
+        "the original event"
+    );
+    let error = failure["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "failed {attempts} times for system reasons (daemon.max_attempts is {attempts}), so recproc stopped retrying it; the last time: "
+        )),
+        "{error}"
+    );
+    assert!(error.contains(because), "{error}");
+}
+
+#[test]
+fn a_conference_failing_for_system_reasons_gets_a_failure_event_after_max_attempts() {
+    let (sb, queues, broker) = world("attempts", 1, "[daemon]\nmax_attempts = 2\n");
+    let g = sb.generate(&short_call(1.0));
+    let job = job_of(&g.event);
+    // Where the job's work directory goes, a file: every attempt fails in recproc's own
+    // directory, after the conference's lock is taken (so the state directory counts).
+    let work = sb.work_dir().join(&job);
+    std::fs::write(&work, b"in the way").unwrap();
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    assert_gave_up(
+        &failures[0],
+        2,
+        &format!("{}", work.join("job.manifest").display()),
+    );
+    assert_eq!(failures[0]["stage"], "preprocess");
+    assert_settled(&broker, &queues.input);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "one failure event"
+    );
+    assert!(broker.get_all(&queues.processed).is_empty());
+    let log = daemon.log_text();
+    assert_eq!(
+        log.matches("The system failed, not the message").count(),
+        1,
+        "retried once, then answered:\n{log}"
+    );
+    // Answered: the count is gone, so the same event sent again gets its attempts again.
+    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
+    assert!(!state.join(format!("{job}.attempts")).exists());
+}
+
+#[test]
+fn attempts_the_state_directory_cannot_count_end_too() {
+    let (sb, queues, broker) = world("uncounted", 1, "[daemon]\nmax_attempts = 3\n");
+    let g = sb.generate(&short_call(1.0));
+    // The state directory cannot be created: not even the lock can be taken, and the
+    // attempts are counted by the instance alone.
+    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
+    std::fs::write(&state, b"in the way").unwrap();
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    assert_gave_up(
+        &failures[0],
+        3,
+        &format!("cannot create {}", state.display()),
+    );
+    assert_settled(&broker, &queues.input);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "one failure event"
+    );
+}
+
+/// RabbitMQ's `max_message_size`, in bytes.
+fn broker_max_message_size() -> usize {
+    let said =
+        common::broker::rabbitmqctl(&["eval", "application:get_env(rabbit, max_message_size)."]);
+    said.trim()
+        .trim_start_matches("{ok,")
+        .trim_end_matches('}')
+        .parse()
+        .unwrap_or_else(|e| panic!("rabbitmqctl said {said:?}: {e}"))
+}
+
+#[test]
+fn a_24_mb_poison_message_gets_one_failure_event_within_the_limit() {
+    let (sb, queues, broker) = world("huge", 1, "");
+    // 24 MiB of control bytes: 144 MiB as a JSON string, more than the broker takes.
+    let poison = vec![1u8; 24 << 20];
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &poison);
+
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    let failure = &failures[0];
+    // Published compactly from a JSON value, as serialising it again gives.
+    let size = serde_json::to_vec(failure).unwrap().len();
+    assert!(size <= 1_048_576, "the failure event takes {size} bytes");
+    assert_eq!(failure["stage"], "validate");
+    assert_eq!(failure["blame"], "input");
+    let kept = &failure["event"];
+    assert_eq!(kept["bytes"], poison.len());
+    assert_eq!(kept["prefix"], "\u{1}".repeat(256));
+    let path = PathBuf::from(kept["path"].as_str().unwrap());
+    assert_eq!(
+        path.parent(),
+        Some(sb.output_dir().join(recproc::ledger::STATE_DIR).as_path())
+    );
+    assert_eq!(kept["sha256"].as_str().unwrap(), sha256_of(&path));
+    assert_eq!(std::fs::read(&path).unwrap(), poison, "kept whole");
+
+    assert_settled(&broker, &queues.input);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        broker.get_all(&queues.failure).is_empty(),
+        "no redelivery loop"
+    );
+    assert!(sb.outputs().is_empty());
+}
+
+#[test]
+fn a_result_the_broker_refuses_for_good_is_dead_lettered_not_looped() {
+    let queues = Queues::unique("refused");
+    // Failure events as large as they come, in a quorum queue that dead-letters.
+    let sb = Sandbox::new(&format!(
+        "{}queue_type = \"quorum\"\nmax_event_bytes = 536870912\n",
+        queues.toml(1)
+    ));
+    let broker = Broker::connect();
+    // Control bytes take 6 bytes each in the failure event: more than the broker takes.
+    let poison = vec![1u8; broker_max_message_size() / 5];
+    let daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &poison);
+
+    let dead = broker.wait_for(&queues.dead, 1, PATIENCE);
+    assert_eq!(dead.len(), 1, "{}", daemon.log_text());
+    assert!(
+        dead[0] == Value::String(String::from_utf8_lossy(&poison).into_owned()),
+        "the original message is dead-lettered"
+    );
+    let log = daemon.log_text();
+    assert_eq!(
+        log.matches("The broker refused the failed event for good")
+            .count(),
+        1,
+        "{log}"
+    );
+    let kept = sb
+        .output_dir()
+        .join(recproc::ledger::STATE_DIR)
+        .join(format!("{}.original", sha256_hex(&poison)));
+    assert_eq!(std::fs::read(&kept).unwrap(), poison, "and kept whole");
+    assert!(broker.get_all(&queues.failure).is_empty());
+    assert_settled(&broker, &queues.input);
+
+    // The daemon publishes on: the next poison message gets its failure event.
+    broker.publish(&queues.input, b"{ nope");
+    let failures = broker.wait_for(&queues.failure, 1, PATIENCE);
+    assert_eq!(failures.len(), 1, "{}", daemon.log_text());
+    assert_eq!(failures[0]["event"], "{ nope");
+    assert_settled(&broker, &queues.input);
+    assert!(
+        broker.get_all(&queues.dead).is_empty(),
+        "dead-lettered once"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}

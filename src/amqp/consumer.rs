@@ -1,36 +1,39 @@
-//! Consuming: one session per connection (a channel with the queues declared, the prefetch
-//! set and publisher confirms on; a consumer on `amqp.queue`), each delivery run as its own
-//! task (at most `amqp.prefetch` at once, also across a reconnect), and what happens to one
-//! delivery: process it, decide with [`policy`](super::policy), publish the result
-//! (confirmed) and only then ack, or give the message back to the queue.
+//! Consuming: one session per connection (a channel with the queues declared and the
+//! prefetch set, a consumer on `amqp.queue`; results go out on a channel of their own, see
+//! [`publish`](super::publish)), each delivery run as its own task (at most `amqp.prefetch`
+//! at once, also across a reconnect), and what happens to one delivery: process it, decide
+//! with [`policy`](super::policy), publish the result (confirmed) and only then ack, or give
+//! the message back to the queue; one whose result the broker refuses for good is
+//! dead-lettered.
 //!
 //! RabbitMQ closes a channel whose delivery stays unacked longer than its `consumer_timeout`;
 //! that is logged as an ERROR naming the setting, and consuming starts again.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, Consumer};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::amqp::connection::{self, ConnectError, Recovery, BROKER_CALL_LIMIT};
-use crate::amqp::policy::{self, Action};
-use crate::amqp::publish::Publisher;
+use crate::amqp::policy::{self, Action, Failures};
+use crate::amqp::publish::{PublishError, Published, Publisher};
 use crate::amqp::shutdown::{self, Stopped};
 use crate::amqp::topology::{self, TopologyError};
 use crate::amqp::DaemonError;
 use crate::config::{AmqpConfig, Config};
 use crate::job;
-use crate::pipeline::ToolSlots;
+use crate::pipeline::{Blame, ToolSlots};
 use crate::signal::Signals;
 
 /// What every job task shares.
@@ -41,7 +44,9 @@ pub(crate) struct Shared {
     job_slots: Semaphore,
     /// System failures in a row (reset by any success): the requeue backoff.
     system_failures: AtomicU32,
-    publisher: Publisher,
+    /// System failures of messages whose attempts the state directory could not count, by
+    /// the message's sha256: this instance counts them alone, so they too end.
+    counted_here: Mutex<HashMap<[u8; 32], u32>>,
     /// Counts the shutdown signals.
     signals: Signals,
 }
@@ -53,7 +58,7 @@ impl Shared {
             config,
             tools,
             system_failures: AtomicU32::new(0),
-            publisher: Publisher::default(),
+            counted_here: Mutex::new(HashMap::new()),
             signals,
         }
     }
@@ -61,7 +66,29 @@ impl Shared {
     fn grace(&self) -> Duration {
         self.config.daemon.shutdown_grace
     }
+
+    /// Counts one more system failure of `message` in this instance; how many so far.
+    fn count_here(&self, message: &[u8]) -> u32 {
+        let mut counts = self.counted_here.lock().expect("never poisoned");
+        if counts.len() >= COUNTED_HERE_MAX {
+            counts.clear(); // a bound on memory; such messages start counting again
+        }
+        let n = counts.entry(Sha256::digest(message).into()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets what this instance counted for `message`: it is settled.
+    fn forget_here(&self, message: &[u8]) {
+        let mut counts = self.counted_here.lock().expect("never poisoned");
+        if !counts.is_empty() {
+            counts.remove(&<[u8; 32]>::from(Sha256::digest(message)));
+        }
+    }
 }
+
+/// The most messages [`Shared::count_here`] remembers.
+const COUNTED_HERE_MAX: usize = 10_000;
 
 /// How one session with the broker ended.
 pub(crate) enum SessionEnd {
@@ -81,7 +108,7 @@ pub(crate) async fn session(
     let connecting = connection::connect(amqp, Recovery::Automatic);
     let conn = tokio::select! {
         c = connecting => match c {
-            Ok(c) => c,
+            Ok(c) => Arc::new(c),
             Err(e @ ConnectError::Url { .. }) => return Err(e.into()),
             Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
         },
@@ -111,7 +138,16 @@ pub(crate) async fn session(
         prefetch = amqp.prefetch,
         "Consuming conference-ended events."
     );
-    let end = consume(shared, jobs, signals, &channel, consumer, &tag).await;
+    let publisher = Arc::new(Publisher::new(Arc::clone(&conn)));
+    let end = consume(
+        shared,
+        jobs,
+        signals,
+        (&channel, &publisher),
+        consumer,
+        &tag,
+    )
+    .await;
     watcher.abort();
     connection::close(&conn).await;
     Ok(end)
@@ -136,8 +172,8 @@ impl std::fmt::Display for Opening {
     }
 }
 
-/// A channel with the queues declared, the prefetch set and publisher confirms on, and a
-/// consumer on the input queue tagged `tag`.
+/// A channel with the queues declared and the prefetch set, and a consumer on the input
+/// queue tagged `tag`.
 async fn start(
     conn: &Connection,
     amqp: &AmqpConfig,
@@ -149,10 +185,6 @@ async fn start(
         .map_err(Opening::Topology)?;
     channel
         .basic_qos(amqp.prefetch, BasicQosOptions::default())
-        .await
-        .map_err(Opening::Channel)?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
         .await
         .map_err(Opening::Channel)?;
     let consumer = channel
@@ -171,12 +203,12 @@ async fn start(
 }
 
 /// Hands out deliveries until the first signal (then stops consuming and drains) or until
-/// the connection is lost for good.
+/// the connection is lost for good. Their results go out through `publisher`.
 async fn consume(
     shared: &Arc<Shared>,
     jobs: &mut JoinSet<()>,
     signals: &mut Signals,
-    channel: &Channel,
+    (channel, publisher): (&Channel, &Arc<Publisher>),
     mut consumer: Consumer,
     tag: &str,
 ) -> SessionEnd {
@@ -193,8 +225,8 @@ async fn consume(
             Some(done) = jobs.join_next(), if !jobs.is_empty() => log_panic(done),
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let (shared, channel) = (Arc::clone(shared), channel.clone());
-                    jobs.spawn(handle(shared, channel, delivery));
+                    let (shared, publisher) = (Arc::clone(shared), Arc::clone(publisher));
+                    jobs.spawn(handle(shared, publisher, delivery));
                 }
                 Some(Err(e)) => {
                     if let Err(e) = recover(channel, amqp, e).await {
@@ -247,8 +279,8 @@ fn log_channel_error(e: &lapin::Error) {
     }
 }
 
-/// One delivery: process, decide, publish, ack (or requeue).
-async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
+/// One delivery: process, decide, publish, ack (or requeue, or dead-letter).
+async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delivery) {
     let _slot = shared
         .job_slots
         .acquire()
@@ -261,29 +293,59 @@ async fn handle(shared: Arc<Shared>, channel: Channel, delivery: Delivery) {
         );
     }
     let outcome = job::process(&shared.config, &shared.tools, &delivery.data).await;
-    match decide(&shared, &outcome) {
+    match decide(&shared, &outcome, &delivery.data) {
         Action::Requeue { delay, reason } => requeue(&shared, &delivery, delay, &reason).await,
-        Action::PublishThenAck { queue, body, kind } => {
+        Action::PublishThenAck {
+            queue,
+            body,
+            kind,
+            forget_attempts_of,
+        } => {
             if kind == "processed" {
                 shared.system_failures.store(0, Ordering::Relaxed);
             }
             let amqp = &shared.config.amqp;
-            let publisher = &shared.publisher;
             let acker = &delivery.acker;
-            if publisher
-                .until_confirmed(&channel, amqp, acker, &queue, &body, kind)
+            match publisher
+                .until_confirmed(amqp, acker, &queue, &body, kind)
                 .await
             {
-                ack(&delivery).await;
+                Published::Confirmed => {
+                    if ack(&delivery).await {
+                        settled(&shared, &delivery.data, forget_attempts_of.as_deref());
+                    }
+                }
+                Published::TakenBack => {}
+                Published::Refused(e) => dead_letter(&shared, &delivery, &queue, kind, e).await,
             }
+        }
+    }
+}
+
+/// Forgets the attempts counted for a message that is settled.
+fn settled(shared: &Shared, message: &[u8], job: Option<&str>) {
+    shared.forget_here(message);
+    if let Some(job) = job {
+        if let Err(e) = job::forget_attempts(&shared.config, job) {
+            tracing::warn!(error = crate::logs::field(&e), "Could not remove the count of failed attempts of a conference recproc gave up on; its next delivery gets one attempt.");
         }
     }
 }
 
 /// What `outcome` means for its message, given the failures so far and whether recproc is
 /// shutting down.
-fn decide(shared: &Shared, outcome: &job::Outcome) -> Action {
-    let failures = shared.system_failures.load(Ordering::Relaxed);
+fn decide(shared: &Shared, outcome: &job::Outcome, message: &[u8]) -> Action {
+    let attempts = match outcome {
+        job::Outcome::Failed(f) if f.blame == Blame::System => {
+            f.attempts.unwrap_or_else(|| shared.count_here(message))
+        }
+        _ => 0,
+    };
+    let failures = Failures {
+        in_a_row: shared.system_failures.load(Ordering::Relaxed),
+        attempts,
+        max_attempts: shared.config.daemon.max_attempts,
+    };
     let action = policy::decide(outcome, &shared.config.amqp, failures);
     if shared.signals.count() > 0 && matches!(outcome, job::Outcome::Failed(_)) {
         // The signal may have reached the tools too (a terminal's Ctrl-C, a supervisor that
@@ -317,15 +379,58 @@ async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: 
     }
 }
 
-async fn ack(delivery: &Delivery) {
+/// Acks the delivery; whether the ack went out.
+async fn ack(delivery: &Delivery) -> bool {
     match delivery.acker.ack(BasicAckOptions::default()).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            "The ack did not reach the broker (the channel closed): the message will be delivered again and answered from its receipt."
-        ),
-        Err(e) => tracing::warn!(
-            error = crate::logs::field(&e),
-            "The ack failed: the message will be delivered again and answered from its receipt."
-        ),
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(
+                "The ack did not reach the broker (the channel closed): the message will be delivered again and answered from its receipt."
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = crate::logs::field(&e),
+                "The ack failed: the message will be delivered again and answered from its receipt."
+            );
+            false
+        }
     }
+}
+
+/// Settles a delivery whose result the broker refused for good: publishing it again would
+/// only bring the same refusal, and requeueing would loop. The message is kept in the state
+/// directory and rejected without requeue, which sends it to the dead-letter queue where
+/// the input queue has one (quorum queues, `amqp.dead_letter_queue`).
+async fn dead_letter(
+    shared: &Shared,
+    delivery: &Delivery,
+    queue: &str,
+    kind: &str,
+    refusal: PublishError,
+) {
+    let (config, message) = (Arc::clone(&shared.config), delivery.data.clone());
+    let kept = tokio::task::spawn_blocking(move || job::keep_original(&config, &message)).await;
+    let kept = match kept {
+        Ok(Ok(path)) => path.display().to_string(),
+        Ok(Err(e)) => format!("not kept: {e}"),
+        Err(e) => format!("not kept: {e}"),
+    };
+    tracing::error!(
+        queue,
+        kind,
+        error = crate::logs::field(&refusal),
+        original = crate::logs::field(&kept),
+        dead_letter_queue = %shared.config.amqp.dead_letter_queue,
+        "The broker refused the {kind} event for good; the message is dead-lettered instead of retried (with quorum queues it goes to the dead-letter queue; classic queues drop it, and its copy is the original named here)."
+    );
+    let reject = BasicNackOptions {
+        requeue: false,
+        ..BasicNackOptions::default()
+    };
+    if !matches!(delivery.acker.nack(reject).await, Ok(true)) {
+        tracing::warn!("The message could not be rejected (its channel closed); it comes back and is answered again.");
+    }
+    shared.forget_here(&delivery.data);
 }

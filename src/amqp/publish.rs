@@ -1,12 +1,17 @@
 //! Publishing a result: persistent, `mandatory` (an unroutable message comes back instead of
-//! vanishing), and confirmed by the broker within a time limit. Anything short of a confirmed,
-//! routed message is an error that is retried (one publish at a time per channel) until it is
-//! confirmed or the delivery it answers is back in the queue; it never turns into an ack.
+//! vanishing), and confirmed by the broker within a time limit, on a channel of its own (so
+//! that when the broker refuses a message by closing the channel, the delivery it answers is
+//! still held and can be settled). Anything short of a confirmed, routed message is an error
+//! that is retried (one publish at a time per channel) until it is confirmed or the delivery
+//! it answers is back in the queue; it never turns into an ack. A message the broker refuses
+//! for good (larger than its `max_message_size`) is not retried: the caller is told.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::BasicPublishOptions;
-use lapin::{Acker, BasicProperties, Channel};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+use lapin::{Acker, BasicProperties, Channel, Connection, ErrorKind};
 
 use crate::amqp::policy::{self, RECONNECT_BASE, RECONNECT_MAX};
 use crate::amqp::topology;
@@ -27,6 +32,34 @@ pub(crate) enum PublishError {
         code: u16,
         text: String,
     },
+}
+
+impl PublishError {
+    /// Whether the broker refused this very message, so that publishing it again cannot
+    /// help: it closed the channel with PRECONDITION_FAILED (RabbitMQ's answer to a message
+    /// larger than its `max_message_size`) or CONTENT_TOO_LARGE. A nack, a return or a lost
+    /// connection say nothing about the message and are retried.
+    pub(crate) fn refused_for_good(&self) -> bool {
+        let PublishError::Channel(e) = self else {
+            return false;
+        };
+        matches!(e.kind(), ErrorKind::ProtocolError(amqp) if matches!(
+            amqp.kind(),
+            AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED | AMQPSoftError::CONTENTTOOLARGE)
+        ))
+    }
+}
+
+/// How publishing a result ended.
+#[derive(Debug)]
+pub(crate) enum Published {
+    /// The broker confirmed it: ack the delivery.
+    Confirmed,
+    /// The delivery went back to the queue (its channel closed) before a confirm: its next
+    /// delivery publishes again.
+    TakenBack,
+    /// The broker refused this message for good: the delivery must be settled otherwise.
+    Refused(PublishError),
 }
 
 /// The properties of every event recproc publishes.
@@ -81,28 +114,51 @@ pub(crate) async fn confirmed(
     }
 }
 
-/// Publishes results on the daemon's channel, one publish-and-confirm at a time: lapin matches
-/// confirms and returns to publishes by order, which concurrent publishers on one channel
-/// could mix up.
-#[derive(Debug, Default)]
+/// Publishes the results of one connection on a channel of its own (opened again when the
+/// broker closed it), one publish-and-confirm at a time: lapin matches confirms and returns
+/// to publishes by order, which concurrent publishers on one channel could mix up.
 pub(crate) struct Publisher {
-    one_at_a_time: tokio::sync::Mutex<()>,
+    connection: Arc<Connection>,
+    channel: tokio::sync::Mutex<Option<Channel>>,
 }
 
 impl Publisher {
-    /// Publishes until the broker confirms it; gives up only when the delivery can no longer
-    /// be acked (its channel closed: the message is back in the queue and will be answered
-    /// again). A slow confirm is waited for, not answered with a second copy. `kind` is
-    /// `processed` or `failed`, for logs.
+    pub(crate) fn new(connection: Arc<Connection>) -> Publisher {
+        Publisher {
+            connection,
+            channel: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The publishing channel, with publisher confirms on: the open one, or a new one when
+    /// there is none yet or the broker closed it.
+    async fn open_channel(&self, slot: &mut Option<Channel>) -> Result<Channel, PublishError> {
+        if let Some(channel) = slot.as_ref() {
+            let status = channel.status();
+            if status.connected() || status.reconnecting() {
+                return Ok(channel.clone());
+            }
+        }
+        let channel = self.connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        *slot = Some(channel.clone());
+        Ok(channel)
+    }
+
+    /// Publishes until the broker confirms it; gives up when the delivery can no longer be
+    /// acked (its channel closed: the message is back in the queue and will be answered
+    /// again), or when the broker refuses this message for good. A slow confirm is waited
+    /// for, not answered with a second copy. `kind` is `processed` or `failed`, for logs.
     pub(crate) async fn until_confirmed(
         &self,
-        channel: &Channel,
         amqp: &AmqpConfig,
         acker: &Acker,
         queue: &str,
         body: &[u8],
         kind: &str,
-    ) -> bool {
+    ) -> Published {
         for attempt in 0u32.. {
             if !acker.usable() {
                 tracing::info!(
@@ -110,10 +166,18 @@ impl Publisher {
                     kind,
                     "The broker took this message back (its channel closed) before the {kind} event was confirmed; the next delivery publishes it."
                 );
-                return false;
+                return Published::TakenBack;
             }
-            let published = {
-                let _one_at_a_time = self.one_at_a_time.lock().await;
+            let (published, channel) = {
+                let mut slot = self.channel.lock().await;
+                let channel = match self.open_channel(&mut slot).await {
+                    Ok(channel) => channel,
+                    Err(e) => {
+                        drop(slot);
+                        retry_later(None, amqp, attempt, queue, kind, e).await;
+                        continue;
+                    }
+                };
                 let still_wanted = |waited: Duration| {
                     let wanted = acker.usable();
                     if wanted {
@@ -126,14 +190,17 @@ impl Publisher {
                     }
                     wanted
                 };
-                confirmed(channel, queue, body, amqp.confirm_timeout, still_wanted).await
+                let published =
+                    confirmed(&channel, queue, body, amqp.confirm_timeout, still_wanted).await;
+                (published, channel)
             };
             match published {
                 Ok(()) => {
                     tracing::debug!(queue, kind, "Published the {kind} event.");
-                    return true;
+                    return Published::Confirmed;
                 }
-                Err(e) => retry_later(channel, amqp, attempt, queue, kind, e).await,
+                Err(e) if e.refused_for_good() => return Published::Refused(e),
+                Err(e) => retry_later(Some(&channel), amqp, attempt, queue, kind, e).await,
             }
         }
         unreachable!("the retry loop only ends by returning")
@@ -143,7 +210,7 @@ impl Publisher {
 /// Says why a publish failed, declares the queues again when the message came back
 /// unroutable, and waits out the backoff before the next attempt.
 async fn retry_later(
-    channel: &Channel,
+    channel: Option<&Channel>,
     amqp: &AmqpConfig,
     attempt: u32,
     queue: &str,
@@ -158,7 +225,7 @@ async fn retry_later(
         retry_in_s = delay.as_secs_f64(),
         "Could not publish the {kind} event; retrying. The message stays unacked until it is confirmed."
     );
-    if matches!(e, PublishError::Returned { .. }) {
+    if let (PublishError::Returned { .. }, Some(channel)) = (&e, channel) {
         // The queue is gone (deleted by hand?): declare it again.
         if let Err(e) = topology::declare(channel, amqp).await {
             tracing::warn!(
@@ -168,4 +235,41 @@ async fn retry_later(
         }
     }
     tokio::time::sleep(delay).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lapin::protocol::{AMQPError, AMQPHardError};
+
+    fn closed_with(kind: AMQPErrorKind) -> PublishError {
+        let error = AMQPError::new(
+            kind,
+            "message size 151000000 is larger than configured max size 134217728".into(),
+        );
+        PublishError::Channel(ErrorKind::ProtocolError(error).into())
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_message_itself_is_for_good() {
+        let soft = |e| closed_with(AMQPErrorKind::Soft(e));
+        assert!(soft(AMQPSoftError::PRECONDITIONFAILED).refused_for_good());
+        assert!(soft(AMQPSoftError::CONTENTTOOLARGE).refused_for_good());
+        // Permissions, a missing queue, a broker going away, a nack, a return: retried.
+        assert!(!soft(AMQPSoftError::ACCESSREFUSED).refused_for_good());
+        assert!(!soft(AMQPSoftError::NOTFOUND).refused_for_good());
+        assert!(
+            !closed_with(AMQPErrorKind::Hard(AMQPHardError::CONNECTIONFORCED)).refused_for_good()
+        );
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(!PublishError::Channel(io.into()).refused_for_good());
+        assert!(!PublishError::Nacked.refused_for_good());
+        assert!(!PublishError::TimedOut(Duration::from_secs(30)).refused_for_good());
+        let returned = PublishError::Returned {
+            queue: "q".into(),
+            code: 312,
+            text: "NO_ROUTE".into(),
+        };
+        assert!(!returned.refused_for_good());
+    }
 }

@@ -63,6 +63,9 @@ pub struct AmqpConfig {
     pub(crate) delivery_limit: u32,
     /// Quorum queues: where such messages go.
     pub(crate) dead_letter_queue: String,
+    /// The most bytes a failure event may take; a larger original message is kept in the
+    /// state directory instead of travelling in it.
+    pub(crate) max_event_bytes: usize,
 }
 
 /// `amqp.queue_type`.
@@ -79,6 +82,9 @@ pub(crate) struct DaemonConfig {
     /// On SIGTERM/SIGINT, how long jobs in flight may take to finish before they are
     /// cancelled (their messages go back to the queue).
     pub(crate) shutdown_grace: Duration,
+    /// Attempts at one conference that may fail for system reasons before it gets a
+    /// failure event instead of another retry.
+    pub(crate) max_attempts: u32,
 }
 
 impl AmqpConfig {
@@ -96,6 +102,7 @@ impl AmqpConfig {
             queue_type: QueueType::Classic,
             delivery_limit: 4,
             dead_letter_queue: "dead".into(),
+            max_event_bytes: 1_048_576,
         }
     }
 
@@ -118,6 +125,7 @@ impl fmt::Debug for AmqpConfig {
             .field("queue_type", &self.queue_type)
             .field("delivery_limit", &self.delivery_limit)
             .field("dead_letter_queue", &self.dead_letter_queue)
+            .field("max_event_bytes", &self.max_event_bytes)
             .finish()
     }
 }

@@ -47,6 +47,7 @@ pub(super) struct RawAmqp {
     pub(super) queue_type: QueueType,
     pub(super) delivery_limit: u32,
     pub(super) dead_letter_queue: String,
+    pub(super) max_event_bytes: u64,
 }
 
 impl Default for RawAmqp {
@@ -62,6 +63,7 @@ impl Default for RawAmqp {
             queue_type: QueueType::Classic,
             delivery_limit: 20,
             dead_letter_queue: "recording.dead".into(),
+            max_event_bytes: 1_048_576,
         }
     }
 }
@@ -161,12 +163,14 @@ impl Default for RawEncryption {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawDaemon {
     pub(super) shutdown_grace: u64,
+    pub(super) max_attempts: u32,
 }
 
 impl Default for RawDaemon {
     fn default() -> Self {
         RawDaemon {
             shutdown_grace: 120,
+            max_attempts: 10,
         }
     }
 }
@@ -189,6 +193,7 @@ impl RawConfig {
                 queue_type: a.queue_type,
                 delivery_limit: a.delivery_limit,
                 dead_letter_queue: a.dead_letter_queue.clone(),
+                max_event_bytes: a.max_event_bytes as u64,
             },
             paths: RawPaths {
                 video_root: lossy(&p.video_root),
@@ -215,6 +220,7 @@ impl RawConfig {
             },
             daemon: RawDaemon {
                 shutdown_grace: config.daemon.shutdown_grace.as_secs(),
+                max_attempts: config.daemon.max_attempts,
             },
         }
     }

@@ -97,6 +97,15 @@ fn amqp(a: RawAmqp, problems: &mut Problems) -> Option<AmqpConfig> {
             ),
         );
     }
+    if !(MIN_EVENT_BYTES..=MAX_EVENT_BYTES).contains(&a.max_event_bytes) {
+        problems.push(
+            "amqp.max_event_bytes",
+            format!(
+                "{} is out of range; allowed: {MIN_EVENT_BYTES} to {MAX_EVENT_BYTES} bytes (RabbitMQ's largest max_message_size), and at most the broker's max_message_size",
+                a.max_event_bytes
+            ),
+        );
+    }
     if a.queue_type == QueueType::Quorum {
         check_quorum(&a, problems);
     }
@@ -117,8 +126,14 @@ fn amqp(a: RawAmqp, problems: &mut Problems) -> Option<AmqpConfig> {
         queue_type: a.queue_type,
         delivery_limit: a.delivery_limit,
         dead_letter_queue: a.dead_letter_queue,
+        max_event_bytes: a.max_event_bytes as usize,
     })
 }
+
+/// `amqp.max_event_bytes`: room for a failure event's own fields (paths, the error) at the
+/// least, RabbitMQ's largest message size at the most.
+const MIN_EVENT_BYTES: u64 = 65_536;
+const MAX_EVENT_BYTES: u64 = 536_870_912;
 
 fn check_url(url: &str, problems: &mut Problems) {
     let has_scheme = ["amqp://", "amqps://"]
@@ -358,6 +373,7 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
 // --- [daemon] -----------------------------------------------------------------------------
 
 fn daemon(d: &RawDaemon, problems: &mut Problems) -> Option<DaemonConfig> {
+    let before = problems.count();
     if d.shutdown_grace > 86_400 {
         problems.push(
             "daemon.shutdown_grace",
@@ -366,10 +382,19 @@ fn daemon(d: &RawDaemon, problems: &mut Problems) -> Option<DaemonConfig> {
                 d.shutdown_grace
             ),
         );
-        return None;
     }
-    Some(DaemonConfig {
+    if !(1..=10_000).contains(&d.max_attempts) {
+        problems.push(
+            "daemon.max_attempts",
+            format!(
+                "{} is out of range; allowed: 1 to 10000 attempts",
+                d.max_attempts
+            ),
+        );
+    }
+    (problems.count() == before).then(|| DaemonConfig {
         shutdown_grace: Duration::from_secs(d.shutdown_grace),
+        max_attempts: d.max_attempts,
     })
 }
 
@@ -450,6 +475,29 @@ mod tests {
         assert!(msg.contains("classic, quorum"), "{msg}");
         let (keys, _) = invalid(d.load("[daemon]\ngrace = 1\n"));
         assert_eq!(keys, ["daemon.grace"]);
+    }
+
+    #[test]
+    fn retries_and_event_sizes_are_bounded() {
+        let d = Dirs::new();
+        let c = d.load("").unwrap();
+        assert_eq!(c.daemon.max_attempts, 10);
+        assert_eq!(c.amqp.max_event_bytes, 1_048_576);
+        let c = d
+            .load("[amqp]\nmax_event_bytes = 65536\n[daemon]\nmax_attempts = 1\n")
+            .unwrap();
+        assert_eq!((c.amqp.max_event_bytes, c.daemon.max_attempts), (65_536, 1));
+        let (keys, msg) =
+            invalid(d.load("[amqp]\nmax_event_bytes = 65535\n[daemon]\nmax_attempts = 0\n"));
+        assert_eq!(
+            keys,
+            ["amqp.max_event_bytes", "daemon.max_attempts"],
+            "{msg}"
+        );
+        assert!(msg.contains("allowed: 65536 to 536870912 bytes"), "{msg}");
+        assert!(msg.contains("allowed: 1 to 10000 attempts"), "{msg}");
+        let (keys, _) = invalid(d.load("[amqp]\nmax_event_bytes = 536870913\n"));
+        assert_eq!(keys, ["amqp.max_event_bytes"]);
     }
 
     #[test]

@@ -169,9 +169,9 @@ fn log_leaps(work: &Workspace, source: &VideoSource, leaps: &[leap::Leap]) {
         return;
     }
     tracing::info!(
-        conference_id = %work.conference_id(),
-        path = %source.path.display(),
-        user_id = %source.user_id,
+        conference_id = crate::logs::field(work.conference_id()),
+        path = crate::logs::field(source.path.display()),
+        user_id = crate::logs::field(&source.user_id),
         leaps = %leap::describe(leaps),
         "A track's RTP clock leapt: its timestamps are re-anchored to when its packets arrived."
     );
