@@ -554,6 +554,12 @@ mod tests {
             .unwrap_or_else(|_| panic!("the call did not come back within {limit:?}"))
     }
 
+    /// Starts a child that leaves the tool's process group (still holding its stdout and
+    /// stderr) and writes its PID into `$1`; waits until it has left, so that killing the group
+    /// cannot catch it on its way out.
+    const LEAVE_THE_GROUP: &str = "setsid sh -c 'echo $$ > \"$1\"; exec sleep 1000' sh \"$1\" & \
+         while [ ! -s \"$1\" ]; do sleep 0.01; done";
+
     /// Kills the process whose PID a test script wrote into the file, if it still runs when
     /// the test ends (it left the tool's group on purpose, or the test failed).
     struct Reap(std::path::PathBuf);
@@ -616,7 +622,7 @@ mod tests {
         let pid_file = dir.path().join("child.pid");
         let _reap = Reap(pid_file.clone());
         // The child leaves the group (setsid) but keeps the tool's stderr open.
-        let inv = script("setsid sleep 1000 & echo $! > \"$1\"; wait", &pid_file);
+        let inv = script(&format!("{LEAVE_THE_GROUP}; wait"), &pid_file);
         let timeout = Duration::from_millis(300);
         let limit = timeout + TERM_GRACE + PIPE_GRACE + Duration::from_secs(1);
         let err = run_within(limit, &inv, timeout).await.unwrap_err();
@@ -643,7 +649,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("child.pid");
         let _reap = Reap(pid_file.clone());
-        let inv = script("echo done; setsid sleep 1000 & echo $! > \"$1\"", &pid_file);
+        let inv = script(&format!("{LEAVE_THE_GROUP}; echo done"), &pid_file);
         let started = std::time::Instant::now();
         let limit = PIPE_GRACE + Duration::from_secs(1);
         let done = run_within(limit, &inv, Duration::from_secs(60)).await;
