@@ -60,14 +60,33 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
+            let text = error_text(&e);
             tracing::error!(
-                error = recproc::logs::field(format_args!("{e:#}")),
+                error = recproc::logs::field(&text),
                 "recproc stopped: see the error."
             );
-            eprintln!("recproc: {e:#}");
+            eprintln!("recproc: {text}");
             ExitCode::from(EXIT_SETUP)
         }
     }
+}
+
+/// The error and its causes, joined by `: `. A cause the text already ends with is left out:
+/// an error that says its source in its own text and reports it as its source too would
+/// otherwise print it twice.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -76,5 +95,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => cmd::check_config(&config).await,
         Command::Process { event } => cmd::process(&config, &event).await,
         Command::Run => cmd::run(config).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not start `ffmpeg`: {source}")]
+    struct Says {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_is_printed_once_even_when_its_error_says_it_too() {
+        let io = std::io::Error::from_raw_os_error(libc::EACCES);
+        let e = anyhow::Error::new(Says { source: io }).context("a required tool is missing");
+        assert_eq!(
+            error_text(&e),
+            "a required tool is missing: could not start `ffmpeg`: Permission denied (os error 13)"
+        );
+        // Causes their error does not say are kept.
+        let e = anyhow::anyhow!("disk")
+            .context("cannot write")
+            .context("setup");
+        assert_eq!(error_text(&e), "setup: cannot write: disk");
     }
 }

@@ -1,6 +1,7 @@
 //! Running one external tool (ffmpeg, ffprobe, janus-pp-rec): arguments as a list (never a
 //! shell), stdout collected, stderr drained while the child runs with its tail kept for the
-//! error, a timeout, and the child killed when the job is cancelled (the future dropped).
+//! error, a timeout, and the tool's whole process group killed on a timeout or when the job
+//! is cancelled (the future dropped), so nothing it started outlives it.
 
 use std::ffi::OsString;
 use std::io;
@@ -10,11 +11,16 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// How much of a failing child's stderr its error keeps (the end is what explains it).
 const STDERR_TAIL_BYTES: usize = 4096;
-/// After SIGTERM on timeout, how long the child gets before SIGKILL.
+/// After SIGTERM on timeout, how long the tool's process group gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(3);
+/// Once the tool has ended, how long its output pipes may stay open (held by a process that
+/// left its group) before recproc stops reading them.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// A command to run: a program and its arguments, as a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +179,7 @@ fn package_of(program: &str) -> &'static str {
 }
 
 /// Runs `inv` to completion within `timeout`; a non-zero exit is an error carrying the tail
-/// of stderr. Dropping the returned future kills the child (SIGKILL via `kill_on_drop`).
+/// of stderr. Dropping the returned future kills the tool and its process group.
 pub(crate) async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished, ProcessError> {
     run_to_exit(inv, timeout).await?.success()
 }
@@ -181,10 +187,59 @@ pub(crate) async fn run(inv: &Invocation, timeout: Duration) -> Result<Finished,
 /// Runs `inv` to its exit within `timeout`, whatever its exit status: the tool's own module
 /// decides what its exit and output mean. An error means it did not run to an exit (missing,
 /// not startable, timed out and killed, its output unreadable).
+///
+/// The tool runs in a process group of its own, and whatever it started goes with it: on a
+/// timeout the whole group gets SIGTERM, then SIGKILL after [`TERM_GRACE`]; when the tool
+/// exits, what it left running in its group gets SIGKILL; when the future is dropped (the job
+/// cancelled), the group gets SIGKILL at once. Its output is read until the pipes close, but
+/// for at most [`PIPE_GRACE`] after it ended: a process that left its group may hold them.
 pub(crate) async fn run_to_exit(
     inv: &Invocation,
     timeout: Duration,
 ) -> Result<Finished, ProcessError> {
+    let mut child = spawn(inv)?;
+    // Declared after `child`, so dropped before it: the group is signalled while its leader
+    // is not reaped yet, so its ID cannot belong to anyone else.
+    let mut group = Group::of(&child);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (stop, stopped) = watch::channel(false);
+    let out_task = tokio::spawn(read_all(stdout, stopped.clone()));
+    let err_task = tokio::spawn(read_tail(stderr, STDERR_TAIL_BYTES, stopped));
+
+    let waited = tokio::time::timeout(timeout, child.wait()).await;
+    let status = match waited {
+        Ok(status) => {
+            // Whatever the tool left running in its group goes with it.
+            group.kill(libc::SIGKILL);
+            status
+        }
+        Err(_elapsed) => {
+            terminate(&mut child, &mut group).await;
+            let (_, stderr_tail) = collect(inv, out_task, err_task, stop).await;
+            return Err(ProcessError::TimedOut {
+                program: inv.program.clone(),
+                timeout,
+                stderr_tail,
+            });
+        }
+    };
+    let io_error = |source| ProcessError::Io {
+        program: inv.program.clone(),
+        source,
+    };
+    let status = status.map_err(io_error)?;
+    let (stdout, stderr_tail) = collect(inv, out_task, err_task, stop).await;
+    Ok(Finished {
+        program: inv.program.clone(),
+        status,
+        stdout: stdout.map_err(io_error)?,
+        stderr_tail,
+    })
+}
+
+/// Starts `inv` with its output piped, in a process group of its own, to die with recproc.
+fn spawn(inv: &Invocation) -> Result<Child, ProcessError> {
     let mut command = Command::new(&inv.program);
     command
         .args(&inv.args)
@@ -193,10 +248,11 @@ pub(crate) async fn run_to_exit(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         // Its own process group: a Ctrl-C on recproc's terminal (or a supervisor signalling
-        // recproc's group) reaches recproc, which decides what becomes of its tools.
+        // recproc's group) reaches recproc, which decides what becomes of its tools; and
+        // recproc can signal the tool together with whatever it starts.
         .process_group(0);
     die_with_parent(&mut command);
-    let mut child = command.spawn().map_err(|source| match source.kind() {
+    command.spawn().map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ProcessError::NotFound {
             program: inv.program.clone(),
             package: package_of(&inv.program),
@@ -205,41 +261,48 @@ pub(crate) async fn run_to_exit(
             program: inv.program.clone(),
             source,
         },
-    })?;
-
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let out_task = tokio::spawn(read_all(stdout));
-    let err_task = tokio::spawn(read_tail(stderr, STDERR_TAIL_BYTES));
-
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => status.map_err(|source| ProcessError::Io {
-            program: inv.program.clone(),
-            source,
-        })?,
-        Err(_elapsed) => {
-            terminate(&mut child).await;
-            let stderr_tail = err_task.await.unwrap_or_default();
-            return Err(ProcessError::TimedOut {
-                program: inv.program.clone(),
-                timeout,
-                stderr_tail,
-            });
-        }
-    };
-    let stdout = out_task
-        .await
-        .unwrap_or_else(|e| Err(io::Error::other(e)))
-        .map_err(|source| ProcessError::Io {
-            program: inv.program.clone(),
-            source,
-        })?;
-    Ok(Finished {
-        program: inv.program.clone(),
-        status,
-        stdout,
-        stderr_tail: err_task.await.unwrap_or_default(),
     })
+}
+
+/// The process group of a running tool (its ID is the tool's PID, as it leads the group).
+/// Dropped while armed, it kills the whole group: the job was cancelled.
+///
+/// Signalling a group after its leader was reaped is safe: an ID stays taken while any member
+/// of the group lives, and Linux hands out PIDs in turn, so the number is not anyone else's
+/// group an instant after the leader was reaped.
+struct Group {
+    pgid: Option<libc::pid_t>,
+}
+
+impl Group {
+    fn of(child: &Child) -> Group {
+        Group {
+            pgid: child.id().map(|pid| pid as libc::pid_t),
+        }
+    }
+
+    /// Sends `signal` to every process of the group; a SIGKILL disarms the guard (the group
+    /// is gone, or going).
+    fn kill(&mut self, signal: libc::c_int) {
+        if let Some(pgid) = self.pgid {
+            // SAFETY: killpg(2) on the group our child leads, with a valid signal number, has
+            // no memory effects. A group with nobody left in it answers ESRCH, ignored.
+            unsafe {
+                libc::killpg(pgid, signal);
+            }
+        }
+        if signal == libc::SIGKILL {
+            self.pgid = None;
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // Cancelled: no grace, the job's output is abandoned anyway (and `kill_on_drop` only
+        // reaches the tool itself, not what it started).
+        self.kill(libc::SIGKILL);
+    }
 }
 
 /// Makes the child receive SIGKILL when recproc dies, even by SIGKILL (which runs no drop):
@@ -263,41 +326,84 @@ fn die_with_parent(command: &mut Command) {
     }
 }
 
-/// SIGTERM, then SIGKILL after a grace period.
-async fn terminate(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
-        if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_ok() {
-            return;
-        }
-    }
-    let _ = child.kill().await;
+/// SIGTERM to the tool's group, SIGKILL to what is left of it after a grace period (its
+/// children may outlive it, or ignore SIGTERM), then the tool reaped.
+async fn terminate(child: &mut Child, group: &mut Group) {
+    group.kill(libc::SIGTERM);
+    let _ = tokio::time::timeout(TERM_GRACE, child.wait()).await;
+    group.kill(libc::SIGKILL);
+    // Bounded: a process stuck in the kernel (a hung NFS mount) dies only when it returns;
+    // `kill_on_drop` and tokio's reaper see to it then.
+    let _ = tokio::time::timeout(PIPE_GRACE, child.wait()).await;
 }
 
-async fn read_all(mut r: impl AsyncRead + Unpin) -> io::Result<Vec<u8>> {
+/// The tool's stdout and stderr tail once both pipes closed, or what came of them within
+/// [`PIPE_GRACE`] (then reading stops: something outside the tool's group holds them open).
+async fn collect(
+    inv: &Invocation,
+    out_task: JoinHandle<io::Result<Vec<u8>>>,
+    err_task: JoinHandle<String>,
+    stop: watch::Sender<bool>,
+) -> (io::Result<Vec<u8>>, String) {
+    let both = async { tokio::join!(out_task, err_task) };
+    tokio::pin!(both);
+    let (out, err) = match tokio::time::timeout(PIPE_GRACE, &mut both).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!(
+                program = %inv.program,
+                waited_s = PIPE_GRACE.as_secs(),
+                "A process the tool started left its process group and keeps the tool's output open; stopped reading it."
+            );
+            let _ = stop.send(true);
+            both.await
+        }
+    };
+    (
+        out.unwrap_or_else(|e| Err(io::Error::other(e))),
+        err.unwrap_or_default(),
+    )
+}
+
+/// Reads `r` until its end or until `stop` turns true, handing each chunk to `take`.
+async fn drain(
+    mut r: impl AsyncRead + Unpin,
+    mut stop: watch::Receiver<bool>,
+    mut take: impl FnMut(&[u8]),
+) -> io::Result<()> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = tokio::select! {
+            // Stop first: a process that keeps writing must not keep the reader busy.
+            biased;
+            _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            n = r.read(&mut chunk) => n?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        take(&chunk[..n]);
+    }
+}
+
+async fn read_all(r: impl AsyncRead + Unpin, stop: watch::Receiver<bool>) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    r.read_to_end(&mut buf).await?;
+    drain(r, stop, |chunk| buf.extend_from_slice(chunk)).await?;
     Ok(buf)
 }
 
-/// Reads `r` to its end, keeping only the last `keep` bytes, as lossy UTF-8.
-async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> String {
+/// Reads `r` to its end (or until `stop`), keeping only the last `keep` bytes, as lossy
+/// UTF-8.
+async fn read_tail(r: impl AsyncRead + Unpin, keep: usize, stop: watch::Receiver<bool>) -> String {
     let mut tail: Vec<u8> = Vec::with_capacity(keep * 2);
-    let mut chunk = [0u8; 8192];
-    loop {
-        match r.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                tail.extend_from_slice(&chunk[..n]);
-                if tail.len() > keep * 2 {
-                    tail.drain(..tail.len() - keep);
-                }
-            }
+    // A read error ends the tail where it is: the tail only explains a failure.
+    let _ = drain(r, stop, |chunk| {
+        tail.extend_from_slice(chunk);
+        if tail.len() > keep * 2 {
+            tail.drain(..tail.len() - keep);
         }
-    }
+    })
+    .await;
     if tail.len() > keep {
         tail.drain(..tail.len() - keep);
     }
@@ -390,6 +496,194 @@ mod tests {
         assert!(matches!(err, ProcessError::TimedOut { .. }), "{err:?}");
         assert!(err.is_system());
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// Whether process `pid` is gone (a zombie waiting for init to reap it counts as gone).
+    fn gone(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            // `pid (comm) S …`: the state follows the command's closing parenthesis.
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
+
+    /// Waits up to 2 s for `pid` to be gone (a signalled process takes a moment to die).
+    async fn dies(pid: u32) -> bool {
+        for _ in 0..100 {
+            if gone(pid) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// The PID a test script wrote into `file` (it starts a child and says which).
+    async fn pid_in(file: &Path) -> u32 {
+        for _ in 0..500 {
+            if let Ok(text) = std::fs::read_to_string(file) {
+                if let Ok(pid) = text.trim().parse() {
+                    return pid;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the script never wrote its child's PID into {}",
+            file.display()
+        );
+    }
+
+    /// `sh -c script`, with `$1` the file the script writes its child's PID into.
+    fn script(script: &str, pid_file: &Path) -> Invocation {
+        Invocation::new("sh")
+            .args(["-c", script, "sh"])
+            .path_arg(pid_file)
+    }
+
+    /// `run(inv, timeout)`, failing the test if it has not come back within `limit`.
+    async fn run_within(
+        limit: Duration,
+        inv: &Invocation,
+        timeout: Duration,
+    ) -> Result<Finished, ProcessError> {
+        tokio::time::timeout(limit, run(inv, timeout))
+            .await
+            .unwrap_or_else(|_| panic!("the call did not come back within {limit:?}"))
+    }
+
+    /// Starts a child that leaves the tool's process group (still holding its stdout and
+    /// stderr) and writes its PID into `$1`; waits until it has left, so that killing the group
+    /// cannot catch it on its way out.
+    const LEAVE_THE_GROUP: &str = "setsid sh -c 'echo $$ > \"$1\"; exec sleep 1000' sh \"$1\" & \
+         while [ ! -s \"$1\" ]; do sleep 0.01; done";
+
+    /// Kills the process whose PID a test script wrote into the file, if it still runs when
+    /// the test ends (it left the tool's group on purpose, or the test failed).
+    struct Reap(std::path::PathBuf);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let pid = std::fs::read_to_string(&self.0).ok();
+            if let Some(pid) = pid.and_then(|p| p.trim().parse::<libc::pid_t>().ok()) {
+                // SAFETY: kill(2) with a valid signal number has no memory effects.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_what_the_tool_started_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let _reap = Reap(pid_file.clone());
+        // Tool and child ignore SIGTERM (ignored signals survive exec), and the child holds
+        // the tool's stdout and stderr open: only SIGKILL to the whole group ends both.
+        let inv = script(
+            "trap '' TERM; sleep 1000 & echo $! > \"$1\"; echo started >&2; wait",
+            &pid_file,
+        );
+        let timeout = Duration::from_millis(500);
+        let started = std::time::Instant::now();
+        let limit = timeout + TERM_GRACE + Duration::from_secs(1);
+        let err = run_within(limit, &inv, timeout).await.unwrap_err();
+        let took = started.elapsed();
+        let ProcessError::TimedOut { stderr_tail, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(stderr_tail, "started");
+        // SIGTERM ignored: SIGKILL after the grace, then the pipes close at once.
+        assert!(took >= timeout + TERM_GRACE, "{took:?}");
+        let child = pid_in(&pid_file).await;
+        assert!(dies(child).await, "the tool's child {child} outlived it");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_gives_sigterm_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let _reap = Reap(pid_file.clone());
+        // Both die on SIGTERM: no grace is waited out.
+        let inv = script("sleep 1000 & echo $! > \"$1\"; wait", &pid_file);
+        let err = run_within(TERM_GRACE, &inv, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProcessError::TimedOut { .. }), "{err:?}");
+        let child = pid_in(&pid_file).await;
+        assert!(dies(child).await, "the tool's child {child} outlived it");
+    }
+
+    #[tokio::test]
+    async fn a_process_that_left_the_group_cannot_hold_the_call_after_a_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let _reap = Reap(pid_file.clone());
+        // The child leaves the group (setsid) but keeps the tool's stderr open.
+        let inv = script(&format!("{LEAVE_THE_GROUP}; wait"), &pid_file);
+        let timeout = Duration::from_millis(300);
+        let limit = timeout + TERM_GRACE + PIPE_GRACE + Duration::from_secs(1);
+        let err = run_within(limit, &inv, timeout).await.unwrap_err();
+        assert!(matches!(err, ProcessError::TimedOut { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tool_that_exits_takes_what_it_started_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let _reap = Reap(pid_file.clone());
+        // The tool is done, but its child would hold stdout open for 1000 s.
+        let inv = script("sleep 1000 & echo $! > \"$1\"; echo done", &pid_file);
+        let done = run_within(Duration::from_secs(2), &inv, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(done.stdout, b"done\n");
+        let child = pid_in(&pid_file).await;
+        assert!(dies(child).await, "the tool's child {child} outlived it");
+    }
+
+    #[tokio::test]
+    async fn output_held_open_outside_the_group_is_read_for_a_bounded_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let _reap = Reap(pid_file.clone());
+        let inv = script(&format!("{LEAVE_THE_GROUP}; echo done"), &pid_file);
+        let started = std::time::Instant::now();
+        let limit = PIPE_GRACE + Duration::from_secs(1);
+        let done = run_within(limit, &inv, Duration::from_secs(60)).await;
+        assert_eq!(done.unwrap().stdout, b"done\n");
+        assert!(started.elapsed() >= PIPE_GRACE, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_run_kills_the_tool_and_what_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let _reap = Reap(pid_file.clone());
+        let tool_file = dir.path().join("tool.pid");
+        let _reap_tool = Reap(tool_file.clone());
+        let inv = Invocation::new("sh")
+            .args([
+                "-c",
+                "trap '' TERM; echo $$ > \"$2\"; sleep 1000 & echo $! > \"$1\"; wait",
+                "sh",
+            ])
+            .path_arg(&pid_file)
+            .path_arg(&tool_file);
+        let running = run(&inv, Duration::from_secs(600));
+        // Cancelled (dropped) once the tool has started its child.
+        let child = tokio::select! {
+            done = running => panic!("the tool ended on its own: {done:?}"),
+            pid = pid_in(&pid_file) => pid,
+        };
+        let tool = pid_in(&tool_file).await;
+        assert!(dies(tool).await, "the tool {tool} outlived its job");
+        assert!(
+            dies(child).await,
+            "the tool's child {child} outlived its job"
+        );
     }
 
     #[tokio::test]

@@ -208,3 +208,51 @@ fn sigterm_stops_the_tools_and_delivers_nothing() {
     }
     assert!(sb.outputs().is_empty());
 }
+
+/// How often each stderr line of `out` says `needle`, for the lines that say it.
+fn mentions_per_line(out: &Output, needle: &str) -> Vec<usize> {
+    text(&out.stderr)
+        .lines()
+        .map(|l| l.matches(needle).count())
+        .filter(|&n| n > 0)
+        .collect()
+}
+
+#[test]
+fn a_missing_tool_is_named_once() {
+    let sb = Sandbox::new("");
+    let config = sb.config.to_str().unwrap();
+    let event = sb.path().join("event.json");
+    std::fs::write(&event, "{}").unwrap();
+    // A PATH without ffmpeg; and one where "ffmpeg" is there but cannot be run.
+    let empty = sb.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let broken = sb.path().join("broken-bin");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("ffmpeg"), "not a program").unwrap();
+    for (path, says) in [
+        (&empty, "`ffmpeg` was not found"),
+        (&broken, "Permission denied"),
+    ] {
+        let env = [("PATH", path.to_str().unwrap())];
+        for args in [
+            vec!["check-config", "--config", config],
+            vec!["process", "--config", config, event.to_str().unwrap()],
+        ] {
+            let out = recproc(&args, &env);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            // Once in the ERROR line, once in the line printed before exiting; never twice
+            // in one line.
+            assert_eq!(
+                mentions_per_line(&out, says),
+                vec![1, 1],
+                "{args:?}: {stderr}"
+            );
+            assert!(
+                stderr.contains("recproc: a required tool is missing: "),
+                "{stderr}"
+            );
+        }
+    }
+}

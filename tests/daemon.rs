@@ -709,3 +709,49 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
+
+#[test]
+fn sigterm_ends_a_retry_backoff_at_once_and_the_message_goes_back() {
+    let (sb, queues, broker) = world("backoff", 1, "[daemon]\nshutdown_grace = 120\n");
+    let g = sb.generate(&Scenario {
+        duration: 1.0,
+        participants: vec![Participant::new("alice", "red", 0.0, 1.0)],
+        ..Scenario::default()
+    });
+    // The state directory cannot be created: a system failure, retried with a backoff of
+    // 2 s doubling on every attempt.
+    std::fs::write(
+        sb.output_dir().join(recproc::ledger::STATE_DIR),
+        b"in the way",
+    )
+    .unwrap();
+    let mut daemon = start(&sb, "daemon");
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+    // The fourth attempt failed: its message waits 16 s before going back.
+    assert!(
+        daemon.wait_for_log("retry_in_s=16", PATIENCE),
+        "{}",
+        daemon.log_text()
+    );
+    let signalled = std::time::Instant::now();
+    daemon.terminate();
+    let status = daemon
+        .wait_exit(PATIENCE)
+        .expect("the daemon stops after its job");
+    let took = signalled.elapsed();
+    let log = daemon.log_text();
+    assert!(took < Duration::from_secs(8), "took {took:?}:\n{log}");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("Every job in flight finished"), "{log}");
+    assert!(
+        log.contains("the message waiting to be retried goes back to the queue now"),
+        "{log}"
+    );
+    assert_eq!(
+        broker.counts(&queues.input),
+        (1, 0),
+        "the message is back in the queue:\n{log}"
+    );
+    assert!(broker.get_all(&queues.failure).is_empty(), "not answered");
+    assert!(broker.get_all(&queues.processed).is_empty());
+}

@@ -359,6 +359,8 @@ fn decide(shared: &Shared, outcome: &job::Outcome, message: &[u8]) -> Action {
 }
 
 /// Gives the message back to the queue after `delay`: the system failed, not the message.
+/// A shutdown signal ends the wait at once: the message goes back now, and the drain does not
+/// wait out a backoff.
 async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: &str) {
     shared.system_failures.fetch_add(1, Ordering::Relaxed);
     tracing::error!(
@@ -366,7 +368,14 @@ async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: 
         retry_in_s = delay.as_secs(),
         "The system failed, not the message: it goes back to the queue to be tried again. Fix the cause (see the error); nothing was published."
     );
-    tokio::time::sleep(delay).await;
+    let mut signals = shared.signals.clone();
+    tokio::select! {
+        biased;
+        _ = tokio::time::sleep(delay) => {}
+        _ = signals.reached(1) => tracing::info!(
+            "Shutting down: the message waiting to be retried goes back to the queue now."
+        ),
+    }
     let requeue = BasicNackOptions {
         requeue: true,
         ..BasicNackOptions::default()

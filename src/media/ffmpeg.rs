@@ -26,6 +26,12 @@ fn ffmpeg() -> Invocation {
     Invocation::new("ffmpeg").args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
 }
 
+/// Output options for the same bytes from the same input: no random container IDs, no
+/// creation time, no version strings.
+const BITEXACT: [&str; 2] = ["-fflags", "+bitexact"];
+/// The same for a video encoder: no version string in its stream's tags.
+const BITEXACT_VIDEO: [&str; 2] = ["-flags:v", "+bitexact"];
+
 /// Seconds with microsecond precision, as ffmpeg options take them.
 fn secs(s: f64) -> String {
     format!("{s:.6}")
@@ -63,13 +69,17 @@ impl Encoding {
         let kbps = self.video_kbps();
         let gop = (10 * FPS).to_string();
         let mut a: Vec<String> = match self.codec {
+            // A negative cpu-used fixes libvpx's realtime speed. A positive one lets it pick
+            // the speed from how long frames took to encode (at least 4, higher when the
+            // machine is busy): the same input then gives other bytes on a loaded machine.
+            // 4 is what it picks when it keeps up.
             OutputCodec::Vp8 => vec![
                 "-c:v".into(),
                 "libvpx".into(),
                 "-deadline".into(),
                 "realtime".into(),
                 "-cpu-used".into(),
-                "8".into(),
+                "-4".into(),
                 "-crf".into(),
                 "10".into(),
                 "-b:v".into(),
@@ -106,14 +116,19 @@ impl Encoding {
             ],
         };
         a.extend(["-g".into(), gop, "-pix_fmt".into(), "yuv420p".into()]);
+        // The thread count changes the bytes of every encoder here (each is deterministic
+        // for a given count): callers derive it from the plan, never from the load.
         a.extend(["-threads".into(), self.threads.max(1).to_string()]);
+        a.extend(BITEXACT_VIDEO.map(String::from));
         a
     }
 
     fn audio_args(&self) -> Vec<&'static str> {
         match self.codec {
-            OutputCodec::Vp8 | OutputCodec::Vp9 => vec!["-c:a", "libopus", "-b:a", "32k"],
-            OutputCodec::H264 => vec!["-c:a", "aac", "-b:a", "64k"],
+            OutputCodec::Vp8 | OutputCodec::Vp9 => {
+                vec!["-c:a", "libopus", "-b:a", "32k", "-flags:a", "+bitexact"]
+            }
+            OutputCodec::H264 => vec!["-c:a", "aac", "-b:a", "64k", "-flags:a", "+bitexact"],
         }
     }
 
@@ -183,7 +198,9 @@ pub(crate) fn slice(s: &Slice<'_>) -> Invocation {
             "1",
             "-threads",
             &s.threads.max(1).to_string(),
-        ]);
+        ])
+        .args(BITEXACT_VIDEO)
+        .args(BITEXACT);
     if s.cuts.is_empty() {
         return inv.args(["-f", "matroska"]).path_arg(s.single);
     }
@@ -257,6 +274,7 @@ pub(crate) fn render(r: &Render<'_>) -> Invocation {
     .args(["-map", "[out]", "-an"])
     .args(["-frames:v", &r.frames.to_string()])
     .args(r.encoding.video_args())
+    .args(BITEXACT)
     .args(["-f", "matroska"])
     .path_arg(r.output)
 }
@@ -276,7 +294,9 @@ pub(crate) fn concat(list: &Path, output: &Path) -> Invocation {
     ffmpeg()
         .args(["-f", "concat", "-safe", "0", "-i"])
         .path_arg(list)
-        .args(["-map", "0:v:0", "-c", "copy", "-f", "matroska"])
+        .args(["-map", "0:v:0", "-c", "copy"])
+        .args(BITEXACT)
+        .args(["-f", "matroska"])
         .path_arg(output)
 }
 
@@ -310,11 +330,12 @@ pub(crate) fn mux(
             .args(["-af", &format!("apad=whole_dur={}", secs(duration))])
             .args(encoding.audio_args());
     }
-    // bitexact: no random container IDs, so the same conference always gives the same bytes
-    // (a redelivery, or the same recording encrypted and not, can be compared).
-    inv.args(["-t", &secs(duration)])
+    // The same conference always gives the same bytes (a redelivery, or the same recording
+    // encrypted and not, can be compared); no tags come from the inputs (the WAV is
+    // somebody else's file).
+    inv.args(["-map_metadata", "-1", "-t", &secs(duration)])
         .args(encoding.container_args())
-        .args(["-fflags", "+bitexact"])
+        .args(BITEXACT)
         .path_arg(output)
 }
 
@@ -552,6 +573,55 @@ mod tests {
         .args_lossy();
         assert!(!args.contains(&"-c:a".to_owned()));
         assert!(!args.contains(&"-af".to_owned()));
+    }
+
+    #[test]
+    fn every_step_writes_the_same_bytes_for_the_same_input() {
+        // libvpx's realtime speed is fixed, not picked from how busy the machine is.
+        let vp8 = enc(OutputCodec::Vp8).video_args();
+        assert_eq!(value_after(&vp8, "-cpu-used"), "-4");
+        for codec in [OutputCodec::Vp8, OutputCodec::Vp9, OutputCodec::H264] {
+            let args = enc(codec).video_args();
+            assert_eq!(value_after(&args, "-flags:v"), "+bitexact", "{codec:?}");
+            assert_eq!(value_after(&args, "-threads"), "1", "{codec:?}");
+        }
+        let p = PathBuf::from("/p/a.mkv");
+        let render = render(&Render {
+            tiles: vec![TileInput {
+                piece: &p,
+                rect: Rect {
+                    x: 0,
+                    y: 0,
+                    w: 640,
+                    h: 480,
+                },
+            }],
+            width: 640,
+            height: 480,
+            frames: 10,
+            encoding: enc(OutputCodec::Vp8),
+            output: Path::new("/p/part.mkv"),
+        })
+        .args_lossy();
+        let concat = concat(Path::new("/w/list.txt"), Path::new("/w/video.mkv")).args_lossy();
+        for args in [&slice_args(&[74]), &slice_args(&[]), &render, &concat] {
+            assert_eq!(value_after(args, "-fflags"), "+bitexact", "{args:?}");
+        }
+        assert_eq!(value_after(&slice_args(&[]), "-flags:v"), "+bitexact");
+        for codec in [OutputCodec::Vp8, OutputCodec::H264] {
+            let mux = mux(
+                Some(Path::new("/w/video.mkv")),
+                Some(Path::new("/a/mix.wav")),
+                5.0,
+                &enc(codec),
+                Path::new("/w/out"),
+            )
+            .args_lossy();
+            assert_eq!(value_after(&mux, "-flags:a"), "+bitexact", "{codec:?}");
+            assert_eq!(value_after(&mux, "-fflags"), "+bitexact", "{codec:?}");
+            // No tags from the WAV, someone else's file.
+            assert_eq!(value_after(&mux, "-map_metadata"), "-1", "{codec:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub struct ToolVersion {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
-    #[error("{0}")]
+    #[error(transparent)]
     Missing(#[from] ProcessError),
     #[error("ffmpeg lacks the {encoder} encoder that {purpose} needs: install Debian's ffmpeg package (apt-get install ffmpeg)")]
     MissingEncoder {

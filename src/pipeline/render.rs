@@ -40,7 +40,9 @@ pub(crate) async fn slices(
         plan.cuts.len() - todo.len(),
         plan.cuts.len(),
     );
-    let threads = slots.threads_for(todo.len());
+    // From the plan, not from what is left to do: the pieces' bytes depend on it, and a
+    // resumed job must make the same ones as a fresh one.
+    let threads = slots.threads_for(plan.cuts.len());
     try_join_all(todo.into_iter().map(|cut| {
         let track = &tracks[cut.track];
         slice(slots, work, cut, track, anchors[cut.track], canvas, threads)
@@ -122,8 +124,9 @@ pub(crate) async fn intervals(
         parts.len() - todo.len(),
         parts.len(),
     );
+    // From the plan, not from what is left to do: the encoder's bytes depend on it.
     let encoding = Encoding {
-        threads: slots.threads_for(todo.len()),
+        threads: slots.threads_for(parts.len()),
         ..encoding
     };
     try_join_all(todo.into_iter().map(|i| {
