@@ -193,8 +193,14 @@ impl Opened {
             id: (meta.dev(), meta.ino()),
             len: meta.len(),
         };
-        // Every reader goes through /proc: without it nothing could be read safely.
-        std::fs::metadata(opened.path())?;
+        // Every reader goes through /proc: it must lead to this very file.
+        let seen = std::fs::metadata(opened.path())?;
+        if (seen.dev(), seen.ino()) != opened.id {
+            return Err(io::Error::other(format!(
+                "{} is not the file recproc opened: is /proc this process's own?",
+                opened.path().display()
+            )));
+        }
         Ok(Ok(opened))
     }
 

@@ -604,6 +604,40 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_symlink_swapped_in_between_the_check_and_the_open_is_refused() {
+        let f = fixture();
+        let root = &f.roots.video_root;
+        let lookup = Lookup {
+            filename: "b.mjr",
+            path: VIDEO_FILENAME_PATH,
+            root,
+            root_key: "video_root",
+        };
+        let dir = Root::open(root).unwrap();
+        let canonical = lookup.canonicalize(root.join("b.mjr")).unwrap();
+        // After the check, before the open: the file, then a directory on the way.
+        let tmp = root.join("tmp");
+        std::os::unix::fs::symlink(f.outside.join("secret.mjr"), &tmp).unwrap();
+        std::fs::rename(&tmp, &canonical).unwrap();
+        let e = lookup.open(&dir, &canonical).unwrap_err();
+        assert!(matches!(e, EventError::Changed { .. }), "{e:?}");
+        assert!(e.is_input_fault());
+        assert!(
+            e.to_string().contains("changed while it was checked"),
+            "{e}"
+        );
+        let canonical = lookup
+            .canonicalize(root.join("test/test-video-1.mjr"))
+            .unwrap();
+        std::fs::rename(root.join("test"), root.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&f.outside, root.join("test")).unwrap();
+        std::fs::write(f.outside.join("test-video-1.mjr"), b"outside").unwrap();
+        let e = lookup.open(&dir, &canonical).unwrap_err();
+        assert!(matches!(e, EventError::Changed { .. }), "{e:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_symlink_inside_the_root_opens_the_file_it_names() {
         let f = fixture();
         std::fs::write(f.roots.video_root.join("test/test-video-1.mjr"), b"v1").unwrap();
