@@ -97,7 +97,6 @@ async fn video(
         "Processing video: {}",
         crate::logs::Inline(source.path.display())
     );
-    // Read through the file opened when the event was checked, never its name again.
     let path = source.file.path();
     let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
         .await
