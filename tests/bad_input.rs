@@ -126,6 +126,53 @@ fn a_missing_file_is_named() {
     assert_nothing_delivered(&sb);
 }
 
+/// Processes `event` with its first video named `filename`: a failure event for the
+/// validate stage, blamed on the input (a failure event and an ack in the daemon, never an
+/// endless requeue), naming `words`.
+fn refused_as_input(sb: &Sandbox, event: &Value, filename: &str, words: &[&str]) {
+    let mut event = event.clone();
+    first_video(&mut event)["filename"] = json!(filename);
+    let run = sb.process_text(&event.to_string());
+    run.failed("validate", words);
+    assert_eq!(run.json["blame"], "input", "{}", run.stdout);
+    assert!(
+        !run.stderr.contains("ERROR"),
+        "not an operator's problem: {}",
+        run.stderr
+    );
+    assert_nothing_delivered(sb);
+}
+
+#[test]
+fn a_name_through_a_file_is_the_input_s_fault() {
+    // ENOTDIR: the event names a path beneath an existing .mjr.
+    let (sb, event) = good();
+    let mjr = mjr_path(&sb, &event);
+    let name = format!("{}/x", mjr.file_name().unwrap().to_str().unwrap());
+    refused_as_input(&sb, &event, &name, &["Not a directory", &name]);
+}
+
+#[test]
+fn a_symlink_loop_is_the_input_s_fault() {
+    // ELOOP: a symlink to itself, and two that point at each other.
+    let (sb, event) = good();
+    let root = sb.video_root();
+    std::os::unix::fs::symlink("self.mjr", root.join("self.mjr")).unwrap();
+    std::os::unix::fs::symlink("ping.mjr", root.join("pong.mjr")).unwrap();
+    std::os::unix::fs::symlink("pong.mjr", root.join("ping.mjr")).unwrap();
+    for name in ["self.mjr", "ping.mjr"] {
+        refused_as_input(&sb, &event, name, &["symbolic links", name]);
+    }
+}
+
+#[test]
+fn a_name_too_long_is_the_input_s_fault() {
+    // ENAMETOOLONG: one component of 300 bytes.
+    let (sb, event) = good();
+    let name = format!("{}.mjr", "n".repeat(300));
+    refused_as_input(&sb, &event, &name, &["File name too long"]);
+}
+
 #[test]
 fn a_truncated_mjr_is_named_with_the_kept_work_dir() {
     let (sb, event) = good();

@@ -166,6 +166,54 @@ fn poison_messages_get_one_failure_event_each_and_are_not_redelivered() {
     assert!(sb.outputs().is_empty());
 }
 
+#[test]
+fn bad_file_names_get_failure_events_and_never_hold_the_slots() {
+    // Prefetch 2: two messages that were retried for ever held both slots, and a valid
+    // conference behind them waited for good.
+    let (sb, queues, broker) = world("badnames", 2, "");
+    let g = sb.generate(&Scenario {
+        duration: 2.0,
+        participants: vec![Participant::new("alice", "red", 0.0, 2.0)],
+        ..Scenario::default()
+    });
+    let event = event_of(&g.event);
+    let root = sb.video_root();
+    std::os::unix::fs::symlink("loop.mjr", root.join("loop.mjr")).unwrap();
+    let mjr = g.tracks[0].mjr.file_name().unwrap().to_str().unwrap();
+    let bad = |conference_id: &str, filename: &str| {
+        let mut e = renamed(&event, conference_id);
+        let sfu = &mut e["recordingInfo"]["video"]["alice"]["sfuvideo"];
+        let key = sfu.as_object().unwrap().keys().next().unwrap().clone();
+        sfu[key]["filename"] = filename.into();
+        e
+    };
+    let daemon = start(&sb, "daemon");
+    for e in [bad("notdir", &format!("{mjr}/x")), bad("loop", "loop.mjr")] {
+        broker.publish(&queues.input, e.to_string().as_bytes());
+    }
+    broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+
+    let failures = broker.wait_for(&queues.failure, 2, PATIENCE);
+    let processed = broker.wait_for(&queues.processed, 1, PATIENCE);
+    let log = daemon.log_text();
+    assert_eq!(failures.len(), 2, "{log}");
+    for (id, words) in [("notdir", "Not a directory"), ("loop", "symbolic links")] {
+        let f = failures
+            .iter()
+            .find(|f| f["conferenceId"] == id)
+            .unwrap_or_else(|| panic!("a failure event for {id}: {failures:?}"));
+        assert_eq!(f["blame"], "input", "{f}");
+        assert_eq!(f["stage"], "validate", "{f}");
+        assert!(f["error"].as_str().unwrap().contains(words), "{f}");
+    }
+    assert_eq!(processed.len(), 1, "{log}");
+    assert_eq!(processed[0]["conferenceId"], "fixture-conf");
+    let file = PathBuf::from(processed[0]["filename"].as_str().unwrap());
+    assert_eq!(sb.outputs(), vec![file]);
+    assert_settled(&broker, &queues.input);
+    assert!(!log.contains("The system failed, not the message"), "{log}");
+}
+
 /// A call whose render takes a few seconds: long enough to be interrupted in the middle.
 fn busy_call() -> Scenario {
     Scenario {

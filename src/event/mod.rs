@@ -5,9 +5,12 @@
 //!
 //! Two steps, so that a failure event can carry the original message and its IDs even when
 //! validation fails: [`parse_json`] (bytes → JSON object), then [`validate`]. The JSON as it
-//! arrives is read and its fields checked in `wire`; the file names are resolved in `resolve`,
-//! the only I/O (`canonicalize` and `metadata`); nothing is opened or read.
+//! arrives is read and its fields checked in `wire`; the file names are resolved in `resolve`
+//! and each file is opened there, once, beneath its root (`open`): the only I/O. Nothing is
+//! read here; every later reader reads the opened file ([`Opened::path`]), never the name
+//! again.
 
+mod open;
 mod resolve;
 #[cfg(test)]
 mod testing;
@@ -20,6 +23,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::timestamp::{ParseTimestampError, Timestamp};
+pub(crate) use open::{is_machine_fault, Opened};
 use wire::MAX_ID_BYTES;
 
 /// The directories media may be read from: canonical absolute paths (as `Config` holds them).
@@ -117,8 +121,10 @@ pub struct VideoSource {
     pub(crate) user_id: String,
     /// The `<startMs>` key of the entry.
     pub(crate) key: String,
-    /// Resolved, canonical, inside `video_root`, a regular file.
+    /// Resolved, canonical, inside `video_root`, a regular file: for messages and events.
     pub(crate) path: PathBuf,
+    /// The file at `path` when it was checked, open: what is read.
+    pub(crate) file: Opened,
     /// As written in the event.
     pub(crate) filename: String,
     pub(crate) start: Timestamp,
@@ -131,8 +137,10 @@ pub struct VideoSource {
 /// the crate's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioSource {
-    /// Resolved, canonical, inside `audio_root`, a regular file.
+    /// Resolved, canonical, inside `audio_root`, a regular file: for messages and events.
     pub(crate) path: PathBuf,
+    /// The file at `path` when it was checked, open: what is read.
+    pub(crate) file: Opened,
     /// As written in the event.
     pub(crate) filename: String,
     pub(crate) start: Timestamp,
@@ -221,11 +229,39 @@ pub(crate) enum EventError {
         resolved: PathBuf,
         kind: &'static str,
     },
+    /// The file changed between its check and its opening: a symlink appeared on its path.
+    #[error("{path} {filename}: {resolved:?} changed while it was checked (a symlink took the place of the file or of a directory on its way); only files that stay inside {root_key} are read")]
+    Changed {
+        path: String,
+        filename: String,
+        resolved: PathBuf,
+        root_key: &'static str,
+    },
+    /// The file named cannot be used (`ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EACCES`…): the
+    /// event's fault.
+    #[error("{path} {filename}: cannot read {resolved:?}: {source}")]
+    Unreadable {
+        path: String,
+        filename: String,
+        resolved: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The machine failed while the file was looked up (`EIO`, `EMFILE`…): the system's fault.
     #[error("{path} {filename}: cannot access {resolved:?}: {source}")]
     Io {
         path: String,
         filename: String,
         resolved: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A configured root cannot be opened: the system's fault (its configuration or its disk).
+    #[error("{path}: cannot open {root_key} {root:?}: {source}")]
+    Root {
+        path: String,
+        root_key: &'static str,
+        root: PathBuf,
         #[source]
         source: io::Error,
     },
@@ -250,15 +286,19 @@ impl EventError {
             | EventError::NotFound { path, .. }
             | EventError::OutsideRoot { path, .. }
             | EventError::NotAFile { path, .. }
-            | EventError::Io { path, .. } => Some(path),
+            | EventError::Changed { path, .. }
+            | EventError::Unreadable { path, .. }
+            | EventError::Io { path, .. }
+            | EventError::Root { path, .. } => Some(path),
         }
     }
 
-    /// Whether the event itself is at fault (retrying the same message cannot help). Only
-    /// [`EventError::Io`] (e.g. permission denied on a root directory or a media file) is the
-    /// system's fault.
+    /// Whether the event itself is at fault (retrying the same message cannot help). Decided
+    /// when the error is made (`resolve`): only [`EventError::Io`] (the machine failed on a
+    /// file the event names) and [`EventError::Root`] (a configured root cannot be opened)
+    /// are the system's fault.
     pub(crate) fn is_input_fault(&self) -> bool {
-        !matches!(self, EventError::Io { .. })
+        !matches!(self, EventError::Io { .. } | EventError::Root { .. })
     }
 }
 
@@ -310,7 +350,7 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
     let mut videos = Vec::new();
     event.each_video(|track| {
         let entry = track.entry;
-        let path = resolve::file(
+        let (path, file) = resolve::file(
             entry.filename,
             &entry.filename_path,
             &roots.video_root,
@@ -320,6 +360,7 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
             user_id: track.user_id.to_owned(),
             key: track.key.to_owned(),
             path,
+            file,
             filename: entry.filename.to_owned(),
             start: entry.start,
             stop: entry.stop,
@@ -330,17 +371,21 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
 
     let audio = match event.audio()? {
         None => None,
-        Some(entry) => Some(AudioSource {
-            path: resolve::file(
+        Some(entry) => {
+            let (path, file) = resolve::file(
                 entry.filename,
                 &entry.filename_path,
                 &roots.audio_root,
                 "audio_root",
-            )?,
-            filename: entry.filename.to_owned(),
-            start: entry.start,
-            stop: entry.stop,
-        }),
+            )?;
+            Some(AudioSource {
+                path,
+                file,
+                filename: entry.filename.to_owned(),
+                start: entry.start,
+                stop: entry.stop,
+            })
+        }
     };
 
     Ok(Conference {

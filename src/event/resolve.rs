@@ -1,12 +1,19 @@
 //! Turning a file name from the event into a checked path inside its configured root (SPEC
-//! "Filenames"): the lexical `..` check, symlink resolution, and the rules that what is read is
-//! inside the root and a regular file. This is the event's only I/O (`canonicalize` and
-//! `metadata`); nothing is opened or read.
+//! "Filenames") and the file opened there: the lexical `..` check, symlink resolution, the
+//! rules that what is read is inside the root and a regular file, and the one open of it
+//! ([`super::open`]) that every later reader goes through. This is the event's only I/O; the
+//! file is opened, never read here.
+//!
+//! Whose fault a failure is, is decided here, where it is made: a configured root that cannot
+//! be opened is the system's ([`EventError::Root`]); an error on the file the event names is
+//! the input's ([`EventError::Unreadable`]: `ENOTDIR`, `ELOOP`, `ENAMETOOLONG`, `EACCES`…)
+//! unless it says the machine failed ([`EventError::Io`]: see [`is_machine_fault`]).
 
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use super::open::{is_machine_fault, Opened, Root};
 use super::wire::quote;
 use super::EventError;
 
@@ -19,15 +26,16 @@ use super::EventError;
 /// 3. Any other path, absolute or relative, is taken relative to the root; its `..` may not
 ///    climb above the root.
 ///
-/// The result is then canonicalised and must be a regular file inside the root. `path` is the
-/// JSON path of the file name and `root_key` the setting that names the root, for the
-/// messages.
+/// The result is then canonicalised and must be a regular file inside the root, and is opened
+/// there: the canonical path (for messages and the events) and the open file (for reading).
+/// `path` is the JSON path of the file name and `root_key` the setting that names the root,
+/// for the messages.
 pub(super) fn file(
     filename: &str,
     path: &str,
     root: &Path,
     root_key: &'static str,
-) -> Result<PathBuf, EventError> {
+) -> Result<(PathBuf, Opened), EventError> {
     let lookup = Lookup {
         filename,
         path,
@@ -36,9 +44,12 @@ pub(super) fn file(
     };
     lookup.check_name()?;
     let candidate = candidate(Path::new(filename), root).ok_or_else(|| lookup.escapes())?;
+    let dir = Root::open(root).map_err(|source| lookup.root(source))?;
     let canonical = lookup.canonicalize(candidate)?;
+    // Refused by its kind before it is opened: opening a device can have effects.
     lookup.check_regular_file(&canonical)?;
-    Ok(canonical)
+    let opened = lookup.open(&dir, &canonical)?;
+    Ok((canonical, opened))
 }
 
 /// One file name of the event and the root it must be found in.
@@ -88,7 +99,7 @@ impl Lookup<'_> {
                     root_key: self.root_key,
                 })
             }
-            Err(source) => return Err(self.io(candidate, source)),
+            Err(source) => return Err(self.fault(candidate, source)),
         };
         if !canonical.starts_with(self.root) {
             return Err(EventError::OutsideRoot {
@@ -104,23 +115,71 @@ impl Lookup<'_> {
 
     fn check_regular_file(&self, canonical: &Path) -> Result<(), EventError> {
         let metadata =
-            fs::metadata(canonical).map_err(|source| self.io(canonical.to_owned(), source))?;
+            fs::metadata(canonical).map_err(|source| self.fault(canonical.to_owned(), source))?;
         if metadata.is_file() {
             return Ok(());
         }
-        Err(EventError::NotAFile {
+        Err(self.not_a_file(canonical, &metadata.file_type()))
+    }
+
+    fn not_a_file(&self, canonical: &Path, file_type: &fs::FileType) -> EventError {
+        EventError::NotAFile {
             path: self.path.to_owned(),
             filename: quote(self.filename),
             resolved: canonical.to_owned(),
-            kind: file_kind(&metadata.file_type()),
-        })
+            kind: file_kind(file_type),
+        }
     }
 
-    fn io(&self, resolved: PathBuf, source: io::Error) -> EventError {
-        EventError::Io {
-            path: self.path.to_owned(),
-            filename: quote(self.filename),
+    /// Opens the checked file beneath the root, through no symlink: what is opened is what
+    /// was checked, or nothing. A symlink found on the way now was not there when the path
+    /// was resolved: the file changed under the check, and is refused.
+    fn open(&self, root: &Root, canonical: &Path) -> Result<Opened, EventError> {
+        let relative = canonical.strip_prefix(self.root).unwrap_or(canonical);
+        let file = root
+            .open_beneath(relative)
+            .map_err(|source| match source.raw_os_error() {
+                Some(libc::ELOOP | libc::EXDEV) => EventError::Changed {
+                    path: self.path.to_owned(),
+                    filename: quote(self.filename),
+                    resolved: canonical.to_owned(),
+                    root_key: self.root_key,
+                },
+                _ => self.fault(canonical.to_owned(), source),
+            })?;
+        match Opened::new(file) {
+            Ok(Ok(opened)) => Ok(opened),
+            Ok(Err(file_type)) => Err(self.not_a_file(canonical, &file_type)),
+            Err(source) => Err(self.fault(canonical.to_owned(), source)),
+        }
+    }
+
+    /// An error on the file the event names: the input's, unless it says the machine
+    /// failed.
+    fn fault(&self, resolved: PathBuf, source: io::Error) -> EventError {
+        let (path, filename) = (self.path.to_owned(), quote(self.filename));
+        if is_machine_fault(&source) {
+            return EventError::Io {
+                path,
+                filename,
+                resolved,
+                source,
+            };
+        }
+        EventError::Unreadable {
+            path,
+            filename,
             resolved,
+            source,
+        }
+    }
+
+    /// The configured root cannot be opened: the system's fault, whatever the error.
+    fn root(&self, source: io::Error) -> EventError {
+        EventError::Root {
+            path: self.path.to_owned(),
+            root_key: self.root_key,
+            root: self.root.to_owned(),
             source,
         }
     }
@@ -198,7 +257,7 @@ fn file_kind(file_type: &std::fs::FileType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::super::{validate, EventError};
+    use super::super::{validate, EventError, Roots};
     use super::*;
     use serde_json::json;
 
@@ -405,6 +464,192 @@ mod tests {
             assert!(matches!(e, EventError::BadFilename { .. }), "{e}");
             assert_eq!(e.json_path(), Some(VIDEO_FILENAME_PATH));
             assert_one_line(&e);
+        }
+    }
+
+    /// The errno of an [`EventError::Unreadable`] (the input's fault).
+    fn unreadable_errno(e: &EventError) -> i32 {
+        match e {
+            EventError::Unreadable { source, .. } => source.raw_os_error().unwrap(),
+            other => panic!("expected an unreadable file, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_name_through_a_file_is_the_input_s_fault() {
+        let f = fixture();
+        let e = validate(&with_video_filename("b.mjr/x"), &f.roots).unwrap_err();
+        assert_eq!(unreadable_errno(&e), libc::ENOTDIR);
+        assert!(e.is_input_fault());
+        assert_eq!(e.json_path(), Some(VIDEO_FILENAME_PATH));
+        assert!(e.to_string().contains("Not a directory"), "{e}");
+        assert_one_line(&e);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_the_input_s_fault() {
+        let f = fixture();
+        let root = &f.roots.video_root;
+        std::os::unix::fs::symlink("loop-b.mjr", root.join("loop-a.mjr")).unwrap();
+        std::os::unix::fs::symlink("loop-a.mjr", root.join("loop-b.mjr")).unwrap();
+        std::os::unix::fs::symlink("self.mjr", root.join("self.mjr")).unwrap();
+        for name in ["loop-a.mjr", "self.mjr", "/self.mjr"] {
+            let e = validate(&with_video_filename(name), &f.roots).unwrap_err();
+            assert_eq!(unreadable_errno(&e), libc::ELOOP, "{name}");
+            assert!(e.is_input_fault());
+            assert!(e.to_string().contains("symbolic links"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_name_too_long_is_the_input_s_fault() {
+        let f = fixture();
+        let long = format!("{}.mjr", "a".repeat(300));
+        let e = validate(&with_video_filename(&long), &f.roots).unwrap_err();
+        assert_eq!(unreadable_errno(&e), libc::ENAMETOOLONG);
+        assert!(e.is_input_fault());
+        assert!(e.to_string().contains("File name too long"), "{e}");
+    }
+
+    #[test]
+    fn an_error_on_the_named_file_is_blamed_by_its_errno() {
+        let f = fixture();
+        let lookup = Lookup {
+            filename: "a.mjr",
+            path: VIDEO_FILENAME_PATH,
+            root: &f.roots.video_root,
+            root_key: "video_root",
+        };
+        let fault = |errno| {
+            lookup.fault(
+                PathBuf::from("/v/a.mjr"),
+                io::Error::from_raw_os_error(errno),
+            )
+        };
+        // A file recproc may not read is the file's problem, not the machine's (see
+        // `is_machine_fault`): retried, it would fail for ever.
+        for errno in [
+            libc::EACCES,
+            libc::EPERM,
+            libc::ENOTDIR,
+            libc::ELOOP,
+            libc::ENAMETOOLONG,
+        ] {
+            let e = fault(errno);
+            assert!(matches!(e, EventError::Unreadable { .. }), "{e:?}");
+            assert!(e.is_input_fault(), "{e}");
+        }
+        // The machine failing: retried once it is healthy.
+        for errno in [
+            libc::EIO,
+            libc::ENOMEM,
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOSPC,
+        ] {
+            let e = fault(errno);
+            assert!(matches!(e, EventError::Io { .. }), "{e:?}");
+            assert!(!e.is_input_fault(), "{e}");
+        }
+        let e = fault(libc::EACCES);
+        assert_eq!(
+            e.to_string(),
+            format!("{VIDEO_FILENAME_PATH} \"a.mjr\": cannot read \"/v/a.mjr\": Permission denied (os error 13)")
+        );
+    }
+
+    #[test]
+    fn a_root_that_cannot_be_opened_is_the_system_s_fault() {
+        let f = fixture();
+        let gone = Roots {
+            video_root: f.roots.video_root.join("gone"),
+            audio_root: f.roots.audio_root.clone(),
+        };
+        let e = validate(&with_video_filename("b.mjr"), &gone).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EventError::Root {
+                    root_key: "video_root",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(!e.is_input_fault());
+        assert_eq!(e.json_path(), Some(VIDEO_FILENAME_PATH));
+        assert!(e.to_string().contains("cannot open video_root"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn what_was_checked_is_what_is_read_whatever_the_name_becomes() {
+        let f = fixture();
+        std::fs::write(f.roots.audio_root.join("audio.wav"), b"checked").unwrap();
+        std::fs::write(f.outside.join("other.wav"), b"outside").unwrap();
+        let c = validate(&spec_example(), &f.roots).unwrap();
+        let audio = c.audio.unwrap();
+        assert_eq!(audio.file.len(), 7);
+        // Swapped for a symlink out of the root after the check.
+        let tmp = f.roots.audio_root.join("tmp");
+        std::os::unix::fs::symlink(f.outside.join("other.wav"), &tmp).unwrap();
+        std::fs::rename(&tmp, &audio.path).unwrap();
+        assert_eq!(std::fs::read(audio.file.path()).unwrap(), b"checked");
+        assert_eq!(std::fs::read(&audio.path).unwrap(), b"outside");
+        // Checked again now, the name is refused.
+        let e = validate(&spec_example(), &f.roots).unwrap_err();
+        assert!(matches!(e, EventError::OutsideRoot { .. }), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_swapped_in_between_the_check_and_the_open_is_refused() {
+        let f = fixture();
+        let root = &f.roots.video_root;
+        let lookup = Lookup {
+            filename: "b.mjr",
+            path: VIDEO_FILENAME_PATH,
+            root,
+            root_key: "video_root",
+        };
+        let dir = Root::open(root).unwrap();
+        let canonical = lookup.canonicalize(root.join("b.mjr")).unwrap();
+        // After the check, before the open: the file, then a directory on the way.
+        let tmp = root.join("tmp");
+        std::os::unix::fs::symlink(f.outside.join("secret.mjr"), &tmp).unwrap();
+        std::fs::rename(&tmp, &canonical).unwrap();
+        let e = lookup.open(&dir, &canonical).unwrap_err();
+        assert!(matches!(e, EventError::Changed { .. }), "{e:?}");
+        assert!(e.is_input_fault());
+        assert!(
+            e.to_string().contains("changed while it was checked"),
+            "{e}"
+        );
+        let canonical = lookup
+            .canonicalize(root.join("test/test-video-1.mjr"))
+            .unwrap();
+        std::fs::rename(root.join("test"), root.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&f.outside, root.join("test")).unwrap();
+        std::fs::write(f.outside.join("test-video-1.mjr"), b"outside").unwrap();
+        let e = lookup.open(&dir, &canonical).unwrap_err();
+        assert!(matches!(e, EventError::Changed { .. }), "{e:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_inside_the_root_opens_the_file_it_names() {
+        let f = fixture();
+        std::fs::write(f.roots.video_root.join("test/test-video-1.mjr"), b"v1").unwrap();
+        std::os::unix::fs::symlink("test/test-video-1.mjr", f.roots.video_root.join("l.mjr"))
+            .unwrap();
+        // An absolute symlink that stays inside the root is fine too.
+        let target = f.roots.video_root.join("test/test-video-1.mjr");
+        std::os::unix::fs::symlink(&target, f.roots.video_root.join("abs.mjr")).unwrap();
+        for name in ["l.mjr", "abs.mjr"] {
+            let c = validate(&with_video_filename(name), &f.roots).unwrap();
+            assert_eq!(c.videos[0].path, target);
+            assert_eq!(std::fs::read(c.videos[0].file.path()).unwrap(), b"v1");
         }
     }
 

@@ -73,6 +73,7 @@ pub(crate) fn check(moments: &[Moment], max: Duration) -> Result<(), Cause> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Opened;
     use crate::pipeline::Blame;
     use crate::plan::VideoFacts;
     use crate::timestamp::Timestamp;
@@ -89,6 +90,7 @@ mod tests {
             user_id: "alice".into(),
             key: "0".into(),
             path: PathBuf::from("/v").join(filename),
+            file: Opened::for_tests(),
             filename: filename.into(),
             start: ts(start),
             stop: stop.map(ts),
@@ -113,6 +115,7 @@ mod tests {
         let videos = vec![video("a.mjr", 1.0, Some(20.0)), video("b.mjr", 3.0, None)];
         let audio = AudioSource {
             path: "/a/x.wav".into(),
+            file: Opened::for_tests(),
             filename: "x.wav".into(),
             start: ts(0.0),
             stop: Some(ts(20.0)),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::event::EventError;
+use crate::event::{is_machine_fault, EventError};
 use crate::media::failure::{is_disk_full, ToolFailure};
 use crate::media::mjr::MjrError;
 use crate::recipient::KeyError;
@@ -67,6 +67,10 @@ pub(crate) enum Cause {
     /// A `.mjr` is not a recording recproc can read.
     #[error("{}: {error}", path.display())]
     Mjr { path: PathBuf, error: MjrError },
+    /// A file the event names cannot be read (not the machine's fault: see
+    /// [`is_machine_fault`]).
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
     /// A media file says something recproc cannot use (ffprobe's facts).
     #[error("{}: {problem}", path.display())]
     Media { path: PathBuf, problem: String },
@@ -113,6 +117,10 @@ pub(crate) enum Cause {
     /// `cause`, while `doing` something.
     #[error("{doing}: {cause}")]
     Doing { doing: String, cause: Box<Cause> },
+    /// A tool failed because something removed what recproc made for it in its work
+    /// directory (`missing`): whatever the tool said, not the input's fault.
+    #[error("{cause} ({} is gone: something removed recproc's work files while the job ran)", missing.display())]
+    WorkGone { missing: PathBuf, cause: Box<Cause> },
     /// `cause` is a full disk: an operator is told which directories to free (the tool's
     /// words name a file, not the directory).
     #[error("{cause} (a disk is full: free space where work_dir {} or output_dir {} is)", work_dir.display(), output_dir.display())]
@@ -129,6 +137,27 @@ impl Cause {
         move |failure| Cause::Tool { failure, refusal }
     }
 
+    /// A failed tool, for `map_err`, that worked on `ours`: what recproc made for it in the
+    /// work directory (the files it reads, the directories it writes into). A refusal is
+    /// `refusal`'s fault only while they are all still there: when one is gone, the work
+    /// directory was disturbed (removed, cleaned) and the tool failed on that, not on the
+    /// input.
+    pub(crate) fn tool_on<'a>(
+        refusal: Blame,
+        ours: &'a [&'a Path],
+    ) -> impl FnOnce(ToolFailure) -> Cause + 'a {
+        move |failure| {
+            let cause = Cause::Tool { failure, refusal };
+            match ours.iter().find(|p| std::fs::symlink_metadata(p).is_err()) {
+                Some(missing) => Cause::WorkGone {
+                    missing: missing.to_path_buf(),
+                    cause: Box::new(cause),
+                },
+                None => cause,
+            }
+        }
+    }
+
     /// A failure of recproc's own `doing` on `path`, for `map_err`.
     pub(crate) fn io<'a>(
         doing: &'static str,
@@ -141,18 +170,30 @@ impl Cause {
         }
     }
 
-    /// What reading the `.mjr` at `path` came to: its bytes unreadable (the system's fault)
-    /// or not a recording (the input's).
+    /// What reading the `.mjr` at `path` came to: its bytes unreadable (the machine's fault,
+    /// or the file's: see [`is_machine_fault`]) or not a recording (the input's).
     pub(crate) fn mjr(path: &Path, error: MjrError) -> Cause {
         match error {
-            MjrError::Io(source) => Cause::Io {
+            MjrError::Io(source) => Cause::read(path)(source),
+            error => Cause::Mjr {
+                path: path.to_owned(),
+                error,
+            },
+        }
+    }
+
+    /// An error reading the file of the event at `path` (named so in the message), for
+    /// `map_err`: the machine's fault when it says the machine failed, else the input's.
+    pub(crate) fn read(path: &Path) -> impl FnOnce(io::Error) -> Cause + '_ {
+        move |source| match is_machine_fault(&source) {
+            true => Cause::Io {
                 doing: "cannot read",
                 path: path.to_owned(),
                 source,
             },
-            error => Cause::Mjr {
+            false => Cause::Unreadable {
                 path: path.to_owned(),
-                error,
+                source,
             },
         }
     }
@@ -178,8 +219,10 @@ impl Cause {
                 Blame::System
             }
             Cause::Doing { cause, .. } | Cause::DiskFull { cause, .. } => cause.blame(),
+            Cause::WorkGone { .. } => Blame::System,
             Cause::Event(_)
             | Cause::Mjr { .. }
+            | Cause::Unreadable { .. }
             | Cause::Media { .. }
             | Cause::NameTooLong { .. }
             | Cause::Exists(_)
@@ -194,7 +237,7 @@ impl Cause {
         match self {
             Cause::Tool { failure, .. } => matches!(failure, ToolFailure::DiskFull(_)),
             Cause::Io { source, .. } => is_disk_full(source),
-            Cause::Doing { cause, .. } => cause.is_disk_full(),
+            Cause::Doing { cause, .. } | Cause::WorkGone { cause, .. } => cause.is_disk_full(),
             Cause::DiskFull { .. } => true,
             _ => false,
         }
@@ -301,6 +344,67 @@ mod tests {
         assert_eq!((full.blame(), full.is_disk_full()), (Blame::System, true));
         let ours = Cause::tool(Blame::System)(failed("ffmpeg", 1 << 8, "Invalid argument"));
         assert_eq!(ours.blame(), Blame::System);
+    }
+
+    #[test]
+    fn a_tool_failing_on_work_files_that_are_gone_is_the_system_s_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let track = dir.path().join("track-00.webm");
+        std::fs::write(&track, b"t").unwrap();
+        let slices = dir.path().join("slices");
+        std::fs::create_dir(&slices).unwrap();
+        let refused = || failed("ffmpeg", 1 << 8, "track-00.webm: No such file or directory");
+        // All there: the tool refused what it read, as the step says.
+        let there = Cause::tool_on(Blame::Input, &[&track, &slices])(refused());
+        assert!(matches!(there, Cause::Tool { .. }), "{there:?}");
+        assert_eq!(there.blame(), Blame::Input);
+        // A file it read, or the directory it wrote into, is gone: the work directory was
+        // disturbed, whatever the tool said.
+        std::fs::remove_dir(&slices).unwrap();
+        let gone = Cause::tool_on(Blame::Input, &[&track, &slices])(refused());
+        assert_eq!(gone.blame(), Blame::System);
+        assert_eq!(
+            gone.to_string(),
+            format!(
+                "`ffmpeg` failed (exit status: 1): track-00.webm: No such file or directory ({} is gone: something removed recproc's work files while the job ran)",
+                slices.display()
+            )
+        );
+        std::fs::remove_file(&track).unwrap();
+        let gone = Cause::tool_on(Blame::Input, &[&track])(refused()).doing("slicing");
+        let e = gone.at(Stage::Render);
+        assert_eq!(e.blame(), Blame::System);
+        assert!(e.to_string().contains("track-00.webm is gone"), "{e}");
+        // A full disk is still a full disk.
+        let full = failed("ffmpeg", 1 << 8, "No space left on device");
+        let full = Cause::tool_on(Blame::Input, &[&track])(full);
+        assert_eq!((full.blame(), full.is_disk_full()), (Blame::System, true));
+    }
+
+    #[test]
+    fn an_error_reading_the_event_s_file_is_blamed_by_its_errno() {
+        let at = |errno| Cause::read(Path::new("/v/a.mjr"))(io::Error::from_raw_os_error(errno));
+        for errno in [libc::EACCES, libc::EISDIR, libc::EINVAL] {
+            assert_eq!(at(errno).blame(), Blame::Input, "errno {errno}");
+        }
+        for errno in [
+            libc::EIO,
+            libc::ENOMEM,
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOSPC,
+        ] {
+            assert_eq!(at(errno).blame(), Blame::System, "errno {errno}");
+        }
+        assert_eq!(
+            at(libc::EACCES).to_string(),
+            "cannot read /v/a.mjr: Permission denied (os error 13)"
+        );
+        let mjr = Cause::mjr(
+            Path::new("/v/a.mjr"),
+            MjrError::Io(io::Error::from_raw_os_error(libc::EIO)),
+        );
+        assert_eq!(mjr.blame(), Blame::System);
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Merged mode: every interval rendered, the parts joined, the mixed audio muxed in; one
 //! file, sealed, delivered under `filename_format`.
 
-use std::path::Path;
-
 use crate::media::ffmpeg::Encoding;
 use crate::pipeline::concat::concat;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
@@ -36,11 +34,12 @@ pub(crate) async fn merged(
         false => None,
     };
     let muxed = m.work.output().join(&target.name);
-    let audio = m.audio.as_ref().map(|a| a.source.path.as_path());
+    // The mixed audio is read through the file opened when the event was checked.
+    let audio = m.audio.as_ref().map(|a| a.source.file.path());
     let muxing = mux(
         m.slots,
         video.as_deref(),
-        audio,
+        audio.as_deref(),
         duration,
         &encoding,
         &muxed,
@@ -59,7 +58,7 @@ pub(crate) async fn merged(
             .timeline
             .origin
             .add_seconds(a.facts.duration.min(duration)),
-        bytes: file_size(&a.source.path),
+        bytes: a.source.file.len(),
     });
     delivered.files.push(DeliveredFile {
         path: target.dest.clone(),
@@ -110,12 +109,8 @@ fn sources(m: &Material<'_>, duration: f64) -> Vec<MediaEntry> {
                 user_id: Some(t.source.user_id.clone()),
                 start: origin.add_seconds(span.start),
                 stop: origin.add_seconds(span.end.min(duration)),
-                bytes: file_size(&t.source.path),
+                bytes: t.source.file.len(),
             })
         })
         .collect()
-}
-
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }

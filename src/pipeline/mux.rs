@@ -5,7 +5,8 @@ use std::path::Path;
 use crate::media::ffmpeg::{self, Encoding};
 use crate::pipeline::{budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots};
 
-/// Muxes the final file from the video and/or the audio.
+/// Muxes the final file from the video (recproc's, in the work directory) and/or the audio
+/// (the event's file, as opened when it was checked).
 pub(crate) async fn mux(
     slots: &ToolSlots,
     video: Option<&Path>,
@@ -18,9 +19,8 @@ pub(crate) async fn mux(
         // Muxed by an earlier attempt that did not get to deliver it.
         return Ok(());
     }
-    if let Some(dir) = output.parent() {
-        create_dir(dir)?;
-    }
+    let dir = output.parent().unwrap_or(output);
+    create_dir(dir)?;
     let partial = partial_path(output);
     clear(&partial)?;
     let muxed = slots
@@ -29,6 +29,7 @@ pub(crate) async fn mux(
             budget(seconds, 2.0),
         )
         .await;
-    ffmpeg::judge(muxed).map_err(Cause::tool(Blame::Input))?;
+    let ours: Vec<&Path> = video.into_iter().chain([dir]).collect();
+    ffmpeg::judge(muxed).map_err(Cause::tool_on(Blame::Input, &ours))?;
     commit(&partial, output)
 }

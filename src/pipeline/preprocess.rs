@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::try_join_all;
 
-use crate::event::{AudioSource, VideoSource};
+use crate::event::{AudioSource, Opened, VideoSource};
 use crate::media::{ffmpeg, janus, leap, mjr, probe};
 use crate::pipeline::{
     budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
@@ -97,7 +97,7 @@ async fn video(
         "Processing video: {}",
         crate::logs::Inline(source.path.display())
     );
-    let path = source.path.clone();
+    let path = source.file.path();
     let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
         .await
         .map_err(|e| Cause::System(format!("inspection task: {e}")))?
@@ -111,12 +111,13 @@ async fn video(
     let file = work.track(index, codec.container_extension());
     // A megabyte of recording holds a second of video or more (8 Mbit/s at most), and no
     // call is longer than `max`: the tools get time for the lesser of the two.
-    let size_mb = std::fs::metadata(&source.path).map_or(0, |m| m.len()) as f64 / 1e6;
+    let size_mb = source.file.len() as f64 / 1e6;
     let timeout = budget(size_mb.min(max.as_secs_f64()), 5.0);
     convert(slots, work, source, &inspection.leaps, &file, timeout).await?;
 
     // Stream facts and keyframes in one read; only keyframes are decoded.
-    let probed = probe_file(slots, &file, probe::Kind::Video, timeout).await?;
+    let ours = [file.as_path()];
+    let probed = probe_file(slots, (&file, &file), &ours, probe::Kind::Video, timeout).await?;
     let stream = probed
         .first("video")
         .ok_or_else(|| unusable(&source.path, "janus-pp-rec produced no video stream"))?;
@@ -177,12 +178,13 @@ fn log_leaps(work: &Workspace, source: &VideoSource, leaps: &[leap::Leap]) {
     );
 }
 
-/// Writes the copy of the recording at `from` whose RTP clock no longer leaps (see
-/// [`crate::media::leap`]) to `to`, whole or not at all.
-fn write_reanchored(from: &Path, to: &Path) -> Result<(), Cause> {
+/// Writes the copy of the recording `from` (opened when the event was checked; `named` in
+/// messages) whose RTP clock no longer leaps (see [`crate::media::leap`]) to `to`, whole or
+/// not at all.
+fn write_reanchored(from: &Opened, named: &Path, to: &Path) -> Result<(), Cause> {
     let partial = partial_path(to);
     clear(&partial)?;
-    let input = std::fs::File::open(from).map_err(Cause::io("cannot open", from))?;
+    let input = from.reopen().map_err(Cause::read(named))?;
     let output = std::fs::File::create(&partial).map_err(Cause::io("cannot create", &partial))?;
     let writer = std::io::BufWriter::new(output);
     mjr::reanchor(std::io::BufReader::new(input), writer).map_err(|e| match e {
@@ -193,7 +195,7 @@ fn write_reanchored(from: &Path, to: &Path) -> Result<(), Cause> {
             path: partial.clone(),
             source,
         },
-        e => Cause::mjr(from, e),
+        e => Cause::mjr(named, e),
     })?;
     commit(&partial, to)
 }
@@ -219,38 +221,57 @@ async fn convert(
     }
     let copy = (!leaps.is_empty()).then(|| file.with_extension("mjr"));
     if let Some(copy) = &copy {
-        let (from, to) = (source.path.clone(), copy.clone());
-        tokio::task::spawn_blocking(move || write_reanchored(&from, &to))
+        let (from, named, to) = (source.file.clone(), source.path.clone(), copy.clone());
+        tokio::task::spawn_blocking(move || write_reanchored(&from, &named, &to))
             .await
             .map_err(|e| Cause::System(format!("re-anchoring task: {e}")))??;
     }
     let partial = partial_path(file);
     clear(&partial)?;
-    let converting = janus::convert(copy.as_deref().unwrap_or(&source.path), &partial);
+    // The recording as opened when the event was checked, or recproc's re-anchored copy.
+    let read = copy.clone().unwrap_or_else(|| source.file.path());
+    let converting = janus::convert(&read, &partial);
     let converted = slots.run(&converting, timeout).await;
+    let tracks = partial.parent().unwrap_or(&partial);
+    let ours: Vec<&Path> = copy.iter().map(PathBuf::as_path).chain([tracks]).collect();
     janus::judge(converted).map_err(|e| {
-        Cause::tool(Blame::Input)(e).doing(format_args!("converting {}", source.path.display()))
+        Cause::tool_on(Blame::Input, &ours)(e)
+            .doing(format_args!("converting {}", source.path.display()))
     })?;
     commit(&partial, file)?;
     copy.map_or(Ok(()), |copy| clear(&copy))
 }
 
+/// Probes the file at `read`, `named` so in messages; `ours` is what of it recproc made in
+/// the work directory (see [`Cause::tool_on`]).
 async fn probe_file(
     slots: &ToolSlots,
-    file: &Path,
+    (read, named): (&Path, &Path),
+    ours: &[&Path],
     kind: probe::Kind,
     timeout: Duration,
 ) -> Result<probe::Probe, Cause> {
-    let out = ffmpeg::judge(slots.run(&probe::invocation(file, kind), timeout).await)
-        .map_err(Cause::tool(Blame::Input))?;
-    probe::parse(&out.stdout).map_err(|e| unusable(file, e))
+    let out = ffmpeg::judge(slots.run(&probe::invocation(read, kind), timeout).await)
+        .map_err(Cause::tool_on(Blame::Input, ours))?;
+    probe::parse(&out.stdout).map_err(|e| unusable(named, e))
 }
 
 /// Checks the mixed WAV and measures it.
 pub(crate) async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Audio, Cause> {
-    let probed = probe_file(slots, &source.path, probe::Kind::Wav, budget(0.0, 0.0))
-        .await
-        .map_err(|e| e.doing("the mixed audio is unreadable"))?;
+    let read = source.file.path();
+    let probed = probe_file(
+        slots,
+        (&read, &source.path),
+        &[],
+        probe::Kind::Wav,
+        budget(0.0, 0.0),
+    )
+    .await
+    .map_err(|e| {
+        // The tool names the opened file (/proc/…): say which file that is.
+        let named = source.path.display();
+        e.doing(format_args!("the mixed audio {named} is unreadable"))
+    })?;
     let (_, end) = probed.span("audio").ok_or_else(|| {
         unusable(
             &source.path,

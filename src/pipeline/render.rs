@@ -85,7 +85,7 @@ async fn slice(
     let seconds = frames as f64 / FPS as f64;
     let sliced = slots.run(&inv, budget(seconds, 4.0)).await;
     ffmpeg::judge(sliced).map_err(|e| {
-        Cause::tool(Blame::Input)(e).doing(format_args!(
+        Cause::tool_on(Blame::Input, &[&track.file, &partial])(e).doing(format_args!(
             "slicing {} (user {})",
             track.source.path.display(),
             track.source.user_id

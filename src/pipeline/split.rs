@@ -102,17 +102,28 @@ async fn video(
     Ok((entry, sealed))
 }
 
-/// A copy of the mixed WAV (the audiomixer's file, which stays), sealed.
+/// A copy of the mixed WAV (the audiomixer's file, which stays), sealed: copied from the
+/// file opened when the event was checked, not from its name.
 async fn audio(
     m: &Material<'_>,
     a: &Audio,
     file: &Path,
     dest: &Path,
 ) -> Result<(MediaEntry, Sealed), StageError> {
-    let (from, to) = (a.source.path.clone(), file.to_owned());
-    blocking(move || std::fs::copy(&from, &to).map_err(Cause::io("cannot copy the audio to", &to)))
-        .await
-        .at(Stage::Deliver)?;
+    let (from, named, to) = (
+        a.source.file.clone(),
+        a.source.path.clone(),
+        file.to_owned(),
+    );
+    blocking(move || {
+        let mut reading = from.reopen().map_err(Cause::read(&named))?;
+        let mut writing = std::fs::File::create(&to).map_err(Cause::io("cannot create", &to))?;
+        std::io::copy(&mut reading, &mut writing)
+            .map_err(Cause::io("cannot copy the audio to", &to))?;
+        Ok(())
+    })
+    .await
+    .at(Stage::Deliver)?;
     let sealed = seal_staged(m, file.to_owned()).await?;
     let entry = MediaEntry {
         path: dest.join(sealed.path.file_name().unwrap_or_default()),
