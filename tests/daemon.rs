@@ -25,6 +25,14 @@ fn world(tag: &str, prefetch: u16, extra: &str) -> (Sandbox, Queues, Broker) {
     (sb, queues, broker)
 }
 
+/// Puts a file where the state directory goes, so every attempt fails for a system reason
+/// (recproc cannot take the conference's lock); returns that path.
+fn block_state_dir(sb: &Sandbox) -> PathBuf {
+    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
+    std::fs::write(&state, b"in the way").unwrap();
+    state
+}
+
 fn short_call(seconds: f64) -> Scenario {
     Scenario {
         duration: seconds,
@@ -537,11 +545,7 @@ fn quorum_queues_dead_letter_a_message_that_keeps_failing_for_system_reasons() {
         ..Scenario::default()
     });
     // The state directory cannot be created: a system failure, not the message's fault.
-    std::fs::write(
-        sb.output_dir().join(recproc::ledger::STATE_DIR),
-        b"in the way",
-    )
-    .unwrap();
+    block_state_dir(&sb);
     let broker = Broker::connect();
     let daemon = start(&sb, "daemon");
     broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
@@ -639,8 +643,7 @@ fn attempts_the_state_directory_cannot_count_end_too() {
     let g = sb.generate(&short_call(1.0));
     // The state directory cannot be created: not even the lock can be taken, and the
     // attempts are counted by the instance alone.
-    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
-    std::fs::write(&state, b"in the way").unwrap();
+    let state = block_state_dir(&sb);
     let daemon = start(&sb, "daemon");
     broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
 
@@ -768,11 +771,7 @@ fn sigterm_ends_a_retry_backoff_at_once_and_the_message_goes_back() {
     });
     // The state directory cannot be created: a system failure, retried with a backoff of
     // 2 s doubling on every attempt.
-    std::fs::write(
-        sb.output_dir().join(recproc::ledger::STATE_DIR),
-        b"in the way",
-    )
-    .unwrap();
+    block_state_dir(&sb);
     let mut daemon = start(&sb, "daemon");
     broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
     // The fourth attempt failed: its message waits 16 s before going back.
