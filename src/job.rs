@@ -49,10 +49,7 @@ pub fn job_name(conference_id: &str, uuid: &str) -> String {
     h.update(conference_id.as_bytes());
     h.update([0]);
     h.update(uuid.as_bytes());
-    let tag: String = h.finalize()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let tag = &format!("{:x}", h.finalize())[..8];
     format!(
         "{}-{}-{tag}",
         truncated(&sanitize(conference_id), JOB_NAME_PART),

@@ -102,11 +102,7 @@ pub(crate) struct Kept {
 pub(crate) fn event_digest(event: &serde_json::Value) -> String {
     // serde_json's map is ordered by key, so this serialisation is canonical.
     let text = serde_json::to_vec(event).expect("a JSON value serialises");
-    hex(&Sha256::digest(text))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(text))
 }
 
 /// The error for something in the state directory recproc did not put there: it is not
@@ -292,7 +288,7 @@ impl Ledger {
 
     /// Keeps `message` whole, named by its sha256 (the same message is kept once).
     pub(crate) fn keep_original(&self, message: &[u8]) -> io::Result<Kept> {
-        let sha256 = hex(&Sha256::digest(message));
+        let sha256 = format!("{:x}", Sha256::digest(message));
         let name = format!("{sha256}.original");
         self.replace(&name, message)?;
         Ok(Kept {
@@ -411,7 +407,7 @@ mod tests {
                 path: dir.join(name).display().to_string(),
                 kind: deliver::FileKind::Merged,
                 bytes: content.len() as u64,
-                sha256: hex(&Sha256::digest(content)),
+                sha256: format!("{:x}", Sha256::digest(content)),
             })
             .collect();
         Receipt {
@@ -659,7 +655,7 @@ mod tests {
         let ledger = Ledger::open(dir.path()).unwrap();
         let message = b"\x01\x02 not json \xff";
         let kept = ledger.keep_original(message).unwrap();
-        let sha256 = hex(&Sha256::digest(message));
+        let sha256 = format!("{:x}", Sha256::digest(message));
         assert_eq!(
             kept,
             Kept {

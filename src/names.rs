@@ -46,10 +46,7 @@ pub fn visible(value: &str) -> String {
     if clean == value {
         return clean;
     }
-    let tag: String = Sha256::digest(value.as_bytes())[..TAG_HEX_DIGITS / 2]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let tag = &format!("{:x}", Sha256::digest(value.as_bytes()))[..TAG_HEX_DIGITS];
     format!("{clean}-{tag}")
 }
 

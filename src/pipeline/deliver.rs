@@ -292,11 +292,7 @@ pub fn digest(path: &Path) -> io::Result<Digested> {
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = format!("{:x}", hasher.finalize());
     Ok(Digested { bytes, sha256 })
 }
 
