@@ -65,7 +65,7 @@ impl Encoding {
         }
     }
 
-    fn video_args(&self) -> Vec<String> {
+    pub(crate) fn video_args(&self) -> Vec<String> {
         let kbps = self.video_kbps();
         let gop = (10 * FPS).to_string();
         let mut a: Vec<String> = match self.codec {

@@ -8,3 +8,16 @@ pub mod leap;
 pub mod mjr;
 pub(crate) mod probe;
 pub mod tools;
+
+/// The video encoder options of the merged output under `config` (codec, rate, keyframe
+/// interval, one thread), as recproc passes them to ffmpeg: for benches that measure the
+/// cost of encoding the output once.
+pub fn video_encoder_args(config: &crate::config::Config) -> Vec<String> {
+    let rec = &config.recording;
+    ffmpeg::Encoding {
+        codec: rec.video_codec,
+        quality: rec.quality,
+        threads: 1,
+    }
+    .video_args()
+}
