@@ -3,16 +3,13 @@
 //! the tile geometry of each interval (SPEC.md "Timeline and layout"). No I/O here; everything
 //! is unit-tested.
 //!
-//! Times are snapped to a frame grid of [`FPS`] so that every interval holds a whole number of
-//! frames: the rendered parts then concatenate to exactly the planned length.
+//! Times are snapped to the output's frame grid (`recording.fps`) so that every interval holds
+//! a whole number of frames, and the output is cut into ranges of about equal work that are
+//! rendered in parallel and concatenate to exactly the planned length.
 
 use std::time::Duration;
 
 use crate::timestamp::Timestamp;
-
-/// Output frame rate. 25 fps is exact in Matroska's millisecond timestamps, so concatenated
-/// parts never drift.
-pub const FPS: u32 = 25;
 
 /// What the media says about one video track.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +137,7 @@ pub fn timeline(
     audio: Option<&AudioFacts>,
     videos: &[VideoFacts],
     completed: Option<Timestamp>,
+    fps: u32,
 ) -> Result<Timeline, TimelineError> {
     let origin = match audio {
         Some(a) => a.start,
@@ -175,7 +173,7 @@ pub fn timeline(
     }
     if let Some(completed) = completed {
         end = end.min(at(completed));
-        if to_frame(end) == 0 {
+        if to_frame(end, fps) == 0 {
             return Err(TimelineError::CompletedBeforeStart { completed, origin });
         }
     }
@@ -283,17 +281,6 @@ pub fn grid(n: usize, width: u32, height: u32) -> Vec<Rect> {
         .collect()
 }
 
-/// The largest even size with `width`×`height`'s aspect that fits inside `max_w`×`max_h`
-/// without upscaling: how big a track is kept between decoding and laying out.
-pub fn fit_within(width: u32, height: u32, max_w: u32, max_h: u32) -> (u32, u32) {
-    let (width, height) = (width.max(2), height.max(2));
-    let scale = (max_w as f64 / width as f64)
-        .min(max_h as f64 / height as f64)
-        .min(1.0);
-    let even = |v: f64| (((v + 1e-6) / 2.0).floor() as u32 * 2).max(2);
-    (even(width as f64 * scale), even(height as f64 * scale))
-}
-
 fn ceil_sqrt(n: usize) -> usize {
     let mut c = (n as f64).sqrt() as usize;
     while c * c < n {
@@ -319,8 +306,6 @@ pub struct PlanTrack {
 pub struct Tile {
     pub track: usize,
     pub rect: Rect,
-    /// Which of that track's pieces (see [`TrackCut`]) covers this interval.
-    pub piece: usize,
 }
 
 /// A stretch of the output during which the same tracks are visible.
@@ -335,120 +320,96 @@ impl Interval {
     pub fn frames(&self) -> u64 {
         self.end_frame - self.start_frame
     }
-
-    pub fn seconds(&self) -> f64 {
-        self.frames() as f64 / FPS as f64
-    }
-
-    pub fn start_seconds(&self) -> f64 {
-        self.start_frame as f64 / FPS as f64
-    }
 }
 
-/// How one track is cut so that each interval can read its own piece, starting at a keyframe,
-/// without decoding the track from its beginning.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackCut {
+/// The output frames a track is shown in, `[start_frame, end_frame)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
     pub track: usize,
-    /// First output frame of the track.
     pub start_frame: u64,
-    /// Output frame after its last one.
     pub end_frame: u64,
-    /// Frame numbers, counted from `start_frame`, at which a new piece begins.
-    pub cuts: Vec<u64>,
-}
-
-impl TrackCut {
-    #[cfg(test)]
-    pub fn pieces(&self) -> usize {
-        self.cuts.len() + 1
-    }
 }
 
 /// The whole render plan of a merged recording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Output frames per second.
+    pub fps: u32,
     pub total_frames: u64,
     pub intervals: Vec<Interval>,
-    pub cuts: Vec<TrackCut>,
+    /// Every visible track, by track index.
+    pub shown: Vec<Shown>,
     /// The most tracks visible at one time.
     pub max_visible: usize,
 }
 
 impl Plan {
     pub fn duration(&self) -> f64 {
-        self.total_frames as f64 / FPS as f64
+        self.seconds(self.total_frames)
+    }
+
+    /// Seconds from t=0 to output frame `frame`.
+    pub fn seconds(&self, frame: u64) -> f64 {
+        frame as f64 / f64::from(self.fps)
     }
 }
 
-/// Seconds to the nearest output frame.
-pub fn to_frame(seconds: f64) -> u64 {
-    (seconds.max(0.0) * FPS as f64).round() as u64
+/// Seconds to the nearest frame of a `fps` grid.
+pub fn to_frame(seconds: f64, fps: u32) -> u64 {
+    (seconds.max(0.0) * f64::from(fps)).round() as u64
 }
 
 /// Splits `duration` seconds into intervals at every join and leave, and lays out each
 /// interval: tiles ordered by track start (ties: user ID, then track index), reflowing when
 /// someone leaves. A track shorter than half a frame is not shown.
-pub fn plan(duration: f64, tracks: &[PlanTrack], width: u32, height: u32) -> Plan {
-    let total_frames = to_frame(duration);
+pub fn plan(duration: f64, tracks: &[PlanTrack], width: u32, height: u32, fps: u32) -> Plan {
+    let fps = fps.max(1);
+    let total_frames = to_frame(duration, fps);
     // Snap every track to the frame grid; drop what vanishes.
-    let mut snapped: Vec<(&PlanTrack, u64, u64)> = tracks
+    let mut shown: Vec<(&PlanTrack, Shown)> = tracks
         .iter()
         .map(|t| {
-            let s = to_frame(t.span.start).min(total_frames);
-            let e = to_frame(t.span.end).min(total_frames);
-            (t, s, e)
+            let shown = Shown {
+                track: t.track,
+                start_frame: to_frame(t.span.start, fps).min(total_frames),
+                end_frame: to_frame(t.span.end, fps).min(total_frames),
+            };
+            (t, shown)
         })
-        .filter(|(_, s, e)| e > s)
+        .filter(|(_, s)| s.end_frame > s.start_frame)
         .collect();
-    snapped.sort_by(|a, b| {
-        a.1.cmp(&b.1)
-            .then_with(|| a.0.user_id.cmp(&b.0.user_id))
-            .then_with(|| a.0.track.cmp(&b.0.track))
+    shown.sort_by(|(a, sa), (b, sb)| {
+        sa.start_frame
+            .cmp(&sb.start_frame)
+            .then_with(|| a.user_id.cmp(&b.user_id))
+            .then_with(|| a.track.cmp(&b.track))
     });
 
     let mut bounds: Vec<u64> = vec![0, total_frames];
-    for (_, s, e) in &snapped {
-        bounds.push(*s);
-        bounds.push(*e);
+    for (_, s) in &shown {
+        bounds.push(s.start_frame);
+        bounds.push(s.end_frame);
     }
     bounds.sort_unstable();
     bounds.dedup();
-
-    let mut cuts: Vec<TrackCut> = snapped
-        .iter()
-        .map(|(t, s, e)| TrackCut {
-            track: t.track,
-            start_frame: *s,
-            end_frame: *e,
-            cuts: bounds
-                .iter()
-                .filter(|b| **b > *s && **b < *e)
-                .map(|b| b - s)
-                .collect(),
-        })
-        .collect();
 
     let mut intervals = Vec::new();
     let mut max_visible = 0;
     for w in bounds.windows(2) {
         let (a, b) = (w[0], w[1]);
-        if b == a {
-            continue;
-        }
-        let visible: Vec<&TrackCut> = cuts
+        let visible: Vec<&Shown> = shown
             .iter()
-            .filter(|c| c.start_frame <= a && b <= c.end_frame)
+            .map(|(_, s)| s)
+            .filter(|s| s.start_frame <= a && b <= s.end_frame)
             .collect();
         max_visible = max_visible.max(visible.len());
         let rects = grid(visible.len(), width, height);
         let tiles = visible
             .iter()
             .zip(rects)
-            .map(|(c, rect)| Tile {
-                track: c.track,
+            .map(|(s, rect)| Tile {
+                track: s.track,
                 rect,
-                piece: c.cuts.iter().filter(|k| c.start_frame + **k <= a).count(),
             })
             .collect();
         intervals.push(Interval {
@@ -457,13 +418,84 @@ pub fn plan(duration: f64, tracks: &[PlanTrack], width: u32, height: u32) -> Pla
             tiles,
         });
     }
-    cuts.sort_by_key(|c| c.track);
+    let mut shown: Vec<Shown> = shown.into_iter().map(|(_, s)| s).collect();
+    shown.sort_by_key(|s| s.track);
     Plan {
+        fps,
         total_frames,
         intervals,
-        cuts,
+        shown,
         max_visible,
     }
+}
+
+/// A stretch of output frames `[start_frame, end_frame)` rendered by one encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub start_frame: u64,
+    pub end_frame: u64,
+}
+
+impl Range {
+    pub fn frames(&self) -> u64 {
+        self.end_frame - self.start_frame
+    }
+}
+
+/// Cost of encoding one output frame, in the unit of [`DECODE_COST`]; measured on the
+/// four-party bench (`cargo bench --bench merged_speed`): VP8 at 640x480 encodes a frame in
+/// about 2.1 ms, and decodes a 640x480 camera frame in about 0.7 ms.
+const ENCODE_COST: f64 = 3.0;
+/// Cost of decoding (and scaling) one frame of one visible track.
+const DECODE_COST: f64 = 1.0;
+
+/// No range is made shorter than this many seconds: each one costs a keyframe and a
+/// decoder start for every track it shows.
+pub const MIN_RANGE_SECONDS: f64 = 5.0;
+
+/// Splits the output into at most `n` ranges of about equal work (the encoder's frames and
+/// every visible track's decoded frames), none shorter than [`MIN_RANGE_SECONDS`] unless the
+/// whole output is. Ranges are rendered in parallel, each with a keyframe at its start, and
+/// joined without re-encoding.
+pub fn ranges(plan: &Plan, n: usize) -> Vec<Range> {
+    let total = plan.total_frames;
+    let min_frames = (MIN_RANGE_SECONDS * f64::from(plan.fps)).ceil() as u64;
+    let n = (n as u64).min(total / min_frames.max(1)).max(1);
+    let per_frame = |iv: &Interval| ENCODE_COST + DECODE_COST * iv.tiles.len() as f64;
+    let work: f64 = plan
+        .intervals
+        .iter()
+        .map(|iv| per_frame(iv) * iv.frames() as f64)
+        .sum();
+    let mut cuts = vec![0];
+    let mut done = 0.0;
+    let mut ivs = plan.intervals.iter().peekable();
+    for k in 1..n {
+        let target = work * k as f64 / n as f64;
+        // Skip whole intervals that end before the target.
+        while let Some(iv) = ivs.peek() {
+            let cost = per_frame(iv) * iv.frames() as f64;
+            if done + cost >= target {
+                break;
+            }
+            done += cost;
+            ivs.next();
+        }
+        let Some(iv) = ivs.peek() else { break };
+        let into = ((target - done) / per_frame(iv)).round() as u64;
+        let at = (iv.start_frame + into.min(iv.frames())).clamp(1, total - 1);
+        let last = *cuts.last().unwrap_or(&0);
+        if at >= last + min_frames && at + min_frames <= total {
+            cuts.push(at);
+        }
+    }
+    cuts.push(total);
+    cuts.windows(2)
+        .map(|w| Range {
+            start_frame: w[0],
+            end_frame: w[1],
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -610,15 +642,6 @@ mod tests {
     }
 
     #[test]
-    fn fit_within_keeps_aspect_and_never_upscales() {
-        assert_eq!(fit_within(320, 240, 640, 480), (320, 240));
-        assert_eq!(fit_within(1280, 720, 640, 480), (640, 360));
-        assert_eq!(fit_within(480, 640, 640, 480), (360, 480));
-        assert_eq!(fit_within(641, 481, 640, 480), (638, 480));
-        assert_eq!(fit_within(0, 0, 640, 480), (2, 2));
-    }
-
-    #[test]
     fn no_tiles_for_nobody() {
         assert!(grid(0, 640, 480).is_empty());
     }
@@ -653,7 +676,7 @@ mod tests {
             video(0.035, 0.0, 19.76, Some(19.8)),
             video(4.2, 0.0, 9.6, Some(13.8)),
         ];
-        let t = timeline(Some(&audio), &videos, None).unwrap();
+        let t = timeline(Some(&audio), &videos, None, 25).unwrap();
         assert_eq!(t.origin, ts(0.0));
         assert!((t.duration - 20.0).abs() < 1e-6);
         let s0 = t.tracks[0].unwrap();
@@ -670,7 +693,7 @@ mod tests {
             event_stop: None,
         };
         // Packets from 3 s, first decodable frame 2 s later.
-        let t = timeline(Some(&audio), &[video(3.0, 2.0, 7.0, None)], None).unwrap();
+        let t = timeline(Some(&audio), &[video(3.0, 2.0, 7.0, None)], None, 25).unwrap();
         let s = t.tracks[0].unwrap();
         assert!((s.start - 5.0).abs() < 1e-6 && (s.end - 10.0).abs() < 1e-6);
         assert!((t.anchors[0] - 3.0).abs() < 1e-6);
@@ -679,7 +702,7 @@ mod tests {
     #[test]
     fn without_audio_the_earliest_video_frame_is_t0() {
         let videos = [video(5.0, 0.5, 10.0, None), video(3.0, 0.0, 4.0, None)];
-        let t = timeline(None, &videos, None).unwrap();
+        let t = timeline(None, &videos, None, 25).unwrap();
         assert_eq!(t.origin, ts(3.0));
         assert!((t.tracks[0].unwrap().start - 2.5).abs() < 1e-6);
         assert!((t.duration - 12.0).abs() < 1e-6);
@@ -687,7 +710,7 @@ mod tests {
 
     #[test]
     fn nothing_at_all_has_no_timeline() {
-        assert_eq!(timeline(None, &[], None), Err(TimelineError::NoMedia));
+        assert_eq!(timeline(None, &[], None, 25), Err(TimelineError::NoMedia));
     }
 
     #[test]
@@ -697,13 +720,13 @@ mod tests {
             duration: 8.0,
             event_stop: None,
         };
-        let t = timeline(Some(&audio), &[], Some(ts(9.5))).unwrap();
+        let t = timeline(Some(&audio), &[], Some(ts(9.5)), 25).unwrap();
         assert!((t.duration - 9.5).abs() < 1e-6);
         let audio = AudioFacts {
             event_stop: Some(ts(8.5)),
             ..audio
         };
-        let t = timeline(Some(&audio), &[], Some(ts(9.5))).unwrap();
+        let t = timeline(Some(&audio), &[], Some(ts(9.5)), 25).unwrap();
         assert!(
             (t.duration - 8.5).abs() < 1e-6,
             "a stop time beats completed"
@@ -717,7 +740,7 @@ mod tests {
             duration: 12.0,
             event_stop: Some(ts(10.0)),
         };
-        let t = timeline(Some(&audio), &[video(1.0, 0.0, 11.5, Some(10.0))], None).unwrap();
+        let t = timeline(Some(&audio), &[video(1.0, 0.0, 11.5, Some(10.0))], None, 25).unwrap();
         assert!((t.duration - 12.5).abs() < 1e-6);
     }
 
@@ -732,7 +755,7 @@ mod tests {
             video(1.0, 0.0, 11.5, Some(12.0)),
             video(10.5, 0.0, 1.0, Some(12.0)),
         ];
-        let t = timeline(Some(&audio), &videos, Some(ts(10.0))).unwrap();
+        let t = timeline(Some(&audio), &videos, Some(ts(10.0)), 25).unwrap();
         assert!((t.duration - 10.0).abs() < 1e-6, "{}", t.duration);
         let s = t.tracks[0].unwrap();
         assert!((s.start - 1.0).abs() < 1e-6 && (s.end - 10.0).abs() < 1e-6);
@@ -750,6 +773,7 @@ mod tests {
             None,
             &[video(0.0, 0.0, 21_620.0, Some(20.0))],
             Some(ts(20.0)),
+            25,
         )
         .unwrap();
         assert!((t.duration - 20.0).abs() < 1e-6);
@@ -763,7 +787,7 @@ mod tests {
             duration: 10.0,
             event_stop: None,
         };
-        let e = timeline(Some(&audio), &[], Some(ts(4.0))).unwrap_err();
+        let e = timeline(Some(&audio), &[], Some(ts(4.0)), 25).unwrap_err();
         assert_eq!(
             e,
             TimelineError::CompletedBeforeStart {
@@ -773,8 +797,8 @@ mod tests {
         );
         assert!(e.to_string().contains("not after the call's start"), "{e}");
         // Half a frame is still nothing.
-        assert!(timeline(Some(&audio), &[], Some(ts(5.01))).is_err());
-        assert!(timeline(Some(&audio), &[], Some(ts(5.04))).is_ok());
+        assert!(timeline(Some(&audio), &[], Some(ts(5.01)), 25).is_err());
+        assert!(timeline(Some(&audio), &[], Some(ts(5.04)), 25).is_ok());
     }
 
     // ---- length ---------------------------------------------------------------------------
@@ -850,7 +874,7 @@ mod tests {
             duration: 10.0,
             event_stop: None,
         };
-        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None).unwrap();
+        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None, 25).unwrap();
         let s = t.tracks[0].unwrap();
         assert_eq!(s.start, 0.0);
         assert!((s.end - 4.0).abs() < 1e-6);
@@ -864,7 +888,7 @@ mod tests {
             duration: 10.0,
             event_stop: None,
         };
-        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None).unwrap();
+        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None, 25).unwrap();
         assert_eq!(t.tracks[0], None);
     }
 
@@ -879,7 +903,7 @@ mod tests {
             track(2, "blue", 6.0, 14.0),
             track(3, "yellow", 9.0, 20.0),
         ];
-        let p = plan(20.0, &tracks, 640, 480);
+        let p = plan(20.0, &tracks, 640, 480, 25);
         assert_eq!(p.total_frames, 500);
         let spans: Vec<(u64, u64)> = p
             .intervals
@@ -918,7 +942,7 @@ mod tests {
             track(1, "b", 2.5, 3.0),
             track(2, "c", 6.99, 12.0),
         ];
-        let p = plan(12.345, &tracks, 640, 480);
+        let p = plan(12.345, &tracks, 640, 480, 25);
         assert_eq!(p.intervals.first().unwrap().start_frame, 0);
         assert_eq!(p.intervals.last().unwrap().end_frame, p.total_frames);
         for w in p.intervals.windows(2) {
@@ -931,7 +955,7 @@ mod tests {
     #[test]
     fn ties_in_start_time_are_ordered_by_user_id() {
         let tracks = [track(0, "zoe", 0.0, 5.0), track(1, "adam", 0.0, 5.0)];
-        let p = plan(5.0, &tracks, 640, 480);
+        let p = plan(5.0, &tracks, 640, 480, 25);
         let order: Vec<usize> = p.intervals[0].tiles.iter().map(|t| t.track).collect();
         assert_eq!(order, vec![1, 0]);
     }
@@ -939,34 +963,29 @@ mod tests {
     #[test]
     fn a_user_with_two_tracks_gets_two_tiles() {
         let tracks = [track(0, "a", 0.0, 10.0), track(1, "a", 5.0, 10.0)];
-        let p = plan(10.0, &tracks, 640, 480);
+        let p = plan(10.0, &tracks, 640, 480, 25);
         assert_eq!(p.intervals[1].tiles.len(), 2);
     }
 
     #[test]
-    fn pieces_follow_each_tracks_cuts() {
+    fn each_visible_track_is_shown_from_its_start_to_its_end() {
         let tracks = [
             track(0, "a", 0.0, 20.0),
             track(1, "b", 4.0, 14.0),
             track(2, "c", 8.0, 20.0),
         ];
-        let p = plan(20.0, &tracks, 640, 480);
-        // a is cut where b and c come and go: at 4, 8, 14 s.
-        assert_eq!(p.cuts[0].cuts, vec![100, 200, 350]);
-        assert_eq!(p.cuts[0].pieces(), 4);
-        // c starts at 8 s; it is cut where b leaves (14 s), 6 s into c.
-        assert_eq!(p.cuts[2].start_frame, 200);
-        assert_eq!(p.cuts[2].cuts, vec![150]);
-        // Every tile of every interval points at the piece that starts with the interval.
+        let p = plan(20.0, &tracks, 640, 480, 25);
+        let shown: Vec<(usize, u64, u64)> = p
+            .shown
+            .iter()
+            .map(|s| (s.track, s.start_frame, s.end_frame))
+            .collect();
+        assert_eq!(shown, vec![(0, 0, 500), (1, 100, 350), (2, 200, 500)]);
+        // A tile is in an interval exactly when its track is shown throughout it.
         for iv in &p.intervals {
-            for tile in &iv.tiles {
-                let c = &p.cuts[tile.track];
-                let piece_start = if tile.piece == 0 {
-                    c.start_frame
-                } else {
-                    c.start_frame + c.cuts[tile.piece - 1]
-                };
-                assert_eq!(piece_start, iv.start_frame, "{iv:?}");
+            for s in &p.shown {
+                let inside = s.start_frame <= iv.start_frame && iv.end_frame <= s.end_frame;
+                assert_eq!(iv.tiles.iter().any(|t| t.track == s.track), inside);
             }
         }
     }
@@ -974,22 +993,22 @@ mod tests {
     #[test]
     fn a_blip_shorter_than_half_a_frame_is_dropped() {
         let tracks = [track(0, "a", 0.0, 10.0), track(1, "b", 5.0, 5.01)];
-        let p = plan(10.0, &tracks, 640, 480);
+        let p = plan(10.0, &tracks, 640, 480, 25);
         assert_eq!(p.intervals.len(), 1);
-        assert_eq!(p.cuts.len(), 1);
+        assert_eq!(p.shown.len(), 1);
     }
 
     #[test]
     fn tracks_are_clamped_to_the_output() {
         let tracks = [track(0, "a", 2.0, 30.0)];
-        let p = plan(10.0, &tracks, 640, 480);
-        assert_eq!(p.cuts[0].end_frame, 250);
+        let p = plan(10.0, &tracks, 640, 480, 25);
+        assert_eq!(p.shown[0].end_frame, 250);
         assert_eq!(p.intervals.len(), 2);
     }
 
     #[test]
     fn audio_only_is_one_black_interval() {
-        let p = plan(3.0, &[], 640, 480);
+        let p = plan(3.0, &[], 640, 480, 25);
         assert_eq!(p.intervals.len(), 1);
         assert!(p.intervals[0].tiles.is_empty());
         assert_eq!(p.max_visible, 0);
@@ -998,19 +1017,91 @@ mod tests {
     #[test]
     fn ten_at_once_is_reported_for_splitting() {
         let tracks: Vec<PlanTrack> = (0..10).map(|i| track(i, "u", 0.0, 5.0)).collect();
-        let p = plan(5.0, &tracks, 640, 480);
+        let p = plan(5.0, &tracks, 640, 480, 25);
         assert_eq!(p.max_visible, 10);
     }
 
     #[test]
-    fn cost_is_linear_each_interval_reads_one_piece_per_tile() {
-        // 50 people coming and going: pieces in all = tiles in all, never more.
-        let tracks: Vec<PlanTrack> = (0..50)
-            .map(|i| track(i, "u", i as f64, i as f64 + 5.5))
-            .collect();
-        let p = plan(60.0, &tracks, 640, 480);
-        let pieces: usize = p.cuts.iter().map(TrackCut::pieces).sum();
-        let tiles: usize = p.intervals.iter().map(|i| i.tiles.len()).sum();
-        assert_eq!(pieces, tiles);
+    fn the_frame_grid_follows_fps() {
+        let tracks = [track(0, "a", 1.0, 2.5)];
+        let p = plan(4.0, &tracks, 640, 480, 30);
+        assert_eq!(p.total_frames, 120);
+        assert_eq!(p.shown[0].start_frame, 30);
+        assert_eq!(p.shown[0].end_frame, 75);
+        assert!((p.seconds(75) - 2.5).abs() < 1e-9);
+        assert!((p.duration() - 4.0).abs() < 1e-9);
     }
+
+    // ---- ranges ---------------------------------------------------------------------------
+
+    fn spans(rs: &[Range]) -> Vec<(u64, u64)> {
+        rs.iter().map(|r| (r.start_frame, r.end_frame)).collect()
+    }
+
+    fn assert_cover(p: &Plan, rs: &[Range]) {
+        assert_eq!(rs.first().unwrap().start_frame, 0);
+        assert_eq!(rs.last().unwrap().end_frame, p.total_frames);
+        for w in rs.windows(2) {
+            assert_eq!(w[0].end_frame, w[1].start_frame);
+        }
+        for r in rs {
+            assert!(r.frames() > 0, "{rs:?}");
+        }
+    }
+
+    #[test]
+    fn one_range_per_core_of_equal_work() {
+        // Nobody throughout: every frame costs the same, so the ranges are equal.
+        let p = plan(120.0, &[], 640, 480, 30);
+        assert_eq!(spans(&ranges(&p, 2)), vec![(0, 1800), (1800, 3600)]);
+        assert_eq!(spans(&ranges(&p, 1)), vec![(0, 3600)]);
+        let four = ranges(&p, 4);
+        assert_eq!(four.len(), 4);
+        assert_cover(&p, &four);
+    }
+
+    #[test]
+    fn busier_stretches_get_shorter_ranges() {
+        // One tile for the first 60 s, four for the last 60 s: per frame 3+1 against 3+4.
+        let mut tracks = vec![track(0, "a", 0.0, 120.0)];
+        tracks.extend((1..4).map(|i| track(i, "b", 60.0, 120.0)));
+        let p = plan(120.0, &tracks, 640, 480, 30);
+        let rs = ranges(&p, 2);
+        assert_cover(&p, &rs);
+        let work = |r: &Range| -> f64 {
+            (r.start_frame..r.end_frame)
+                .map(|f| if f < 1800 { 4.0 } else { 7.0 })
+                .sum()
+        };
+        let (a, b) = (work(&rs[0]), work(&rs[1]));
+        assert!((a - b).abs() <= 7.0, "{rs:?}: {a} against {b}");
+        assert!(rs[0].frames() > rs[1].frames());
+    }
+
+    #[test]
+    fn short_calls_are_not_cut_below_the_minimum_range() {
+        let p = plan(7.0, &[track(0, "a", 0.0, 7.0)], 640, 480, 30);
+        assert_eq!(spans(&ranges(&p, 16)), vec![(0, 210)]);
+        let p = plan(12.0, &[track(0, "a", 0.0, 12.0)], 640, 480, 30);
+        let rs = ranges(&p, 16);
+        assert_eq!(rs.len(), 2);
+        assert_cover(&p, &rs);
+        let p = plan(0.04, &[], 640, 480, 25);
+        assert_eq!(spans(&ranges(&p, 4)), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn many_cores_get_many_ranges_on_a_long_call() {
+        let tracks: Vec<PlanTrack> = (0..50)
+            .map(|i| track(i, "u", i as f64 * 10.0, i as f64 * 10.0 + 55.0))
+            .collect();
+        let p = plan(600.0, &tracks, 640, 480, 30);
+        let rs = ranges(&p, 16);
+        assert_eq!(rs.len(), 16);
+        assert_cover(&p, &rs);
+        for r in &rs {
+            assert!(r.frames() >= 150, "{rs:?}");
+        }
+    }
+
 }

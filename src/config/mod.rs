@@ -178,10 +178,15 @@ pub struct RecordingConfig {
     pub(crate) width: u32,
     /// Even, 16..=4320.
     pub(crate) height: u32,
+    /// Output frame rate, 1..=[`MAX_FPS`].
+    pub fps: u32,
     /// The longest call recproc renders (1 s to [`MAX_DURATION_LIMIT`]); a longer one is
     /// refused as bad input, and every tool's time limit follows from it.
     pub(crate) max_duration: Duration,
 }
+
+/// The highest `recording.fps` accepted.
+pub(crate) const MAX_FPS: u32 = 120;
 
 /// The largest `recording.max_duration` accepted: a week.
 pub(crate) const MAX_DURATION_LIMIT: Duration = Duration::from_secs(7 * 86_400);

@@ -121,6 +121,7 @@ pub(super) struct RawRecording {
     pub(super) video_codec: OutputCodec,
     pub(super) width: u32,
     pub(super) height: u32,
+    pub(super) fps: u32,
     /// Seconds.
     pub(super) max_duration: u64,
 }
@@ -136,6 +137,7 @@ impl Default for RawRecording {
             video_codec: OutputCodec::Vp8,
             width: 640,
             height: 480,
+            fps: 30,
             max_duration: 43_200,
         }
     }
@@ -212,6 +214,7 @@ impl RawConfig {
                 video_codec: r.video_codec,
                 width: r.width,
                 height: r.height,
+                fps: r.fps,
                 max_duration: r.max_duration.as_secs(),
             },
             encryption: RawEncryption {

@@ -341,6 +341,16 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
             );
         }
     }
+    if !(1..=super::MAX_FPS).contains(&r.fps) {
+        problems.push(
+            "recording.fps",
+            format!(
+                "{} is out of range; allowed: 1 to {} frames per second",
+                r.fps,
+                super::MAX_FPS
+            ),
+        );
+    }
     let limit = super::MAX_DURATION_LIMIT.as_secs();
     if !(1..=limit).contains(&r.max_duration) {
         problems.push(
@@ -366,6 +376,7 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
         video_codec: r.video_codec,
         width: r.width,
         height: r.height,
+        fps: r.fps,
         max_duration: Duration::from_secs(r.max_duration),
     })
 }
@@ -515,6 +526,23 @@ mod tests {
         );
         assert!(d.load("[recording]\nwidth = 7680\nheight = 4320\n").is_ok());
         assert!(d.load("[recording]\nwidth = 16\nheight = 16\n").is_ok());
+    }
+
+    #[test]
+    fn a_frame_rate_outside_1_to_120_is_refused() {
+        let d = Dirs::new();
+        for bad in [0, 121] {
+            let (keys, msg) = invalid(d.load(&format!("[recording]\nfps = {bad}\n")));
+            assert_eq!(keys, ["recording.fps"]);
+            assert!(msg.contains("allowed: 1 to 120 frames per second"), "{msg}");
+        }
+        let (keys, _) = invalid(d.load("[recording]\nfps = 29.97\n"));
+        assert_eq!(keys, ["recording.fps"]);
+        for good in [1, 25, 30, 120] {
+            let c = d.load(&format!("[recording]\nfps = {good}\n")).unwrap();
+            assert_eq!(c.recording.fps, good);
+        }
+        assert_eq!(d.load("").unwrap().recording.fps, 30);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub fn video_encoder_args(config: &crate::config::Config) -> Vec<String> {
     ffmpeg::Encoding {
         codec: rec.video_codec,
         quality: rec.quality,
+        fps: rec.fps,
         threads: 1,
     }
     .video_args()

@@ -22,9 +22,10 @@ pub(crate) async fn merged(
     let encoding = Encoding {
         codec: rec.video_codec,
         quality: rec.quality,
+        fps: rec.fps,
         threads: m.slots.cores(),
     };
-    let has_video = !layout.cuts.is_empty() || m.audio.is_none();
+    let has_video = !layout.shown.is_empty() || m.audio.is_none();
     let duration = match has_video {
         true => layout.duration(),
         false => m.timeline.duration,
@@ -72,7 +73,7 @@ pub(crate) async fn merged(
     })
 }
 
-/// The video of the layout: tracks sliced, intervals laid out, parts joined.
+/// The video of the layout: rendered in ranges, the ranges joined.
 async fn video(
     m: &Material<'_>,
     layout: &Plan,
@@ -83,10 +84,8 @@ async fn video(
     let canvas = (m.config.recording.width, m.config.recording.height);
     let (slots, work) = (m.slots, m.work);
     let anchors = &m.timeline.anchors;
-    let slicing = render::slices(slots, work, layout, &m.tracks, anchors, canvas);
-    step(id, Stage::Render, "slice", slicing).await?;
-    let laying_out = render::intervals(slots, work, layout, canvas, encoding);
-    let parts = step(id, Stage::Render, "layout", laying_out).await?;
+    let rendering = render::ranges(slots, work, layout, &m.tracks, anchors, canvas, encoding);
+    let parts = step(id, Stage::Render, "render", rendering).await?;
     step(
         id,
         Stage::Concat,

@@ -243,6 +243,7 @@ async fn prepare<'a>(
         audio.as_ref().map(|a| &a.facts),
         &facts,
         conference.completed,
+        config.recording.fps,
     )
     .map_err(|e| Cause::Input(e.to_string()))
     .at(Stage::Plan)?;
@@ -273,7 +274,13 @@ fn choose(m: &Material<'_>) -> (Plan, (Mode, String)) {
             })
         })
         .collect();
-    let layout = plan::plan(m.timeline.duration, &plan_tracks, rec.width, rec.height);
+    let layout = plan::plan(
+        m.timeline.duration,
+        &plan_tracks,
+        rec.width,
+        rec.height,
+        rec.fps,
+    );
     let (mode, reason) = plan::choose_mode(
         rec.split_recording_output,
         rec.mix_limit,

@@ -1,97 +1,184 @@
-//! Render: each visible track is decoded once and cut into keyframe-aligned pieces on the
-//! output frame grid; every interval is laid out from its pieces (intervals in parallel, one
-//! tool per core) into a part, for [`super::concat`] to join.
+//! Render: the merged layout drawn and encoded in a few large ranges of the output, in
+//! parallel (about one per core). Each range is one ffmpeg run that decodes every track it
+//! shows once, from the keyframe before the range, and encodes the range once, starting with
+//! a keyframe; [`super::concat`] joins the ranges without re-encoding. A range is committed
+//! whole, so a resumed job keeps the ranges an earlier attempt finished.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use futures::future::try_join_all;
 
-use crate::media::ffmpeg::{self, Encoding, Render, Slice, TileInput};
+use crate::media::ffmpeg::{self, Encoding, RangeInput, RangeRender, TileSpan};
 use crate::pipeline::preprocess::{Track, MAX_LAST_FRAME_HOLD_S};
 use crate::pipeline::{
     budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
-use crate::plan::{fit_within, Interval, Plan, Tile, TrackCut, FPS};
+use crate::plan::{self, Plan, Range, Shown};
 
-/// How far before a track's planned end its decoded frames may run out: the plan holds a
-/// track's last frame for up to `MAX_LAST_FRAME_HOLD_S` past its timestamp (plus one frame of
-/// rounding).
-const TAIL_TOLERANCE_FRAMES: u64 = (MAX_LAST_FRAME_HOLD_S * FPS as f64) as u64 + 1;
+/// How much earlier than a range's first frame of a track its decoding starts: the frame
+/// shown first may be up to the held last frame's length old, and ffmpeg drops what comes
+/// before the point it is asked to seek to.
+const SEEK_MARGIN_S: f64 = MAX_LAST_FRAME_HOLD_S + 1.0;
 
-/// Cuts every visible track into its pieces, in parallel.
-pub(crate) async fn slices(
+/// Renders every range of the layout, in parallel; returns the parts in order.
+pub(crate) async fn ranges(
     slots: &ToolSlots,
     work: &Workspace,
-    plan: &Plan,
+    layout: &Plan,
     tracks: &[Track],
     anchors: &[f64],
     canvas: (u32, u32),
-) -> Result<(), Cause> {
-    create_dir(&work.slices())?;
-    // Tracks an earlier attempt at this job sliced completely are kept.
-    let todo: Vec<&TrackCut> = plan
-        .cuts
-        .iter()
-        .filter(|cut| !work.slice_dir(cut.track).exists())
-        .collect();
+    encoding: Encoding,
+) -> Result<Vec<PathBuf>, Cause> {
+    create_dir(&work.parts())?;
+    let ranges = plan::ranges(layout, slots.cores());
+    let parts: Vec<PathBuf> = ranges.iter().map(|r| work.range_part(r)).collect();
+    // Ranges an earlier attempt at this job rendered are complete (committed) and kept.
+    let todo: Vec<usize> = (0..parts.len()).filter(|&i| !parts[i].exists()).collect();
     reused(
         work,
-        "sliced tracks",
-        plan.cuts.len() - todo.len(),
-        plan.cuts.len(),
+        "rendered ranges",
+        parts.len() - todo.len(),
+        parts.len(),
     );
-    // From the plan, not from what is left to do: the pieces' bytes depend on it, and a
-    // resumed job must make the same ones as a fresh one.
-    let threads = slots.threads_for(plan.cuts.len());
-    try_join_all(todo.into_iter().map(|cut| {
-        let track = &tracks[cut.track];
-        slice(slots, work, cut, track, anchors[cut.track], canvas, threads)
+    // From the plan, not from what is left to do: the encoder's bytes depend on it.
+    let encoding = Encoding {
+        threads: slots.threads_for(ranges.len()),
+        ..encoding
+    };
+    // Output seconds at which each file's first timestamp falls.
+    let shifts: Vec<f64> = tracks
+        .iter()
+        .zip(anchors)
+        .map(|(t, anchor)| anchor + t.file_start)
+        .collect();
+    try_join_all(todo.into_iter().map(|i| {
+        let range = ranges[i];
+        let files: Vec<&Path> = tracks.iter().map(|t| t.file.as_path()).collect();
+        render_one(
+            slots,
+            work,
+            layout,
+            range,
+            files,
+            &shifts,
+            canvas,
+            encoding,
+            &parts[i],
+        )
     }))
     .await?;
-    Ok(())
+    Ok(parts)
 }
 
-async fn slice(
+#[allow(clippy::too_many_arguments)]
+async fn render_one(
     slots: &ToolSlots,
     work: &Workspace,
-    cut: &TrackCut,
-    track: &Track,
-    anchor: f64,
+    layout: &Plan,
+    range: Range,
+    files: Vec<&Path>,
+    shifts: &[f64],
     canvas: (u32, u32),
-    threads: usize,
+    encoding: Encoding,
+    target: &Path,
 ) -> Result<(), Cause> {
-    // Sliced into a partial directory, renamed whole when every piece is written.
-    let dir = work.slice_dir(cut.track);
-    let partial = partial_path(&dir);
-    clear(&partial)?;
-    create_dir(&partial)?;
-    let (width, height) = fit_within(track.width, track.height, canvas.0, canvas.1);
-    let in_partial = |p: PathBuf| partial.join(p.file_name().unwrap_or_default());
-    let pattern = in_partial(work.piece_pattern(cut.track));
-    let single = in_partial(work.piece(cut.track, 0));
-    let frames = cut.end_frame - cut.start_frame;
-    let inv = ffmpeg::slice(&Slice {
-        input: &track.file,
-        shift: anchor + track.file_start,
-        start_frame: cut.start_frame,
-        frames,
-        cuts: &cut.cuts,
-        width,
-        height,
-        pattern: &pattern,
-        single: &single,
-        threads,
-    });
-    let seconds = frames as f64 / FPS as f64;
-    let sliced = slots.run(&inv, budget(seconds, 4.0)).await;
-    ffmpeg::judge(sliced).map_err(|e| {
-        Cause::tool_on(Blame::Input, &[&track.file, &partial])(e).doing(format_args!(
-            "slicing {} (user {})",
-            track.source.path.display(),
-            track.source.user_id
+    let output = partial_path(target);
+    clear(&output)?;
+    let inputs = inputs(layout, range, shifts);
+    let render = RangeRender {
+        inputs: inputs
+            .iter()
+            .map(|i| RangeInput {
+                file: files[i.track],
+                seek: i.seek,
+                at: i.at,
+                from_frame: i.from_frame,
+                tiles: i.tiles.clone(),
+            })
+            .collect(),
+        width: canvas.0,
+        height: canvas.1,
+        frames: range.frames(),
+        encoding,
+        output: &output,
+    };
+    let script = work.range_graph(&range);
+    std::fs::write(&script, ffmpeg::range_graph(&render))
+        .map_err(Cause::io("cannot write", &script))?;
+    let inv = ffmpeg::render_range(&render, &script);
+    // A range may decode its tracks from their beginning (a single keyframe).
+    let rendered = slots.run(&inv, budget(layout.duration(), 10.0)).await;
+    let parts = work.parts();
+    let ours: Vec<&Path> = inputs
+        .iter()
+        .map(|i| files[i.track])
+        .chain([script.as_path(), parts.as_path()])
+        .collect();
+    ffmpeg::judge(rendered).map_err(|e| {
+        Cause::tool_on(Blame::Input, &ours)(e).doing(format_args!(
+            "rendering the output from {:.2}s to {:.2}s",
+            layout.seconds(range.start_frame),
+            layout.seconds(range.end_frame)
         ))
     })?;
-    commit(&partial, &dir)
+    commit(&output, target)
+}
+
+/// One track as a range reads it (see [`RangeInput`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Input {
+    pub track: usize,
+    pub seek: f64,
+    pub at: f64,
+    pub from_frame: u64,
+    pub tiles: Vec<TileSpan>,
+}
+
+/// The tracks `range` shows, each with where to start reading it and its tiles in the range's
+/// own frames (adjacent intervals with the same tile merged into one span). `shifts` are the
+/// output seconds at which each track's file starts.
+pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> {
+    let (a, b) = (range.start_frame, range.end_frame);
+    let shown: Vec<&Shown> = layout
+        .shown
+        .iter()
+        .filter(|s| s.start_frame < b && a < s.end_frame)
+        .collect();
+    let mut inputs = Vec::with_capacity(shown.len());
+    for s in shown {
+        let mut tiles: Vec<TileSpan> = Vec::new();
+        for iv in &layout.intervals {
+            let (from, to) = (iv.start_frame.max(a), iv.end_frame.min(b));
+            if from >= to {
+                continue;
+            }
+            let Some(tile) = iv.tiles.iter().find(|t| t.track == s.track) else {
+                continue;
+            };
+            match tiles.last_mut() {
+                Some(last) if last.to_frame == from - a && last.rect == tile.rect => {
+                    last.to_frame = to - a;
+                }
+                _ => tiles.push(TileSpan {
+                    from_frame: from - a,
+                    to_frame: to - a,
+                    rect: tile.rect,
+                }),
+            }
+        }
+        let first = s.start_frame.max(a);
+        let shift = shifts[s.track];
+        let seek = (layout.seconds(first) - shift - SEEK_MARGIN_S).max(0.0);
+        inputs.push(Input {
+            track: s.track,
+            seek,
+            at: shift + seek - layout.seconds(a),
+            from_frame: first - a,
+            tiles,
+        });
+    }
+    inputs
 }
 
 /// Logs how much of a step an earlier attempt at this job already did.
@@ -106,105 +193,96 @@ pub(crate) fn reused(work: &Workspace, what: &str, done: usize, of: usize) {
     }
 }
 
-/// Lays out every interval, in parallel; returns the parts in order.
-pub(crate) async fn intervals(
-    slots: &ToolSlots,
-    work: &Workspace,
-    plan: &Plan,
-    canvas: (u32, u32),
-    encoding: Encoding,
-) -> Result<Vec<PathBuf>, Cause> {
-    create_dir(&work.parts())?;
-    let parts: Vec<PathBuf> = (0..plan.intervals.len()).map(|i| work.part(i)).collect();
-    // Parts an earlier attempt at this job rendered are complete (committed) and kept.
-    let todo: Vec<usize> = (0..parts.len()).filter(|&i| !parts[i].exists()).collect();
-    reused(
-        work,
-        "interval parts",
-        parts.len() - todo.len(),
-        parts.len(),
-    );
-    // From the plan, not from what is left to do: the encoder's bytes depend on it.
-    let encoding = Encoding {
-        threads: slots.threads_for(parts.len()),
-        ..encoding
-    };
-    try_join_all(todo.into_iter().map(|i| {
-        let interval = &plan.intervals[i];
-        let target = &parts[i];
-        async move {
-            let output = &partial_path(target);
-            clear(output)?;
-            let pieces = pieces(work, plan, interval)?;
-            let inv = ffmpeg::render(&Render {
-                tiles: pieces
-                    .iter()
-                    .map(|(p, rect)| TileInput {
-                        piece: p,
-                        rect: *rect,
-                    })
-                    .collect(),
-                width: canvas.0,
-                height: canvas.1,
-                frames: interval.frames(),
-                encoding,
-                output,
-            });
-            let rendered = slots.run(&inv, budget(interval.seconds(), 10.0)).await;
-            ffmpeg::judge(rendered).map_err(|e| {
-                Cause::tool(Blame::System)(e).doing(format_args!(
-                    "rendering the interval at {:.2}s",
-                    interval.start_seconds()
-                ))
-            })?;
-            commit(output, target)
-        }
-    }))
-    .await?;
-    Ok(parts)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanTrack, Rect, Span};
 
-/// The pieces an interval shows, each with its tile. A missing piece is legitimate only in
-/// the held tail of a track (its decoded frames ended within the hold the plan added after
-/// its last timestamp): its tile stays black.
-fn pieces(
-    work: &Workspace,
-    plan: &Plan,
-    interval: &Interval,
-) -> Result<Vec<(PathBuf, crate::plan::Rect)>, Cause> {
-    let mut pieces = Vec::with_capacity(interval.tiles.len());
-    for t in &interval.tiles {
-        let piece = work.piece(t.track, t.piece);
-        if piece.exists() {
-            pieces.push((piece, t.rect));
-            continue;
+    fn track(i: usize, user: &str, start: f64, end: f64) -> PlanTrack {
+        PlanTrack {
+            track: i,
+            user_id: user.to_owned(),
+            span: Span { start, end },
         }
-        if !in_held_tail(plan, interval, t) {
-            return Err(Cause::System(format!(
-                "slicing left no piece {} of track {} ({}) for the interval at {:.2}s",
-                t.piece,
-                t.track,
-                piece.display(),
-                interval.start_seconds()
-            )));
-        }
-        tracing::warn!(
-            conference_id = crate::logs::field(work.conference_id()),
-            track = t.track,
-            piece = t.piece,
-            "A track's held last frame has no piece; its tile stays black for {} frames.",
-            interval.frames()
-        );
     }
-    Ok(pieces)
-}
 
-/// Whether `interval` lies within the held tail of `tile`'s track.
-fn in_held_tail(plan: &Plan, interval: &Interval, tile: &Tile) -> bool {
-    let track_end = plan
-        .cuts
-        .iter()
-        .find(|c| c.track == tile.track)
-        .map_or(0, |c| c.end_frame);
-    interval.start_frame + TAIL_TOLERANCE_FRAMES >= track_end
+    fn range(start_frame: u64, end_frame: u64) -> Range {
+        Range {
+            start_frame,
+            end_frame,
+        }
+    }
+
+    #[test]
+    fn a_range_reads_each_track_it_shows_from_shortly_before_its_first_frame() {
+        // a from 0 s, b from 10 s; 30 fps; a's file starts 0.5 s into the output.
+        let tracks = [track(0, "a", 0.5, 40.0), track(1, "b", 10.0, 40.0)];
+        let layout = plan::plan(40.0, &tracks, 640, 480, 30);
+        let places = [0.5, 9.9];
+        // The second half: both shown throughout, side by side.
+        let second = inputs(&layout, range(600, 1200), &places);
+        assert_eq!(second.len(), 2);
+        let a = &second[0];
+        assert_eq!(a.track, 0);
+        assert_eq!(a.from_frame, 0);
+        // 20 s of output is 19.5 s into a's file; reading starts 2 s earlier.
+        assert!((a.seek - 17.5).abs() < 1e-9, "{a:?}");
+        // The file's 17.5 s falls at 18 s of the output, i.e. 2 s before the range.
+        assert!((a.at - -2.0).abs() < 1e-9, "{a:?}");
+        assert_eq!(
+            a.tiles,
+            vec![TileSpan {
+                from_frame: 0,
+                to_frame: 600,
+                rect: Rect {
+                    x: 0,
+                    y: 0,
+                    w: 320,
+                    h: 480
+                }
+            }]
+        );
+        // The first half: b joins at frame 300; the seek cannot go before the file.
+        let first = inputs(&layout, range(0, 600), &places);
+        let b = &first[1];
+        assert_eq!((b.track, b.from_frame, b.seek), (1, 300, 0.0));
+        assert!((b.at - 9.9).abs() < 1e-9, "{b:?}");
+        let a = &first[0];
+        assert_eq!(a.from_frame, 15, "a shows from 0.5 s");
+        let spans: Vec<(u64, u64, u32)> =
+            a.tiles.iter().map(|t| (t.from_frame, t.to_frame, t.rect.w)).collect();
+        assert_eq!(spans, vec![(15, 300, 640), (300, 600, 320)]);
+    }
+
+    #[test]
+    fn a_range_leaves_out_the_tracks_it_does_not_show() {
+        let tracks = [track(0, "a", 0.0, 10.0), track(1, "b", 20.0, 30.0)];
+        let layout = plan::plan(30.0, &tracks, 640, 480, 30);
+        let places = [0.0, 20.0];
+        let who = |r| -> Vec<usize> {
+            inputs(&layout, r, &places)
+                .iter()
+                .map(|i| i.track)
+                .collect()
+        };
+        assert_eq!(who(range(0, 300)), vec![0]);
+        assert_eq!(who(range(300, 600)), Vec::<usize>::new());
+        assert_eq!(who(range(450, 900)), vec![1]);
+    }
+
+    #[test]
+    fn the_same_tile_over_several_intervals_is_one_span() {
+        // b comes and goes twice while a stays in the first tile of a two-tile grid... then
+        // reflows; the spans split only where a's tile changes.
+        let tracks = [
+            track(0, "a", 0.0, 30.0),
+            track(1, "b", 5.0, 10.0),
+            track(2, "c", 10.0, 20.0),
+        ];
+        let layout = plan::plan(30.0, &tracks, 640, 480, 30);
+        let a = &inputs(&layout, range(0, 900), &[0.0; 3])[0];
+        let spans: Vec<(u64, u64)> = a.tiles.iter().map(|t| (t.from_frame, t.to_frame)).collect();
+        // Alone, beside b, beside c (same tile as beside b: merged), alone again.
+        assert_eq!(spans, vec![(0, 150), (150, 600), (600, 900)]);
+    }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::pipeline::Cause;
+use crate::plan::Range;
 
 /// The work directory of one job, and where each stage writes.
 #[derive(Debug, Clone)]
@@ -34,28 +35,19 @@ impl Workspace {
         self.tracks().join(format!("track-{index:02}.{extension}"))
     }
 
-    pub(crate) fn slices(&self) -> PathBuf {
-        self.root.join("slices")
-    }
-
-    pub(crate) fn slice_dir(&self, track: usize) -> PathBuf {
-        self.slices().join(format!("track-{track:02}"))
-    }
-
-    pub(crate) fn piece(&self, track: usize, piece: usize) -> PathBuf {
-        self.slice_dir(track).join(format!("piece-{piece:04}.mkv"))
-    }
-
-    pub(crate) fn piece_pattern(&self, track: usize) -> PathBuf {
-        self.slice_dir(track).join("piece-%04d.mkv")
-    }
-
     pub(crate) fn parts(&self) -> PathBuf {
         self.root.join("parts")
     }
 
-    pub(crate) fn part(&self, index: usize) -> PathBuf {
-        self.parts().join(format!("part-{index:04}.mkv"))
+    /// A range's part, named by its frames: a resumed job reuses only ranges it would render
+    /// the same.
+    pub(crate) fn range_part(&self, range: &Range) -> PathBuf {
+        self.parts().join(format!("{}.mkv", range_name(range)))
+    }
+
+    /// The filter graph a range is rendered with.
+    pub(crate) fn range_graph(&self, range: &Range) -> PathBuf {
+        self.parts().join(format!("{}.graph", range_name(range)))
     }
 
     pub(crate) fn concat_list(&self) -> PathBuf {
@@ -69,6 +61,10 @@ impl Workspace {
     pub(crate) fn output(&self) -> PathBuf {
         self.root.join("output")
     }
+}
+
+fn range_name(range: &Range) -> String {
+    format!("range-{:08}-{:08}", range.start_frame, range.end_frame)
 }
 
 /// `dir/name.ext` → `dir/name.partial.ext`: where a tool writes until its output is known to
