@@ -1103,5 +1103,4 @@ mod tests {
             assert!(r.frames() >= 150, "{rs:?}");
         }
     }
-
 }

@@ -253,8 +253,21 @@ fn assert_busy_call_output(file: &std::path::Path) {
     );
 }
 
-/// Log line of a finished slicing step: rendering of the intervals is under way.
-const SLICED: &str = "step=\"slice\"";
+/// A range of the output rendered and committed in `sb`'s work directory: rendering is under
+/// way and part of it can be kept.
+fn a_range_is_rendered(sb: &Sandbox) -> bool {
+    let Ok(jobs) = std::fs::read_dir(sb.work_dir()) else {
+        return false;
+    };
+    jobs.flatten().any(|job| {
+        std::fs::read_dir(job.path().join("parts")).is_ok_and(|parts| {
+            parts.flatten().any(|p| {
+                let name = p.file_name().to_string_lossy().into_owned();
+                name.starts_with("range-") && name.ends_with(".mkv") && !name.contains(".partial")
+            })
+        })
+    })
+}
 
 #[test]
 fn a_daemon_killed_mid_render_is_finished_by_the_next_one() {
@@ -262,9 +275,13 @@ fn a_daemon_killed_mid_render_is_finished_by_the_next_one() {
     let g = sb.generate(&busy_call());
     let mut first = start(&sb, "first");
     broker.publish(&queues.input, &std::fs::read(&g.event).unwrap());
+    let started = std::time::Instant::now();
+    while !a_range_is_rendered(&sb) && started.elapsed() < PATIENCE {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
-        first.wait_for_log(SLICED, PATIENCE),
-        "rendering never started:\n{}",
+        a_range_is_rendered(&sb),
+        "no range was ever rendered:\n{}",
         first.log_text()
     );
     first.kill();
@@ -285,13 +302,13 @@ fn a_daemon_killed_mid_render_is_finished_by_the_next_one() {
     assert_eq!(sb.outputs(), vec![file.clone()], "exactly one output file");
     assert_busy_call_output(&file);
     let log = second.log_text();
-    // It resumed from the first one's work: converted tracks and slices were kept.
+    // It resumed from the first one's work: converted tracks and rendered ranges were kept.
     assert!(log.contains("Resuming an earlier attempt"), "{log}");
     assert!(
         log.contains("Reusing the track an earlier attempt converted"),
         "{log}"
     );
-    assert!(log.contains("sliced tracks are kept"), "{log}");
+    assert!(log.contains("rendered ranges are kept"), "{log}");
     assert_settled(&broker, &queues.input);
     assert!(
         broker.get_all(&queues.failure).is_empty(),

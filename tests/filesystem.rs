@@ -129,8 +129,8 @@ fn removing_the_work_directory_while_tracks_convert_is_the_system_s_fault() {
 }
 
 #[test]
-fn removing_the_work_directory_while_tracks_are_sliced_is_the_system_s_fault() {
-    remove_work_dir_when("slices");
+fn removing_the_work_directory_while_ranges_render_is_the_system_s_fault() {
+    remove_work_dir_when("parts");
 }
 
 /// Replaces `name` by a symlink to `target`, atomically (a rename over it).

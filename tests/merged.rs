@@ -243,7 +243,7 @@ fn audio_samples(path: &std::path::Path) -> Vec<i16> {
         .collect()
 }
 
-/// The mean colour of every frame of `path`'s video, in order (25 fps from t=0).
+/// The mean colour of every frame of `path`'s video, in order (`recording.fps`, 30 by default, from t=0).
 fn frame_colours(path: &std::path::Path) -> Vec<[u8; 3]> {
     let out = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
@@ -281,7 +281,7 @@ fn audio_and_video_stay_in_sync_within_a_frame() {
         .iter()
         .position(|c| close(*c, WHITE))
         .expect("the picture turns white");
-    let video_t = white_frame as f64 / 25.0;
+    let video_t = white_frame as f64 / 30.0;
 
     let samples = audio_samples(&out);
     let from = (5.7 * 8000.0) as usize;

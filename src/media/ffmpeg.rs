@@ -504,7 +504,9 @@ mod tests {
         };
         let g = range_graph(&r);
         assert!(
-            g.contains("overlay=x='gte(t,-0.020000)*lt(t,1.980000)*0+gte(t,1.980000)*lt(t,2.380000)*320'"),
+            g.contains(
+                "overlay=x='gte(t,-0.020000)*lt(t,1.980000)*0+gte(t,1.980000)*lt(t,2.380000)*320'"
+            ),
             "{g}"
         );
         assert!(!g.contains("split"), "one size, one copy: {g}");
@@ -513,9 +515,11 @@ mod tests {
     #[test]
     fn a_range_reads_its_graph_from_a_script_and_seeks_each_input() {
         let (a, b) = (PathBuf::from("/w/a.webm"), PathBuf::from("/w/b.webm"));
-        let args = render_range(&two_party(&a, &b), Path::new("/w/parts/range.graph"))
-            .args_lossy();
-        assert_eq!(value_after(&args, "-filter_complex_script"), "/w/parts/range.graph");
+        let args = render_range(&two_party(&a, &b), Path::new("/w/parts/range.graph")).args_lossy();
+        assert_eq!(
+            value_after(&args, "-filter_complex_script"),
+            "/w/parts/range.graph"
+        );
         assert_eq!(value_after(&args, "-frames:v"), "100");
         assert_eq!(value_after(&args, "-map"), "[out]");
         assert_eq!(value_after(&args, "-c:v"), "libvpx");

@@ -56,15 +56,7 @@ pub(crate) async fn ranges(
         let range = ranges[i];
         let files: Vec<&Path> = tracks.iter().map(|t| t.file.as_path()).collect();
         render_one(
-            slots,
-            work,
-            layout,
-            range,
-            files,
-            &shifts,
-            canvas,
-            encoding,
-            &parts[i],
+            slots, work, layout, range, files, &shifts, canvas, encoding, &parts[i],
         )
     }))
     .await?;
@@ -169,7 +161,16 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> 
         }
         let first = s.start_frame.max(a);
         let shift = shifts[s.track];
-        let seek = (layout.seconds(first) - shift - SEEK_MARGIN_S).max(0.0);
+        // Seconds into the file of its first decodable picture (its first keyframe), and of
+        // where reading should start. ffmpeg cannot seek to before a file's first keyframe
+        // (it then decodes nothing at all): such a track is read from its beginning, which
+        // holds nothing decodable before that keyframe anyway.
+        let first_picture = layout.seconds(s.start_frame) - shift;
+        let target = layout.seconds(first) - shift - SEEK_MARGIN_S;
+        let seek = match target > first_picture + 1.0 / f64::from(layout.fps) {
+            true => target,
+            false => 0.0,
+        };
         inputs.push(Input {
             track: s.track,
             seek,
@@ -249,9 +250,29 @@ mod tests {
         assert!((b.at - 9.9).abs() < 1e-9, "{b:?}");
         let a = &first[0];
         assert_eq!(a.from_frame, 15, "a shows from 0.5 s");
-        let spans: Vec<(u64, u64, u32)> =
-            a.tiles.iter().map(|t| (t.from_frame, t.to_frame, t.rect.w)).collect();
+        let spans: Vec<(u64, u64, u32)> = a
+            .tiles
+            .iter()
+            .map(|t| (t.from_frame, t.to_frame, t.rect.w))
+            .collect();
         assert_eq!(spans, vec![(15, 300, 640), (300, 600, 320)]);
+    }
+
+    #[test]
+    fn a_track_is_not_sought_to_before_its_first_keyframe() {
+        // b's file starts at 1 s, its first picture (keyframe) at 35 s; the range starts at
+        // 20 s and shows b from 35 s: reading 2 s early would seek before the keyframe.
+        let tracks = [track(0, "a", 0.0, 40.0), track(1, "b", 35.0, 40.0)];
+        let layout = plan::plan(40.0, &tracks, 640, 480, 30);
+        let b = &inputs(&layout, range(600, 1200), &[0.0, 1.0])[1];
+        assert_eq!((b.seek, b.from_frame), (0.0, 450));
+        assert!((b.at - -19.0).abs() < 1e-9, "{b:?}");
+        // Later in the call, past that keyframe, it is sought: 50 s of output is 49 s into
+        // b's file, and reading starts 2 s earlier.
+        let tracks = [track(0, "a", 0.0, 60.0), track(1, "b", 35.0, 60.0)];
+        let layout = plan::plan(60.0, &tracks, 640, 480, 30);
+        let b = &inputs(&layout, range(1500, 1800), &[0.0, 1.0])[1];
+        assert!((b.seek - 47.0).abs() < 1e-9, "{b:?}");
     }
 
     #[test]
