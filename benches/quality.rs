@@ -124,7 +124,8 @@ fn plays(path: &Path) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-/// SSIM of `output` against the recorded track, both on the output's 25 fps grid.
+/// SSIM of `output` against the recorded track, both on the output's frame grid
+/// (`recording.fps`, 30 by default).
 fn ssim(output: &Path, source: &Path) -> f64 {
     let out = Command::new("ffmpeg")
         .args(["-v", "info", "-i"])
@@ -133,7 +134,7 @@ fn ssim(output: &Path, source: &Path) -> f64 {
         .arg(source)
         .args([
             "-lavfi",
-            "[1:v]fps=25,setpts=PTS-STARTPTS[r];[0:v]setpts=PTS-STARTPTS[o];[o][r]ssim",
+            "[1:v]fps=30,setpts=PTS-STARTPTS[r];[0:v]setpts=PTS-STARTPTS[o];[o][r]ssim",
         ])
         .args(["-f", "null", "-"])
         .output()
