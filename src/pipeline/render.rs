@@ -46,75 +46,87 @@ pub(crate) async fn ranges(
         threads: slots.threads_for(ranges.len()),
         ..encoding
     };
-    // Output seconds at which each file's first timestamp falls.
-    let shifts: Vec<f64> = tracks
-        .iter()
-        .zip(anchors)
-        .map(|(t, anchor)| anchor + t.file_start)
-        .collect();
-    try_join_all(todo.into_iter().map(|i| {
-        let range = ranges[i];
-        let files: Vec<&Path> = tracks.iter().map(|t| t.file.as_path()).collect();
-        render_one(
-            slots, work, layout, range, files, &shifts, canvas, encoding, &parts[i],
-        )
-    }))
+    let renderer = Renderer {
+        slots,
+        work,
+        layout,
+        files: tracks.iter().map(|t| t.file.as_path()).collect(),
+        // Output seconds at which each file's first timestamp falls.
+        shifts: tracks
+            .iter()
+            .zip(anchors)
+            .map(|(t, anchor)| anchor + t.file_start)
+            .collect(),
+        canvas,
+        encoding,
+    };
+    try_join_all(
+        todo.into_iter()
+            .map(|i| renderer.render(ranges[i], &parts[i])),
+    )
     .await?;
     Ok(parts)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn render_one(
-    slots: &ToolSlots,
-    work: &Workspace,
-    layout: &Plan,
-    range: Range,
-    files: Vec<&Path>,
-    shifts: &[f64],
+/// What every range of one job is rendered from.
+struct Renderer<'a> {
+    slots: &'a ToolSlots,
+    work: &'a Workspace,
+    layout: &'a Plan,
+    /// Each track's file, by track index.
+    files: Vec<&'a Path>,
+    shifts: Vec<f64>,
     canvas: (u32, u32),
     encoding: Encoding,
-    target: &Path,
-) -> Result<(), Cause> {
-    let output = partial_path(target);
-    clear(&output)?;
-    let inputs = inputs(layout, range, shifts);
-    let render = RangeRender {
-        inputs: inputs
+}
+
+impl Renderer<'_> {
+    /// Renders `range` into `target`, committed whole.
+    async fn render(&self, range: Range, target: &Path) -> Result<(), Cause> {
+        let (layout, work) = (self.layout, self.work);
+        let output = partial_path(target);
+        clear(&output)?;
+        let inputs = inputs(layout, range, &self.shifts);
+        let render = RangeRender {
+            inputs: inputs
+                .iter()
+                .map(|i| RangeInput {
+                    file: self.files[i.track],
+                    seek: i.seek,
+                    at: i.at,
+                    from_frame: i.from_frame,
+                    tiles: i.tiles.clone(),
+                })
+                .collect(),
+            width: self.canvas.0,
+            height: self.canvas.1,
+            frames: range.frames(),
+            encoding: self.encoding,
+            output: &output,
+        };
+        let script = work.range_graph(&range);
+        std::fs::write(&script, ffmpeg::range_graph(&render))
+            .map_err(Cause::io("cannot write", &script))?;
+        let inv = ffmpeg::render_range(&render, &script);
+        // A range may decode its tracks from their beginning (a single keyframe).
+        let rendered = self.slots.run(&inv, budget(layout.duration(), 10.0)).await;
+        let parts = work.parts();
+        let ours: Vec<&Path> = inputs
             .iter()
-            .map(|i| RangeInput {
-                file: files[i.track],
-                seek: i.seek,
-                at: i.at,
-                from_frame: i.from_frame,
-                tiles: i.tiles.clone(),
-            })
-            .collect(),
-        width: canvas.0,
-        height: canvas.1,
-        frames: range.frames(),
-        encoding,
-        output: &output,
-    };
-    let script = work.range_graph(&range);
-    std::fs::write(&script, ffmpeg::range_graph(&render))
-        .map_err(Cause::io("cannot write", &script))?;
-    let inv = ffmpeg::render_range(&render, &script);
-    // A range may decode its tracks from their beginning (a single keyframe).
-    let rendered = slots.run(&inv, budget(layout.duration(), 10.0)).await;
-    let parts = work.parts();
-    let ours: Vec<&Path> = inputs
-        .iter()
-        .map(|i| files[i.track])
-        .chain([script.as_path(), parts.as_path()])
-        .collect();
-    ffmpeg::judge(rendered).map_err(|e| {
-        Cause::tool_on(Blame::Input, &ours)(e).doing(format_args!(
-            "rendering the output from {:.2}s to {:.2}s",
-            layout.seconds(range.start_frame),
-            layout.seconds(range.end_frame)
-        ))
-    })?;
-    commit(&output, target)
+            .map(|i| self.files[i.track])
+            .chain([script.as_path(), parts.as_path()])
+            .collect();
+        // The tracks were converted and probed already, and undecodable frames do not fail a
+        // range: a range that fails is the system's fault (and retried), not the recording's.
+        ffmpeg::judge(rendered).map_err(|e| {
+            Cause::tool_on(Blame::System, &ours)(e).doing(format_args!(
+                "rendering the output from {:.2}s to {:.2}s",
+                layout.seconds(range.start_frame),
+                layout.seconds(range.end_frame)
+            ))
+        })?;
+        commit(&output, target)
+    }
 }
 
 /// One track as a range reads it (see [`RangeInput`]).
