@@ -142,7 +142,7 @@ fn main() {
         "intervals",
         "recproc (s)",
         "s/min",
-        "ratio",
+        "vs first",
         "goal",
         "CPU (s)",
         "RSS (MB)",
@@ -156,7 +156,7 @@ fn main() {
         let f = measure(&format!("linear-cost-{seconds:.0}s"), &scenario(seconds));
         let (first_wall, first_seconds) = *first.get_or_insert((f.recproc, seconds));
         let goal = LINEAR_SLACK * seconds / first_seconds;
-        print_row("host+1", seconds, &f, first_wall, Some(goal));
+        print_row("1-2 tiles", seconds, &f, first_wall, Some(goal));
     }
     let seconds = 60.0 * scale;
     let f = measure(

@@ -27,7 +27,9 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Prints the ffmpeg version, the cores and the load average at start.
+/// Prints the ffmpeg version, the cores, the load average at start, and which recproc
+/// binary is measured (a target directory shared with another worktree may hold that one's
+/// build: its time tells which).
 pub fn print_environment() {
     let version = Command::new("ffmpeg")
         .arg("-version")
@@ -45,6 +47,17 @@ pub fn print_environment() {
         cores(),
         load.join(" ")
     );
+    let binary = env!("CARGO_BIN_EXE_recproc");
+    let built = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .map(time::OffsetDateTime::from)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("recproc binary: {binary}, built {built}");
 }
 
 /// Cargo's target directory: `$CARGO_TARGET_DIR`, or the one the recproc binary is in.
