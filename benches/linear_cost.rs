@@ -165,4 +165,5 @@ fn main() {
     );
     let (first_wall, _) = first.expect("the calls ran");
     print_row("9 tiles", seconds, &f, first_wall, None);
+    println!("load average at end: {}", support::load_average());
 }

@@ -470,4 +470,5 @@ fn main() {
         verdict(to_floor, "<= 1.3", to_floor <= 1.3),
         verdict(to_plain, ">= 2.2", to_plain >= 2.2)
     );
+    println!("load average at end: {}", support::load_average());
 }

@@ -60,6 +60,15 @@ pub fn print_environment() {
     println!("recproc binary: {binary}, built {built}");
 }
 
+/// The 1, 5 and 15 minute load averages: other work on the machine slows every figure.
+pub fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Cargo's target directory: `$CARGO_TARGET_DIR`, or the one the recproc binary is in.
 fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
