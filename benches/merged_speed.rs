@@ -376,29 +376,102 @@ fn recproc_row(label: &str, run: &Processed, duration: f64) {
     );
 }
 
+/// Everything one run measured.
+struct Report {
+    scenario: Scenario,
+    cores: usize,
+    pic: Picture,
+    ours: Processed,
+    pinned: Processed,
+    /// Length of recproc's recording in seconds.
+    delivered: f64,
+    floor: Floor,
+    plain: Plain,
+}
+
+impl Report {
+    fn floor_wall(&self) -> f64 {
+        self.floor.cpu() / self.cores as f64
+    }
+
+    fn print_table(&self) {
+        let (d, cores) = (self.scenario.duration, self.cores);
+        println!(
+            "call: {d:.0} s, {} cameras 640x480 30 fps VP8; output {}x{} at {} fps",
+            self.scenario.participants.len(),
+            self.pic.width,
+            self.pic.height,
+            self.pic.rate
+        );
+        println!(
+            "{:<48} {:>9} {:>11} {:>9} {:>14} {:>14}",
+            "", "wall (s)", "x realtime", "CPU (s)", "peak RSS (MB)", "peak work (MB)"
+        );
+        recproc_row(&format!("recproc, defaults ({cores} cores)"), &self.ours, d);
+        recproc_row("recproc, taskset -c 0 (1 core)", &self.pinned, d);
+        let floor_label = format!("floor: decode inputs + encode output / {cores}");
+        row(
+            &floor_label,
+            self.floor_wall(),
+            d,
+            self.floor.cpu(),
+            None,
+            None,
+        );
+        let plain = self.plain.total();
+        let plain_label = "plain: pp-rec, ffmpeg per interval, concat, mux";
+        row(plain_label, plain.wall, d, plain.cpu, None, None);
+    }
+
+    fn print_details(&self) {
+        let (floor, plain) = (&self.floor, &self.plain);
+        println!(
+            "speed-up {} cores vs 1: {:.2}x",
+            self.cores,
+            self.pinned.timed.wall / self.ours.timed.wall
+        );
+        println!(
+            "floor: decoding {} tracks {:.2} CPU s + encoding the output {:.2} CPU s",
+            floor.tracks, floor.decode, floor.encode
+        );
+        println!(
+            "plain: janus-pp-rec {:.2} s, {} intervals {:.2} s, concat {:.2} s, mux {:.2} s; \
+             its recording {:.2} s long, recproc's {:.2} s",
+            plain.convert.wall,
+            plain.intervals,
+            plain.render.wall,
+            plain.concat.wall,
+            plain.mux.wall,
+            plain.seconds,
+            self.delivered
+        );
+    }
+
+    fn print_verdicts(&self) {
+        let wall = self.ours.timed.wall;
+        let realtime = self.scenario.duration / wall;
+        let to_floor = wall / self.floor_wall();
+        let to_plain = self.plain.total().wall / wall;
+        println!(
+            "verdicts: x realtime {}; recproc / floor {}; plain / recproc {}",
+            verdict(realtime, ">= 10", realtime >= 10.0),
+            verdict(to_floor, "<= 1.3", to_floor <= 1.3),
+            verdict(to_plain, ">= 2.2", to_plain >= 2.2)
+        );
+    }
+}
+
 fn verdict(ratio: f64, goal: &str, met: bool) -> String {
     format!("{ratio:.2} ({goal}: {})", if met { "yes" } else { "NO" })
 }
 
-fn main() {
-    let quick = support::quick();
-    let s = scenario(if quick { 0.2 } else { 1.0 });
-    support::print_environment();
-    let dir = support::fixture(
-        if quick {
-            "merged-speed-quick"
-        } else {
-            "merged-speed"
-        },
-        &s,
-    );
-    let cores = support::cores();
-
-    let run = RunDir::new(&dir, KEEP_WORK);
-    let ours = support::run_recproc(&run, &dir, &[]);
+/// Runs everything on the fixture in `dir`, one measurement after another.
+fn measure_all(dir: &Path, scenario: Scenario) -> Report {
+    let run = RunDir::new(dir, KEEP_WORK);
+    let ours = support::run_recproc(&run, dir, &[]);
     let pinned = {
-        let one = RunDir::new(&dir, KEEP_WORK);
-        support::run_recproc(&one, &dir, &["taskset", "-c", "0"])
+        let one = RunDir::new(dir, KEEP_WORK);
+        support::run_recproc(&one, dir, &["taskset", "-c", "0"])
     };
     let delivered = PathBuf::from(
         ours.event["filename"]
@@ -407,68 +480,33 @@ fn main() {
     );
     let pic = probe(&delivered);
     let encoder = recproc::media::video_encoder_args(&run.config);
-    let floor = floor(&run.job_dir(&s), &delivered, &pic, &encoder);
-    let plain = plain(&dir, &s, &pic, &encoder);
+    let floor = floor(&run.job_dir(&scenario), &delivered, &pic, &encoder);
+    let plain = plain(dir, &scenario, &pic, &encoder);
+    Report {
+        cores: support::cores(),
+        delivered: duration(&delivered),
+        scenario,
+        pic,
+        ours,
+        pinned,
+        floor,
+        plain,
+    }
+}
 
-    let d = s.duration;
-    println!(
-        "call: {d:.0} s, {} cameras 640x480 30 fps VP8; output {}x{} at {} fps",
-        s.participants.len(),
-        pic.width,
-        pic.height,
-        pic.rate
-    );
-    println!(
-        "{:<48} {:>9} {:>11} {:>9} {:>14} {:>14}",
-        "", "wall (s)", "x realtime", "CPU (s)", "peak RSS (MB)", "peak work (MB)"
-    );
-    recproc_row(&format!("recproc, defaults ({cores} cores)"), &ours, d);
-    recproc_row("recproc, taskset -c 0 (1 core)", &pinned, d);
-    let floor_wall = floor.cpu() / cores as f64;
-    row(
-        &format!("floor: decode inputs + encode output / {cores}"),
-        floor_wall,
-        d,
-        floor.cpu(),
-        None,
-        None,
-    );
-    let total = plain.total();
-    row(
-        "plain: pp-rec, ffmpeg per interval, concat, mux",
-        total.wall,
-        d,
-        total.cpu,
-        None,
-        None,
-    );
-    println!(
-        "speed-up {cores} cores vs 1: {:.2}x",
-        pinned.timed.wall / ours.timed.wall
-    );
-    println!(
-        "floor: decoding {} tracks {:.2} CPU s + encoding the output {:.2} CPU s",
-        floor.tracks, floor.decode, floor.encode
-    );
-    println!(
-        "plain: janus-pp-rec {:.2} s, {} intervals {:.2} s, concat {:.2} s, mux {:.2} s; \
-         its recording {:.2} s long, recproc's {:.2} s",
-        plain.convert.wall,
-        plain.intervals,
-        plain.render.wall,
-        plain.concat.wall,
-        plain.mux.wall,
-        plain.seconds,
-        duration(&delivered)
-    );
-    let realtime = d / ours.timed.wall;
-    let to_floor = ours.timed.wall / floor_wall;
-    let to_plain = total.wall / ours.timed.wall;
-    println!(
-        "verdicts: x realtime {}; recproc / floor {}; plain / recproc {}",
-        verdict(realtime, ">= 10", realtime >= 10.0),
-        verdict(to_floor, "<= 1.3", to_floor <= 1.3),
-        verdict(to_plain, ">= 2.2", to_plain >= 2.2)
-    );
+fn main() {
+    let quick = support::quick();
+    let scenario = scenario(if quick { 0.2 } else { 1.0 });
+    support::print_environment();
+    let name = if quick {
+        "merged-speed-quick"
+    } else {
+        "merged-speed"
+    };
+    let dir = support::fixture(name, &scenario);
+    let report = measure_all(&dir, scenario);
+    report.print_table();
+    report.print_details();
+    report.print_verdicts();
     println!("load average at end: {}", support::load_average());
 }
