@@ -36,8 +36,6 @@ pub fn print_environment() {
         .output()
         .expect("run ffmpeg -version");
     let text = String::from_utf8_lossy(&version.stdout);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
         "{}",
         text.lines().next().unwrap_or("ffmpeg: no version line")
@@ -45,8 +43,11 @@ pub fn print_environment() {
     println!(
         "available_parallelism: {} cores; load average at start: {}",
         cores(),
-        load.join(" ")
+        load_average()
     );
+    if busy() {
+        println!("WARNING: the load exceeds the cores: other work skews every figure below");
+    }
     let binary = env!("CARGO_BIN_EXE_recproc");
     let built = std::fs::metadata(binary)
         .and_then(|m| m.modified())
@@ -67,6 +68,16 @@ pub fn load_average() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether the 1-minute load average exceeds the cores.
+fn busy() -> bool {
+    let load: f64 = load_average()
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    load > cores() as f64
 }
 
 /// Cargo's target directory: `$CARGO_TARGET_DIR`, or the one the recproc binary is in.
