@@ -1,0 +1,512 @@
+//! How fast recproc renders a busy merged recording (issue 11), beside what it must at
+//! least cost on this machine and what the plain design costs, all measured in one run.
+//!
+//! The call: 120 s, four busy 640×480 30 fps VP8 cameras (a moving test pattern) joining at
+//! 0/15/30/45 s, the third leaving at 100 s, a keyframe every 10 s, and the mixed WAV.
+//! - recproc (`recproc process`, work files kept for the floor): wall, × realtime, CPU of
+//!   recproc and its tools, their peak RSS together, the peak size of the work directory;
+//!   then pinned to one core (`taskset -c 0`), for the speed-up of all cores;
+//! - the floor: decoding every converted track once plus encoding the delivered picture
+//!   once with recproc's own encoder options (CPU seconds), divided by the cores;
+//! - the plain design: janus-pp-rec, one ffmpeg per interval input-seeking into every
+//!   visible track (encoder threads = cores), concat (stream copy), mux with the WAV.
+//!
+//! It prints a table and one line of verdicts (goals: ≥ 10× realtime, ≤ 1.3× the floor,
+//! ≥ 2.2× faster than plain). It never fails on speed.
+//!
+//! Run: `cargo bench --bench merged_speed`; `BENCH_QUICK=1` scales every time of
+//! the call by 0.2 (24 s).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use recproc_fixture::{Participant, Scenario};
+use support::measure::{self, Timed};
+use support::{Processed, RunDir, MB};
+
+/// recproc's defaults, with the work directory kept: the floor decodes its tracks.
+const KEEP_WORK: &str = "[recording]\nclean_temporary_files = false\n";
+
+fn camera(user: &str, join: f64, leave: f64, keyframe_interval: f64) -> Participant {
+    let mut p = Participant::new(user, "gray", join, leave);
+    p.texture = true;
+    p.width = 640;
+    p.height = 480;
+    p.fps = 30;
+    p.keyframe_interval = keyframe_interval;
+    p
+}
+
+/// The four-party call, every time multiplied by `scale`.
+fn scenario(scale: f64) -> Scenario {
+    let participants = (0..4)
+        .map(|i| {
+            let join = 15.0 * f64::from(i) * scale;
+            let leave = if i == 2 { 100.0 } else { 120.0 } * scale;
+            camera(&format!("cam{i}"), join, leave, 10.0 * scale)
+        })
+        .collect();
+    Scenario {
+        conference_id: "merged-speed".into(),
+        duration: 120.0 * scale,
+        participants,
+        ..Scenario::default()
+    }
+}
+
+/// Size and frame rate of a video's first stream, as ffprobe gives them.
+struct Picture {
+    width: u32,
+    height: u32,
+    /// `r_frame_rate`, e.g. `30/1`.
+    rate: String,
+    fps: f64,
+}
+
+fn probe(video: &Path) -> Picture {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["stream=width,height,r_frame_rate", "-of", "csv=p=0"])
+        .arg(video)
+        .output()
+        .expect("run ffprobe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.trim().split(',').collect();
+    let [width, height, rate] = fields[..] else {
+        panic!("ffprobe {}: {text:?}", video.display())
+    };
+    let fps = match rate.split_once('/') {
+        Some((n, d)) => n.parse::<f64>().expect("rate") / d.parse::<f64>().expect("rate"),
+        None => rate.parse().expect("rate"),
+    };
+    Picture {
+        width: width.parse().expect("width"),
+        height: height.parse().expect("height"),
+        rate: rate.to_owned(),
+        fps,
+    }
+}
+
+/// Length of a media file in seconds (the container's duration).
+fn duration(path: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe {}: {text:?}", path.display()))
+}
+
+/// ffmpeg quiet but for errors, never reading stdin, overwriting its output.
+fn ffmpeg() -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-nostdin", "-v", "error", "-y"]);
+    c
+}
+
+/// The container ffmpeg writes for `encoder`'s codec: WebM for VP8/VP9, MP4 for H.264.
+fn container(encoder: &[String]) -> &'static str {
+    if encoder.iter().any(|a| a.starts_with("libvpx")) {
+        "webm"
+    } else {
+        "mp4"
+    }
+}
+
+/// `encoder` with its `-threads` value replaced by `threads`.
+fn with_threads(encoder: &[String], threads: usize) -> Vec<String> {
+    let mut args = encoder.to_vec();
+    let at = args.iter().position(|a| a == "-threads").expect("-threads");
+    args[at + 1] = threads.to_string();
+    args
+}
+
+/// Wall and CPU seconds, added up over steps.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cost {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Cost {
+    fn add(&mut self, t: &Timed) {
+        self.wall += t.wall;
+        self.cpu += t.cpu;
+    }
+}
+
+/// CPU seconds of the least work any renderer must do.
+struct Floor {
+    tracks: usize,
+    decode: f64,
+    encode: f64,
+}
+
+impl Floor {
+    fn cpu(&self) -> f64 {
+        self.decode + self.encode
+    }
+}
+
+/// The converted tracks recproc left in its work directory `job`.
+fn converted_tracks(job: &Path) -> Vec<PathBuf> {
+    let mut tracks: Vec<PathBuf> = std::fs::read_dir(job.join("tracks"))
+        .expect("the kept work directory has tracks/")
+        .map(|e| e.expect("read tracks/").path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("track-")
+                && !name.contains(".partial")
+                && (name.ends_with(".webm") || name.ends_with(".mp4"))
+        })
+        .collect();
+    tracks.sort();
+    tracks
+}
+
+/// Decodes every converted track once, then encodes the delivered picture once (from raw
+/// frames decoded beforehand, untimed) with `encoder`.
+fn floor(job: &Path, delivered: &Path, pic: &Picture, encoder: &[String]) -> Floor {
+    let tracks = converted_tracks(job);
+    let decode = tracks
+        .iter()
+        .map(|t| {
+            let mut c = ffmpeg();
+            c.args(["-threads", "1", "-i"])
+                .arg(t)
+                .args(["-f", "null", "-"]);
+            measure::run(&mut c, "ffmpeg decode").cpu
+        })
+        .sum();
+    let scratch = support::scratch_dir();
+    let raw = scratch.path().join("picture.yuv");
+    let mut c = ffmpeg();
+    c.arg("-i")
+        .arg(delivered)
+        .args(["-map", "0:v:0", "-f", "rawvideo"]);
+    c.args(["-pix_fmt", "yuv420p"]).arg(&raw);
+    measure::run(&mut c, "ffmpeg decode to raw");
+    let mut c = ffmpeg();
+    c.args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s"])
+        .arg(format!("{}x{}", pic.width, pic.height))
+        .args(["-r", &pic.rate, "-i"])
+        .arg(&raw)
+        .args(encoder)
+        .args(["-f", container(encoder)])
+        .arg(scratch.path().join("encoded"));
+    let encode = measure::run(&mut c, "ffmpeg encode").cpu;
+    Floor {
+        tracks: tracks.len(),
+        decode,
+        encode,
+    }
+}
+
+/// Tile `k` of `n` on a `w`×`h` canvas, as SPEC lays out the grid: `(x, y, tw, th)`.
+fn tile(k: u32, n: u32, w: u32, h: u32) -> (u32, u32, u32, u32) {
+    let cols = (1..).find(|c| c * c >= n).expect("some c");
+    let rows = n.div_ceil(cols);
+    let (tw, th) = (2 * (w / cols / 2), 2 * (h / rows / 2));
+    let (row, col) = (k / cols, k % cols);
+    let in_row = cols.min(n - row * cols);
+    let x0 = (w - in_row * tw) / 2;
+    let y0 = (h - rows * th) / 2;
+    (x0 + col * tw, y0 + row * th, tw, th)
+}
+
+/// The lavfi graph of one interval: `n` inputs scaled to fit their tiles (aspect kept,
+/// centred) over a black canvas; the result is labelled `[b<n>]`.
+fn layout_graph(n: u32, pic: &Picture) -> String {
+    let mut g = format!(
+        "color=c=black:s={}x{}:r={}[b0]",
+        pic.width, pic.height, pic.rate
+    );
+    for k in 0..n {
+        let (x, y, tw, th) = tile(k, n, pic.width, pic.height);
+        g.push_str(&format!(
+            ";[{k}:v]setpts=PTS-STARTPTS,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
+             pad={tw}:{th}:(ow-iw)/2:(oh-ih)/2,setsar=1[v{k}];[b{k}][v{k}]overlay={x}:{y}[b{}]",
+            k + 1
+        ));
+    }
+    g
+}
+
+/// The plain design's cost, stage by stage.
+#[derive(Default)]
+struct Plain {
+    convert: Cost,
+    render: Cost,
+    intervals: usize,
+    concat: Cost,
+    mux: Cost,
+    /// Length of its recording, to compare with recproc's.
+    seconds: f64,
+}
+
+impl Plain {
+    fn total(&self) -> Cost {
+        let all = [self.convert, self.render, self.concat, self.mux];
+        Cost {
+            wall: all.iter().map(|c| c.wall).sum(),
+            cpu: all.iter().map(|c| c.cpu).sum(),
+        }
+    }
+}
+
+/// Runs the plain design on the fixture in `dir`, one step after another.
+fn plain(dir: &Path, s: &Scenario, pic: &Picture, encoder: &[String]) -> Plain {
+    let scratch = support::scratch_dir();
+    let work = scratch.path();
+    let mut cost = Plain::default();
+    let tracks = convert_all(dir, s, work, &mut cost.convert);
+    let mut order: Vec<usize> = (0..s.participants.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (p, q) = (&s.participants[a], &s.participants[b]);
+        p.join.total_cmp(&q.join).then_with(|| p.user.cmp(&q.user))
+    });
+    let encoder = with_threads(encoder, support::cores());
+    let mut list = String::new();
+    for (i, w) in support::boundaries(s).windows(2).enumerate() {
+        let visible: Vec<(&Path, f64)> = order
+            .iter()
+            .map(|&k| (&s.participants[k], tracks[k].as_path()))
+            .filter(|(p, _)| p.join <= w[0] && s.leave_of(p) >= w[1])
+            .map(|(p, t)| (t, w[0] - p.join))
+            .collect();
+        let frames = (w[1] * pic.fps).round() - (w[0] * pic.fps).round();
+        let part = work.join(format!("part-{i:04}.mkv"));
+        let t = render_interval(&visible, frames as u64, pic, &encoder, &part);
+        cost.render.add(&t);
+        cost.intervals += 1;
+        list.push_str(&format!("file '{}'\n", part.display()));
+    }
+    let list_file = work.join("list.txt");
+    std::fs::write(&list_file, list).expect("write the concat list");
+    let video = work.join("video.mkv");
+    let mut c = ffmpeg();
+    c.args(["-f", "concat", "-safe", "0", "-i"])
+        .arg(&list_file)
+        .args(["-c", "copy"])
+        .arg(&video);
+    cost.concat.add(&measure::run(&mut c, "ffmpeg concat"));
+    let wav = dir.join("audio").join(format!("{}.wav", s.conference_id));
+    let mut c = ffmpeg();
+    c.arg("-i").arg(&video).arg("-i").arg(&wav);
+    c.args(["-map", "0:v", "-map", "1:a", "-c:v", "copy"]);
+    let recording = work.join("recording");
+    c.args(["-c:a", "libopus", "-b:a", "32k", "-f", container(&encoder)])
+        .arg(&recording);
+    cost.mux.add(&measure::run(&mut c, "ffmpeg mux"));
+    cost.seconds = duration(&recording);
+    cost
+}
+
+/// janus-pp-rec on every participant's `.mjr`, one after another; the converted files in
+/// participant order.
+fn convert_all(dir: &Path, s: &Scenario, work: &Path, cost: &mut Cost) -> Vec<PathBuf> {
+    s.participants
+        .iter()
+        .enumerate()
+        .map(|(n, p)| {
+            let mjr = dir
+                .join("video")
+                .join(format!("{}-{}-{n}.mjr", s.conference_id, p.user));
+            let out = work.join(format!("track-{n:02}.webm"));
+            let mut c = Command::new("janus-pp-rec");
+            c.arg(&mjr).arg(&out).stderr(Stdio::null());
+            cost.add(&measure::run(&mut c, "janus-pp-rec"));
+            out
+        })
+        .collect()
+}
+
+/// One interval: each visible track input-seeked to `offset`, laid out, `frames` encoded.
+fn render_interval(
+    visible: &[(&Path, f64)],
+    frames: u64,
+    pic: &Picture,
+    encoder: &[String],
+    part: &Path,
+) -> Timed {
+    let mut c = ffmpeg();
+    for (track, offset) in visible {
+        c.args(["-ss", &format!("{offset:.3}"), "-i"]).arg(track);
+    }
+    let n = u32::try_from(visible.len()).expect("a few tiles");
+    c.args(["-filter_complex", &layout_graph(n, pic)])
+        .args(["-map", &format!("[b{n}]"), "-frames:v", &frames.to_string()])
+        .args(encoder)
+        .args(["-f", "matroska"])
+        .arg(part);
+    measure::run(&mut c, "ffmpeg interval")
+}
+
+/// Prints one row of the table; `None` prints a dash.
+fn row(label: &str, wall: f64, duration: f64, cpu: f64, rss: Option<f64>, disk: Option<f64>) {
+    let mb = |v: Option<f64>| v.map_or("-".to_owned(), |b| format!("{:.1}", b / MB));
+    println!(
+        "{label:<48} {wall:>9.2} {:>11.1} {cpu:>9.2} {:>14} {:>14}",
+        duration / wall,
+        mb(rss),
+        mb(disk)
+    );
+}
+
+fn recproc_row(label: &str, run: &Processed, duration: f64) {
+    row(
+        label,
+        run.timed.wall,
+        duration,
+        run.timed.cpu,
+        Some(run.peaks.rss as f64),
+        Some(run.peaks.disk as f64),
+    );
+}
+
+/// Everything one run measured.
+struct Report {
+    scenario: Scenario,
+    cores: usize,
+    pic: Picture,
+    ours: Processed,
+    pinned: Processed,
+    /// Length of recproc's recording in seconds.
+    delivered: f64,
+    floor: Floor,
+    plain: Plain,
+}
+
+impl Report {
+    fn floor_wall(&self) -> f64 {
+        self.floor.cpu() / self.cores as f64
+    }
+
+    fn print_table(&self) {
+        let (d, cores) = (self.scenario.duration, self.cores);
+        println!(
+            "call: {d:.0} s, {} cameras 640x480 30 fps VP8; output {}x{} at {} fps",
+            self.scenario.participants.len(),
+            self.pic.width,
+            self.pic.height,
+            self.pic.rate
+        );
+        println!(
+            "{:<48} {:>9} {:>11} {:>9} {:>14} {:>14}",
+            "", "wall (s)", "x realtime", "CPU (s)", "peak RSS (MB)", "peak work (MB)"
+        );
+        recproc_row(&format!("recproc, defaults ({cores} cores)"), &self.ours, d);
+        recproc_row("recproc, taskset -c 0 (1 core)", &self.pinned, d);
+        let floor_label = format!("floor: decode inputs + encode output / {cores}");
+        row(
+            &floor_label,
+            self.floor_wall(),
+            d,
+            self.floor.cpu(),
+            None,
+            None,
+        );
+        let plain = self.plain.total();
+        let plain_label = "plain: pp-rec, ffmpeg per interval, concat, mux";
+        row(plain_label, plain.wall, d, plain.cpu, None, None);
+    }
+
+    fn print_details(&self) {
+        let (floor, plain) = (&self.floor, &self.plain);
+        println!(
+            "speed-up {} cores vs 1: {:.2}x",
+            self.cores,
+            self.pinned.timed.wall / self.ours.timed.wall
+        );
+        println!(
+            "floor: decoding {} tracks {:.2} CPU s + encoding the output {:.2} CPU s",
+            floor.tracks, floor.decode, floor.encode
+        );
+        println!(
+            "plain: janus-pp-rec {:.2} s, {} intervals {:.2} s, concat {:.2} s, mux {:.2} s; \
+             its recording {:.2} s long, recproc's {:.2} s",
+            plain.convert.wall,
+            plain.intervals,
+            plain.render.wall,
+            plain.concat.wall,
+            plain.mux.wall,
+            plain.seconds,
+            self.delivered
+        );
+    }
+
+    fn print_verdicts(&self) {
+        let wall = self.ours.timed.wall;
+        let realtime = self.scenario.duration / wall;
+        let to_floor = wall / self.floor_wall();
+        let to_plain = self.plain.total().wall / wall;
+        println!(
+            "verdicts: x realtime {}; recproc / floor {}; plain / recproc {}",
+            verdict(realtime, ">= 10", realtime >= 10.0),
+            verdict(to_floor, "<= 1.3", to_floor <= 1.3),
+            verdict(to_plain, ">= 2.2", to_plain >= 2.2)
+        );
+    }
+}
+
+fn verdict(ratio: f64, goal: &str, met: bool) -> String {
+    format!("{ratio:.2} ({goal}: {})", if met { "yes" } else { "NO" })
+}
+
+/// Runs everything on the fixture in `dir`, one measurement after another.
+fn measure_all(dir: &Path, scenario: Scenario) -> Report {
+    let run = RunDir::new(dir, KEEP_WORK);
+    let ours = support::run_recproc(&run, dir, &[]);
+    let pinned = {
+        let one = RunDir::new(dir, KEEP_WORK);
+        support::run_recproc(&one, dir, &["taskset", "-c", "0"])
+    };
+    let delivered = PathBuf::from(
+        ours.event["filename"]
+            .as_str()
+            .expect("a merged recording's filename"),
+    );
+    let pic = probe(&delivered);
+    let encoder = recproc::media::video_encoder_args(&run.config);
+    let floor = floor(&run.job_dir(&scenario), &delivered, &pic, &encoder);
+    let plain = plain(dir, &scenario, &pic, &encoder);
+    Report {
+        cores: support::cores(),
+        delivered: duration(&delivered),
+        scenario,
+        pic,
+        ours,
+        pinned,
+        floor,
+        plain,
+    }
+}
+
+fn main() {
+    let quick = support::quick();
+    let scenario = scenario(if quick { 0.2 } else { 1.0 });
+    support::print_environment();
+    let name = if quick {
+        "merged-speed-quick"
+    } else {
+        "merged-speed"
+    };
+    let dir = support::fixture(name, &scenario);
+    let report = measure_all(&dir, scenario);
+    report.print_table();
+    report.print_details();
+    report.print_verdicts();
+    println!("load average at end: {}", support::load_average());
+}
