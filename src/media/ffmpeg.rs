@@ -115,8 +115,16 @@ impl Encoding {
         };
         a.extend(["-g".into(), gop, "-pix_fmt".into(), "yuv420p".into()]);
         // The thread count changes the bytes of every encoder here (each is deterministic
-        // for a given count): callers derive it from the plan, never from the load.
-        a.extend(["-threads".into(), self.threads.max(1).to_string()]);
+        // for a given count): callers derive it from the plan, never from the load. VP8
+        // always gets one: a second thread did not shorten a 120 s render on an idle machine
+        // (14.2 s against 14.3 s) and cost 55 % more CPU, and on a busy one libvpx spin-waits
+        // between rows (`cargo bench --bench merged_speed`, README). Ranges give VP8 its
+        // parallelism.
+        let threads = match self.codec {
+            OutputCodec::Vp8 => 1,
+            OutputCodec::Vp9 | OutputCodec::H264 => self.threads.max(1),
+        };
+        a.extend(["-threads".into(), threads.to_string()]);
         a.extend(BITEXACT_VIDEO.map(String::from));
         a
     }
@@ -659,6 +667,21 @@ mod tests {
             // No tags from the WAV, someone else's file.
             assert_eq!(value_after(&mux, "-map_metadata"), "-1", "{codec:?}");
         }
+    }
+
+    #[test]
+    fn vp8_encodes_on_one_thread_whatever_the_cores() {
+        let threads = |codec| {
+            let args = Encoding {
+                threads: 8,
+                ..enc(codec)
+            }
+            .video_args();
+            value_after(&args, "-threads").to_owned()
+        };
+        assert_eq!(threads(OutputCodec::Vp8), "1");
+        assert_eq!(threads(OutputCodec::Vp9), "8");
+        assert_eq!(threads(OutputCodec::H264), "8");
     }
 
     #[test]
