@@ -158,6 +158,8 @@ pub(crate) struct RangeInput<'a> {
     pub at: f64,
     /// The range's first frame that shows the track.
     pub from_frame: u64,
+    /// The track's picture size (its first frame's).
+    pub size: (u32, u32),
     /// Where the track is shown, in the range's frames.
     pub tiles: Vec<TileSpan>,
 }
@@ -192,24 +194,36 @@ fn frames_expr(from: u64, to: u64, fps: u32) -> String {
 
 /// Either `value` when every window has it, or the sum over the windows of "in the window
 /// times its value" (the windows never overlap).
-fn piecewise(windows: &[(TileSpan, u32)], fps: u32) -> String {
-    let first = windows[0].1;
-    if windows.iter().all(|(_, v)| *v == first) {
-        return first.to_string();
+fn piecewise(windows: &[(TileSpan, String)], fps: u32) -> String {
+    let first = &windows[0].1;
+    if windows.iter().all(|(_, v)| v == first) {
+        return first.clone();
     }
     let terms: Vec<String> = windows
         .iter()
-        .map(|(w, v)| format!("{}*{v}", frames_expr(w.from_frame, w.to_frame, fps)))
+        .map(|(w, v)| format!("{}*({v})", frames_expr(w.from_frame, w.to_frame, fps)))
         .collect();
     terms.join("+")
 }
 
-/// The tiles of one input grouped by tile size: each size is one scaled copy of the track,
-/// overlaid wherever a tile of that size shows it.
-fn by_size(tiles: &[TileSpan]) -> Vec<((u32, u32), Vec<TileSpan>)> {
+/// The largest even size with `size`'s aspect that fits inside `tile` (scaling up or down);
+/// the tile itself when the size is unknown (0).
+pub(crate) fn fit(size: (u32, u32), tile: (u32, u32)) -> (u32, u32) {
+    if size.0 == 0 || size.1 == 0 {
+        return tile;
+    }
+    let (w, h) = (f64::from(size.0), f64::from(size.1));
+    let scale = (f64::from(tile.0) / w).min(f64::from(tile.1) / h);
+    let even = |v: f64| (((v + 1e-6) / 2.0).floor() as u32 * 2).max(2);
+    (even(w * scale).min(tile.0), even(h * scale).min(tile.1))
+}
+
+/// The tiles of one input grouped by the size its picture takes in them: each size is one
+/// scaled copy of the track, overlaid wherever a tile shows it at that size.
+fn by_size(input: &RangeInput<'_>) -> Vec<((u32, u32), Vec<TileSpan>)> {
     let mut sizes: Vec<((u32, u32), Vec<TileSpan>)> = Vec::new();
-    for t in tiles {
-        let key = (t.rect.w, t.rect.h);
+    for t in &input.tiles {
+        let key = fit(input.size, (t.rect.w, t.rect.h));
         match sizes.iter_mut().find(|(k, _)| *k == key) {
             Some((_, spans)) => spans.push(*t),
             None => sizes.push((key, vec![*t])),
@@ -219,9 +233,10 @@ fn by_size(tiles: &[TileSpan]) -> Vec<((u32, u32), Vec<TileSpan>)> {
 }
 
 /// The filter graph of [`RangeRender`], ending in `[out]`. Every input is decoded once:
-/// placed on the frame grid, split into one copy per tile size it takes in this range, each
-/// scaled to fit and padded to its tile, and overlaid on the canvas while a tile of that size
-/// shows it. A track that ends early holds its last frame.
+/// placed on the frame grid, split into one copy per size its picture takes in this range,
+/// each scaled to that size (aspect kept: a picture whose shape changes mid-call is fitted,
+/// never stretched) and overlaid, centred in its tile, while a tile shows it at that size. A
+/// track that ends early holds its last frame.
 pub(crate) fn range_graph(r: &RangeRender<'_>) -> String {
     let fps = r.encoding.fps.max(1);
     let mut g = String::new();
@@ -235,7 +250,7 @@ pub(crate) fn range_graph(r: &RangeRender<'_>) -> String {
     );
     let mut base = 0;
     for (i, input) in r.inputs.iter().enumerate() {
-        let sizes = by_size(&input.tiles);
+        let sizes = by_size(input);
         let _ = write!(
             g,
             ";[{i}:v]setpts=PTS+{at}/TB,fps=fps={fps}:start_time={start}:round=near",
@@ -252,13 +267,20 @@ pub(crate) fn range_graph(r: &RangeRender<'_>) -> String {
             }
         }
         for (k, ((w, h), spans)) in sizes.iter().enumerate() {
+            // `area` averages when shrinking: as sharp as bicubic at a third of its cost.
             let _ = write!(
                 g,
-                ";[in{i}s{k}]scale=w={w}:h={h}:force_original_aspect_ratio=decrease:force_divisible_by=2,\
-                 pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1[tile{i}s{k}]"
+                ";[in{i}s{k}]scale=w={w}:h={h}:force_original_aspect_ratio=decrease:force_divisible_by=2\
+                 :flags=area,setsar=1[tile{i}s{k}]"
             );
-            let xs: Vec<(TileSpan, u32)> = spans.iter().map(|t| (*t, t.rect.x)).collect();
-            let ys: Vec<(TileSpan, u32)> = spans.iter().map(|t| (*t, t.rect.y)).collect();
+            let xs: Vec<(TileSpan, String)> = spans
+                .iter()
+                .map(|t| (*t, format!("{}+({}-w)/2", t.rect.x, t.rect.w)))
+                .collect();
+            let ys: Vec<(TileSpan, String)> = spans
+                .iter()
+                .map(|t| (*t, format!("{}+({}-h)/2", t.rect.y, t.rect.h)))
+                .collect();
             let shown: Vec<String> = spans
                 .iter()
                 .map(|t| frames_expr(t.from_frame, t.to_frame, fps))
@@ -432,6 +454,7 @@ mod tests {
                     seek: 58.0,
                     at: -2.0,
                     from_frame: 0,
+                    size: (640, 480),
                     tiles: vec![
                         span(0, 25, full),
                         span(25, 75, rect(0, 0, 320, 480)),
@@ -443,6 +466,7 @@ mod tests {
                     seek: 0.0,
                     at: 1.0,
                     from_frame: 25,
+                    size: (640, 480),
                     tiles: vec![span(25, 75, rect(320, 0, 320, 480))],
                 },
             ],
@@ -455,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn each_track_is_decoded_once_and_scaled_once_per_tile_size() {
+    fn each_track_is_decoded_once_and_scaled_once_per_picture_size() {
         let (a, b) = (PathBuf::from("/w/a.webm"), PathBuf::from("/w/b.webm"));
         let g = range_graph(&two_party(&a, &b));
         let steps: Vec<&str> = g.split(';').collect();
@@ -463,21 +487,23 @@ mod tests {
             steps[0],
             "color=c=black:s=640x480:r=25:d=4.040000,format=yuv420p[base0]"
         );
-        // `a`: placed on the grid once, split into its two tile sizes.
+        // `a`: placed on the grid once, split into its two picture sizes.
         assert_eq!(
             steps[1],
             "[0:v]setpts=PTS+-2.000000/TB,fps=fps=25:start_time=0.000000:round=near,split=2[in0s0][in0s1]"
         );
         assert_eq!(
             steps[2],
-            "[in0s0]scale=w=640:h=480:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1[tile0s0]"
+            "[in0s0]scale=w=640:h=480:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=area,setsar=1[tile0s0]"
         );
         // Full size in frames [0, 25) and [75, 100), at the same place both times.
         assert_eq!(
             steps[3],
-            "[base0][tile0s0]overlay=x='0':y='0':eval=frame:eof_action=repeat:enable='gte(t,-0.020000)*lt(t,0.980000)+gte(t,2.980000)*lt(t,3.980000)'[base1]"
+            "[base0][tile0s0]overlay=x='0+(640-w)/2':y='0+(480-h)/2':eval=frame:eof_action=repeat:enable='gte(t,-0.020000)*lt(t,0.980000)+gte(t,2.980000)*lt(t,3.980000)'[base1]"
         );
-        assert!(steps[4].starts_with("[in0s1]scale=w=320:h=480:"), "{g}");
+        // In a 320x480 tile a 4:3 picture is 320x240, centred vertically.
+        assert!(steps[4].starts_with("[in0s1]scale=w=320:h=240:"), "{g}");
+        assert!(steps[5].contains("y='0+(480-h)/2'"), "{g}");
         // `b` starts at frame 25 of the range and only ever has one size: no split.
         assert_eq!(
             steps[6],
@@ -485,13 +511,14 @@ mod tests {
         );
         assert_eq!(
             steps[8],
-            "[base2][tile1s0]overlay=x='320':y='0':eval=frame:eof_action=repeat:enable='gte(t,0.980000)*lt(t,2.980000)'[base3]"
+            "[base2][tile1s0]overlay=x='320+(320-w)/2':y='0+(480-h)/2':eval=frame:eof_action=repeat:enable='gte(t,0.980000)*lt(t,2.980000)'[base3]"
         );
         assert_eq!(steps[9], "[base3]null[out]");
     }
 
     #[test]
-    fn a_tile_that_moves_has_its_place_piecewise_in_time() {
+    fn tiles_of_other_shapes_that_give_the_picture_one_size_share_one_scaled_copy() {
+        // 4:3 in a 320x480 tile (two side by side) and in a 320x240 tile (four): both 320x240.
         let a = PathBuf::from("/w/a.webm");
         let r = RangeRender {
             inputs: vec![RangeInput {
@@ -499,9 +526,10 @@ mod tests {
                 seek: 0.0,
                 at: 0.0,
                 from_frame: 0,
+                size: (640, 480),
                 tiles: vec![
-                    span(0, 50, rect(0, 0, 320, 240)),
-                    span(50, 60, rect(320, 240, 320, 240)),
+                    span(0, 50, rect(0, 0, 320, 480)),
+                    span(50, 60, rect(0, 0, 320, 240)),
                 ],
             }],
             width: 640,
@@ -511,13 +539,22 @@ mod tests {
             output: Path::new("/w/parts/range.mkv"),
         };
         let g = range_graph(&r);
+        assert!(!g.contains("split"), "{g}");
+        assert_eq!(g.matches("scale=").count(), 1, "{g}");
         assert!(
-            g.contains(
-                "overlay=x='gte(t,-0.020000)*lt(t,1.980000)*0+gte(t,1.980000)*lt(t,2.380000)*320'"
-            ),
+            g.contains("y='gte(t,-0.020000)*lt(t,1.980000)*(0+(480-h)/2)+gte(t,1.980000)*lt(t,2.380000)*(0+(240-h)/2)'"),
             "{g}"
         );
-        assert!(!g.contains("split"), "one size, one copy: {g}");
+    }
+
+    #[test]
+    fn a_picture_is_fitted_to_its_tile_with_its_aspect_kept() {
+        assert_eq!(fit((640, 480), (320, 480)), (320, 240));
+        assert_eq!(fit((640, 480), (212, 160)), (212, 158));
+        assert_eq!(fit((320, 240), (640, 480)), (640, 480), "small cameras fill the tile");
+        assert_eq!(fit((480, 640), (640, 480)), (360, 480));
+        assert_eq!(fit((1280, 720), (320, 240)), (320, 180));
+        assert_eq!(fit((0, 0), (320, 240)), (320, 240));
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub(crate) async fn ranges(
         work,
         layout,
         files: tracks.iter().map(|t| t.file.as_path()).collect(),
+        sizes: tracks.iter().map(|t| (t.width, t.height)).collect(),
         // Output seconds at which each file's first timestamp falls.
         shifts: tracks
             .iter()
@@ -73,8 +74,9 @@ struct Renderer<'a> {
     slots: &'a ToolSlots,
     work: &'a Workspace,
     layout: &'a Plan,
-    /// Each track's file, by track index.
+    /// Each track's file and picture size, by track index.
     files: Vec<&'a Path>,
+    sizes: Vec<(u32, u32)>,
     shifts: Vec<f64>,
     canvas: (u32, u32),
     encoding: Encoding,
@@ -95,6 +97,7 @@ impl Renderer<'_> {
                     seek: i.seek,
                     at: i.at,
                     from_frame: i.from_frame,
+                    size: self.sizes[i.track],
                     tiles: i.tiles.clone(),
                 })
                 .collect(),
