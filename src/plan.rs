@@ -491,11 +491,50 @@ pub fn ranges(plan: &Plan, n: usize) -> Vec<Range> {
     }
     cuts.push(total);
     cuts.windows(2)
-        .map(|w| Range {
-            start_frame: w[0],
-            end_frame: w[1],
-        })
+        .flat_map(|w| few_tracks(plan, w[0], w[1]))
         .collect()
+}
+
+/// The most tracks one range shows (more when one interval alone shows more). Each track a
+/// range shows costs every frame of the range a pass through its overlay (a copy of the
+/// canvas, whether the tile is shown at that moment or not), and a decoder held open: without
+/// a bound, a long call with many people coming and going would cost more per minute the
+/// longer it is.
+pub const MAX_RANGE_TRACKS: usize = 8;
+
+/// `[start, end)` cut at interval boundaries into ranges that each show at most
+/// [`MAX_RANGE_TRACKS`] tracks (or one interval's tiles, if that is more).
+fn few_tracks(plan: &Plan, start: u64, end: u64) -> Vec<Range> {
+    let mut out = Vec::new();
+    let mut from = start;
+    let mut tracks: Vec<usize> = Vec::new();
+    for iv in &plan.intervals {
+        if iv.end_frame <= start || iv.start_frame >= end {
+            continue;
+        }
+        let new: Vec<usize> = iv
+            .tiles
+            .iter()
+            .map(|t| t.track)
+            .filter(|t| !tracks.contains(t))
+            .collect();
+        let at = iv.start_frame.max(start);
+        if !new.is_empty() && tracks.len() + new.len() > MAX_RANGE_TRACKS && at > from {
+            out.push(Range {
+                start_frame: from,
+                end_frame: at,
+            });
+            from = at;
+            tracks = iv.tiles.iter().map(|t| t.track).collect();
+        } else {
+            tracks.extend(new);
+        }
+    }
+    out.push(Range {
+        start_frame: from,
+        end_frame: end,
+    });
+    out
 }
 
 #[cfg(test)]
@@ -1091,16 +1130,44 @@ mod tests {
     }
 
     #[test]
+    fn a_range_shows_at_most_a_few_tracks() {
+        // A host throughout and 30 guests one after another (5 s each, 20 s apart): two
+        // cores, but no range may show more than MAX_RANGE_TRACKS tracks.
+        let mut tracks = vec![track(0, "host", 0.0, 600.0)];
+        tracks.extend(
+            (1..=30).map(|i| track(i, "g", i as f64 * 20.0 - 15.0, i as f64 * 20.0 - 10.0)),
+        );
+        let p = plan(600.0, &tracks, 640, 480, 30);
+        let rs = ranges(&p, 2);
+        assert_cover(&p, &rs);
+        for r in &rs {
+            let shown = p
+                .shown
+                .iter()
+                .filter(|s| s.start_frame < r.end_frame && r.start_frame < s.end_frame)
+                .count();
+            assert!(shown <= MAX_RANGE_TRACKS, "{shown} tracks in {r:?}");
+        }
+        assert!(rs.len() >= 31 / MAX_RANGE_TRACKS, "{}", rs.len());
+        // Nine at once is more than the bound: such an interval is still one range.
+        let nine: Vec<PlanTrack> = (0..9).map(|i| track(i, "u", 0.0, 60.0)).collect();
+        let p = plan(60.0, &nine, 640, 480, 30);
+        assert_eq!(spans(&ranges(&p, 1)), vec![(0, 1800)]);
+    }
+
+    #[test]
     fn many_cores_get_many_ranges_on_a_long_call() {
         let tracks: Vec<PlanTrack> = (0..50)
             .map(|i| track(i, "u", i as f64 * 10.0, i as f64 * 10.0 + 55.0))
             .collect();
         let p = plan(600.0, &tracks, 640, 480, 30);
         let rs = ranges(&p, 16);
-        assert_eq!(rs.len(), 16);
+        // One per core at least; more where a range would show too many tracks.
+        assert!(rs.len() >= 16, "{rs:?}");
         assert_cover(&p, &rs);
-        for r in &rs {
-            assert!(r.frames() >= 150, "{rs:?}");
-        }
+        // Work ranges are at least MIN_RANGE_SECONDS long; where the track bound cuts one
+        // further, a piece can be shorter (a known cost: a keyframe and decoder starts).
+        let long = rs.iter().filter(|r| r.frames() >= 150).count();
+        assert!(long >= 16, "{rs:?}");
     }
 }

@@ -551,7 +551,11 @@ mod tests {
     fn a_picture_is_fitted_to_its_tile_with_its_aspect_kept() {
         assert_eq!(fit((640, 480), (320, 480)), (320, 240));
         assert_eq!(fit((640, 480), (212, 160)), (212, 158));
-        assert_eq!(fit((320, 240), (640, 480)), (640, 480), "small cameras fill the tile");
+        assert_eq!(
+            fit((320, 240), (640, 480)),
+            (640, 480),
+            "small cameras fill the tile"
+        );
         assert_eq!(fit((480, 640), (640, 480)), (360, 480));
         assert_eq!(fit((1280, 720), (320, 240)), (320, 180));
         assert_eq!(fit((0, 0), (320, 240)), (320, 240));
