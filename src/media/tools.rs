@@ -38,16 +38,14 @@ pub(crate) fn first_line_version(text: &str) -> String {
 
 /// The encoders a configuration needs, with what each is for.
 pub(crate) fn required_encoders(codec: OutputCodec) -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![("libx264", "slicing tracks into pieces")];
     match codec {
-        OutputCodec::Vp8 => v.extend([("libvpx", "video_codec = vp8"), ("libopus", "webm audio")]),
-        OutputCodec::Vp9 => v.extend([
+        OutputCodec::Vp8 => vec![("libvpx", "video_codec = vp8"), ("libopus", "webm audio")],
+        OutputCodec::Vp9 => vec![
             ("libvpx-vp9", "video_codec = vp9"),
             ("libopus", "webm audio"),
-        ]),
-        OutputCodec::H264 => v.push(("aac", "mp4 audio")),
+        ],
+        OutputCodec::H264 => vec![("libx264", "video_codec = h264"), ("aac", "mp4 audio")],
     }
-    v
 }
 
 /// Whether `ffmpeg -encoders` output lists `name`.
@@ -119,10 +117,10 @@ mod tests {
     }
 
     #[test]
-    fn each_codec_needs_the_slicer_and_its_own_encoders() {
-        for c in [OutputCodec::Vp8, OutputCodec::Vp9, OutputCodec::H264] {
-            assert!(required_encoders(c).iter().any(|(e, _)| *e == "libx264"));
-        }
+    fn each_codec_needs_its_own_encoders_and_no_other() {
+        let names = |c| -> Vec<&str> { required_encoders(c).iter().map(|(e, _)| *e).collect() };
+        assert_eq!(names(OutputCodec::Vp8), ["libvpx", "libopus"]);
+        assert_eq!(names(OutputCodec::H264), ["libx264", "aac"]);
         assert!(required_encoders(OutputCodec::Vp9)
             .iter()
             .any(|(e, _)| *e == "libvpx-vp9"));
