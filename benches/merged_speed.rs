@@ -17,6 +17,8 @@
 //! Run: `cargo bench --bench merged_speed`; `BENCH_QUICK=1` scales every time of
 //! the call by 0.2 (24 s).
 
+#[path = "support/probe.rs"]
+mod probe;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -91,22 +93,8 @@ fn probe(video: &Path) -> Picture {
 
 /// Length of a media file in seconds (the container's duration).
 fn duration(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("ffprobe {}: {text:?}", path.display()))
+    probe::duration(path)
+        .unwrap_or_else(|| panic!("ffprobe could not read the length of {}", path.display()))
 }
 
 /// ffmpeg quiet but for errors, never reading stdin, overwriting its output.

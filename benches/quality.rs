@@ -15,6 +15,9 @@ use recproc::job::{self, Outcome};
 use recproc::pipeline::ToolSlots;
 use recproc_fixture::{self as fixture, Participant, Scenario};
 
+#[path = "support/probe.rs"]
+mod probe;
+
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn textured(user: &str, join: f64, leave: f64, size: (u32, u32)) -> Participant {
@@ -109,19 +112,7 @@ fn plays(path: &Path) -> Option<f64> {
     if !decoded.success() {
         return None;
     }
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    probe::duration(path)
 }
 
 /// SSIM of `output` against the recorded track, both on the output's frame grid

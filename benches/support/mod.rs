@@ -1,6 +1,8 @@
 //! What the benches share: the quick switch, generated fixtures cached across runs, the
-//! interval boundaries of a scenario, a fresh work and output directory per run, running the `recproc` binary measured (wall, CPU,
-//! peak RSS of it and its tools, peak work-directory size), and the environment line.
+//! interval boundaries of a scenario, a fresh work and output directory per run, running the
+//! `recproc` binary measured (wall, CPU, peak RSS of it and its tools, peak work-directory
+//! size), and the environment line. `probe.rs` (media lengths) is included by the benches that
+//! use it.
 
 pub mod measure;
 pub mod sampler;
