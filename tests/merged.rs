@@ -223,7 +223,9 @@ fn temporary_files_are_kept_when_asked() {
     let name = kept.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(name.starts_with("fixture-conf-fixture-uuid-"), "{name}");
     assert!(kept.join("tracks/track-00.webm").is_file());
-    assert!(kept.join("video.mkv").is_file());
+    // The one range of a 3 s call, and the list the mux joined the ranges from.
+    assert!(kept.join("parts/range-00000000-00000090.mkv").is_file());
+    assert!(kept.join("parts/list.txt").is_file());
 }
 
 /// Decodes `path`'s audio as 8 kHz mono samples.

@@ -335,29 +335,21 @@ pub(crate) fn concat_list(parts: &[&Path]) -> String {
     s
 }
 
-/// Joins the parts listed in `list` without re-encoding.
-pub(crate) fn concat(list: &Path, output: &Path) -> Invocation {
-    ffmpeg()
-        .args(["-f", "concat", "-safe", "0", "-i"])
-        .path_arg(list)
-        .args(["-map", "0:v:0", "-c", "copy"])
-        .args(BITEXACT)
-        .args(["-f", "matroska"])
-        .path_arg(output)
-}
-
-/// The final file: the concatenated video (copied) and/or the mixed audio (encoded, padded
-/// with silence to the full length), in the delivered container.
+/// The final file: the video (the rendered parts listed in `parts`, joined by the concat
+/// demuxer and copied) and/or the mixed audio (encoded, padded with silence to the full
+/// length), in the delivered container.
 pub(crate) fn mux(
-    video: Option<&Path>,
+    parts: Option<&Path>,
     audio: Option<&Path>,
     duration: f64,
     encoding: &Encoding,
     output: &Path,
 ) -> Invocation {
     let mut inv = ffmpeg();
-    if let Some(v) = video {
-        inv = inv.arg("-i").path_arg(v);
+    if let Some(list) = parts {
+        inv = inv
+            .args(["-f", "concat", "-safe", "0", "-i"])
+            .path_arg(list);
     }
     if let Some(a) = audio {
         // Read as WAV and nothing else: the file comes from outside and its content must not
@@ -366,11 +358,11 @@ pub(crate) fn mux(
             .args(["-protocol_whitelist", "file", "-f", "wav", "-i"])
             .path_arg(a);
     }
-    if video.is_some() {
+    if parts.is_some() {
         inv = inv.args(["-map", "0:v:0", "-c:v", "copy"]);
     }
     if audio.is_some() {
-        let index = usize::from(video.is_some());
+        let index = usize::from(parts.is_some());
         inv = inv
             .args(["-map", &format!("{index}:a:0")])
             .args(["-af", &format!("apad=whole_dur={}", secs(duration))])
@@ -610,23 +602,18 @@ mod tests {
     }
 
     #[test]
-    fn concat_copies_without_reencoding() {
-        let args = concat(Path::new("/w/list.txt"), Path::new("/w/video.mkv")).args_lossy();
-        assert_eq!(value_after(&args, "-c"), "copy");
-        assert_eq!(value_after(&args, "-f"), "concat");
-        assert_eq!(value_after(&args, "-safe"), "0");
-    }
-
-    #[test]
     fn mux_copies_video_and_pads_audio_to_the_full_length() {
         let args = mux(
-            Some(Path::new("/w/video.mkv")),
+            Some(Path::new("/w/parts/list.txt")),
             Some(Path::new("/a/mix.wav")),
             20.0,
             &enc(OutputCodec::Vp8),
             Path::new("/w/out.webm"),
         )
         .args_lossy();
+        // The parts are joined as they are read: the concat demuxer, stream-copied.
+        let list = args.iter().position(|a| a == "/w/parts/list.txt").unwrap();
+        assert_eq!(args[list - 5..list], ["-f", "concat", "-safe", "0", "-i"]);
         assert_eq!(value_after(&args, "-c:v"), "copy");
         assert_eq!(value_after(&args, "-c:a"), "libopus");
         assert_eq!(value_after(&args, "-af"), "apad=whole_dur=20.000000");
@@ -666,7 +653,7 @@ mod tests {
     #[test]
     fn mux_of_video_alone_has_no_audio() {
         let args = mux(
-            Some(Path::new("/w/video.mkv")),
+            Some(Path::new("/w/parts/list.txt")),
             None,
             9.5,
             &enc(OutputCodec::Vp9),
@@ -689,14 +676,11 @@ mod tests {
         }
         let (a, b) = (PathBuf::from("/w/a.webm"), PathBuf::from("/w/b.webm"));
         let render = render_range(&two_party(&a, &b), Path::new("/w/g")).args_lossy();
-        let concat = concat(Path::new("/w/list.txt"), Path::new("/w/video.mkv")).args_lossy();
-        for args in [&render, &concat] {
-            assert_eq!(value_after(args, "-fflags"), "+bitexact", "{args:?}");
-        }
+        assert_eq!(value_after(&render, "-fflags"), "+bitexact");
         assert_eq!(value_after(&render, "-flags:v"), "+bitexact");
         for codec in [OutputCodec::Vp8, OutputCodec::H264] {
             let mux = mux(
-                Some(Path::new("/w/video.mkv")),
+                Some(Path::new("/w/parts/list.txt")),
                 Some(Path::new("/a/mix.wav")),
                 5.0,
                 &enc(codec),

@@ -55,41 +55,40 @@ pub(crate) fn lists_encoder(encoders: &str, name: &str) -> bool {
         .any(|l| l.split_whitespace().nth(1) == Some(name))
 }
 
-/// Runs each tool once; errors name the missing tool or encoder and how to install it.
+/// Runs each tool once, all at once (each start of ffmpeg loads a hundred libraries: run one
+/// after another they delayed every `recproc process` by a quarter of a second); errors name
+/// the missing tool or encoder and how to install it.
 pub async fn check(codec: OutputCodec) -> Result<Vec<ToolVersion>, ToolError> {
-    let mut found = Vec::new();
-    for (tool, flag) in [
-        ("ffmpeg", "-version"),
-        ("ffprobe", "-version"),
-        ("janus-pp-rec", "--file-extensions"),
-    ] {
+    let version = |tool: &'static str, flag: &'static str| async move {
         let out = process::run(&Invocation::new(tool).arg(flag), CHECK_TIMEOUT).await?;
         let text = if out.stdout.is_empty() {
             out.stderr_tail.clone()
         } else {
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
-        found.push(ToolVersion {
+        let line = text
+            .lines()
+            .find(|l| l.contains("version"))
+            .unwrap_or(&text);
+        Ok::<_, ProcessError>(ToolVersion {
             tool,
-            version: first_line_version(
-                text.lines()
-                    .find(|l| l.contains("version"))
-                    .unwrap_or(&text),
-            ),
-        });
-    }
-    let encoders = process::run(
-        &Invocation::new("ffmpeg").args(["-hide_banner", "-encoders"]),
-        CHECK_TIMEOUT,
-    )
-    .await?;
+            version: first_line_version(line),
+        })
+    };
+    let list = Invocation::new("ffmpeg").args(["-hide_banner", "-encoders"]);
+    let (ffmpeg, ffprobe, janus, encoders) = tokio::try_join!(
+        version("ffmpeg", "-version"),
+        version("ffprobe", "-version"),
+        version("janus-pp-rec", "--file-extensions"),
+        process::run(&list, CHECK_TIMEOUT),
+    )?;
     let encoders = String::from_utf8_lossy(&encoders.stdout);
     for (encoder, purpose) in required_encoders(codec) {
         if !lists_encoder(&encoders, encoder) {
             return Err(ToolError::MissingEncoder { encoder, purpose });
         }
     }
-    Ok(found)
+    Ok(vec![ffmpeg, ffprobe, janus])
 }
 
 #[cfg(test)]

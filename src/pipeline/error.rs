@@ -22,7 +22,6 @@ pub enum Stage {
     Preprocess,
     Plan,
     Render,
-    Concat,
     Mux,
     Encrypt,
     Deliver,
@@ -35,7 +34,6 @@ impl Stage {
             Stage::Preprocess => "preprocess",
             Stage::Plan => "plan",
             Stage::Render => "render",
-            Stage::Concat => "concat",
             Stage::Mux => "mux",
             Stage::Encrypt => "encrypt",
             Stage::Deliver => "deliver",
@@ -132,11 +130,6 @@ pub(crate) enum Cause {
 }
 
 impl Cause {
-    /// A failed tool whose refusal is `refusal`'s fault, for `map_err`.
-    pub(crate) fn tool(refusal: Blame) -> impl FnOnce(ToolFailure) -> Cause {
-        move |failure| Cause::Tool { failure, refusal }
-    }
-
     /// A failed tool, for `map_err`, that worked on `ours`: what recproc made for it in the
     /// work directory (the files it reads, the directories it writes into). A refusal is
     /// `refusal`'s fault only while they are all still there: when one is gone, the work
@@ -329,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_tool_s_refusal_is_blamed_where_the_step_says_and_the_machine_s_failure_never_is() {
-        let bad = Cause::tool(Blame::Input)(failed("janus-pp-rec", 0, "Invalid header"));
+        let bad = Cause::tool_on(Blame::Input, &[])(failed("janus-pp-rec", 0, "Invalid header"));
         assert_eq!(bad.blame(), Blame::Input);
         let e = bad.doing("converting a.mjr").at(Stage::Preprocess);
         assert_eq!(
@@ -338,11 +331,12 @@ mod tests {
         );
         assert_eq!(e.blame(), Blame::Input);
         assert!(!e.cause.is_disk_full());
-        let killed = Cause::tool(Blame::Input)(failed("ffmpeg", 9, ""));
+        let killed = Cause::tool_on(Blame::Input, &[])(failed("ffmpeg", 9, ""));
         assert_eq!(killed.blame(), Blame::System);
-        let full = Cause::tool(Blame::Input)(failed("ffmpeg", 0, "No space left on device"));
+        let full =
+            Cause::tool_on(Blame::Input, &[])(failed("ffmpeg", 0, "No space left on device"));
         assert_eq!((full.blame(), full.is_disk_full()), (Blame::System, true));
-        let ours = Cause::tool(Blame::System)(failed("ffmpeg", 1 << 8, "Invalid argument"));
+        let ours = Cause::tool_on(Blame::System, &[])(failed("ffmpeg", 1 << 8, "Invalid argument"));
         assert_eq!(ours.blame(), Blame::System);
     }
 

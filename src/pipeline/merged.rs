@@ -1,8 +1,7 @@
-//! Merged mode: every interval rendered, the parts joined, the mixed audio muxed in; one
-//! file, sealed, delivered under `filename_format`.
+//! Merged mode: the layout rendered in ranges, the ranges joined and the mixed audio muxed
+//! in; one file, sealed, delivered under `filename_format`.
 
 use crate::media::ffmpeg::Encoding;
-use crate::pipeline::concat::concat;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::mux::mux;
 use crate::pipeline::seal::{seal, Plaintext};
@@ -10,7 +9,7 @@ use crate::pipeline::target::MergedTarget;
 use crate::pipeline::{render, step, Material, Stage, StageError};
 use crate::plan::Plan;
 
-/// Renders, joins and muxes the recording, seals it, and says how to place it.
+/// Renders and muxes the recording, seals it, and says how to place it.
 pub(crate) async fn merged(
     m: &Material<'_>,
     layout: &Plan,
@@ -30,16 +29,17 @@ pub(crate) async fn merged(
         true => layout.duration(),
         false => m.timeline.duration,
     };
-    let video = match has_video {
-        true => Some(video(m, layout, encoding, duration).await?),
-        false => None,
+    let parts = match has_video {
+        true => video(m, layout, encoding).await?,
+        false => Vec::new(),
     };
     let muxed = m.work.output().join(&target.name);
     // The mixed audio is read through the file opened when the event was checked.
     let audio = m.audio.as_ref().map(|a| a.source.file.path());
     let muxing = mux(
         m.slots,
-        video.as_deref(),
+        m.work,
+        &parts,
         audio.as_deref(),
         duration,
         &encoding,
@@ -73,26 +73,18 @@ pub(crate) async fn merged(
     })
 }
 
-/// The video of the layout: rendered in ranges, the ranges joined.
+/// The video of the layout, rendered in ranges: the parts in order.
 async fn video(
     m: &Material<'_>,
     layout: &Plan,
     encoding: Encoding,
-    duration: f64,
-) -> Result<std::path::PathBuf, StageError> {
+) -> Result<Vec<std::path::PathBuf>, StageError> {
     let id = m.conference.conference_id.as_str();
     let canvas = (m.config.recording.width, m.config.recording.height);
-    let (slots, work) = (m.slots, m.work);
     let anchors = &m.timeline.anchors;
+    let (slots, work) = (m.slots, m.work);
     let rendering = render::ranges(slots, work, layout, &m.tracks, anchors, canvas, encoding);
-    let parts = step(id, Stage::Render, "render", rendering).await?;
-    step(
-        id,
-        Stage::Concat,
-        "concat",
-        concat(slots, work, &parts, duration),
-    )
-    .await
+    step(id, Stage::Render, "render", rendering).await
 }
 
 /// The source tracks as placed on the timeline, for the metadata.

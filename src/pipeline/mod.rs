@@ -1,12 +1,11 @@
-//! The staged pipeline of one conference: preprocess → plan → render → concat → mux →
-//! encrypt → deliver. Each stage is its own module, each mode too ([`merged`], [`split`]);
+//! The staged pipeline of one conference: preprocess → plan → render → mux (which joins the
+//! rendered ranges) → encrypt → deliver. Each stage is its own module, each mode too ([`merged`], [`split`]);
 //! this one runs them in order ([`run`]) and owns what they share: the bound on parallel
 //! tools, tool time limits, and the timing of each step. [`bounds`] refuses a call longer
 //! than `recording.max_duration` before anything is rendered, so every length a tool's time
 //! limit is derived from is bounded.
 
 mod bounds;
-mod concat;
 pub mod deliver;
 pub mod encrypt;
 mod error;

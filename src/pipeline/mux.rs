@@ -1,15 +1,19 @@
-//! Mux: the final file, from the joined video and/or the mixed audio.
+//! Mux: the final file, from the rendered parts (joined as they are read, never re-encoded)
+//! and/or the mixed audio.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::media::ffmpeg::{self, Encoding};
-use crate::pipeline::{budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots};
+use crate::pipeline::{
+    budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
+};
 
-/// Muxes the final file from the video (recproc's, in the work directory) and/or the audio
-/// (the event's file, as opened when it was checked).
+/// Muxes the final file from the parts (recproc's, in the work directory, in order) and/or
+/// the audio (the event's file, as opened when it was checked).
 pub(crate) async fn mux(
     slots: &ToolSlots,
-    video: Option<&Path>,
+    work: &Workspace,
+    parts: &[PathBuf],
     audio: Option<&Path>,
     seconds: f64,
     encoding: &Encoding,
@@ -19,17 +23,32 @@ pub(crate) async fn mux(
         // Muxed by an earlier attempt that did not get to deliver it.
         return Ok(());
     }
+    let list = match parts.is_empty() {
+        true => None,
+        false => {
+            let list = work.concat_list();
+            let refs: Vec<&Path> = parts.iter().map(PathBuf::as_path).collect();
+            std::fs::write(&list, ffmpeg::concat_list(&refs))
+                .map_err(Cause::io("cannot write", &list))?;
+            Some(list)
+        }
+    };
     let dir = output.parent().unwrap_or(output);
     create_dir(dir)?;
     let partial = partial_path(output);
     clear(&partial)?;
     let muxed = slots
         .run(
-            &ffmpeg::mux(video, audio, seconds, encoding, &partial),
+            &ffmpeg::mux(list.as_deref(), audio, seconds, encoding, &partial),
             budget(seconds, 2.0),
         )
         .await;
-    let ours: Vec<&Path> = video.into_iter().chain([dir]).collect();
+    let ours: Vec<&Path> = list
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(parts.iter().map(PathBuf::as_path))
+        .chain([dir])
+        .collect();
     ffmpeg::judge(muxed).map_err(Cause::tool_on(Blame::Input, &ours))?;
     commit(&partial, output)
 }

@@ -1,7 +1,7 @@
 //! Render: the merged layout drawn and encoded in a few large ranges of the output, in
 //! parallel (about one per core). Each range is one ffmpeg run that decodes every track it
 //! shows once, from the keyframe before the range, and encodes the range once, starting with
-//! a keyframe; [`super::concat`] joins the ranges without re-encoding. A range is committed
+//! a keyframe; [`super::mux`] joins the ranges without re-encoding. A range is committed
 //! whole, so a resumed job keeps the ranges an earlier attempt finished.
 
 use std::path::{Path, PathBuf};

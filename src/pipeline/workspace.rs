@@ -54,10 +54,6 @@ impl Workspace {
         self.parts().join("list.txt")
     }
 
-    pub(crate) fn video(&self) -> PathBuf {
-        self.root.join("video.mkv")
-    }
-
     pub(crate) fn output(&self) -> PathBuf {
         self.root.join("output")
     }
