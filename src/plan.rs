@@ -316,12 +316,6 @@ pub struct Interval {
     pub tiles: Vec<Tile>,
 }
 
-impl Interval {
-    pub fn frames(&self) -> u64 {
-        self.end_frame - self.start_frame
-    }
-}
-
 /// The output frames a track is shown in, `[start_frame, end_frame)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shown {
@@ -444,55 +438,142 @@ impl Range {
 
 /// Cost of encoding one output frame, in the unit of [`DECODE_COST`]; measured on the
 /// four-party bench (`cargo bench --bench merged_speed`): VP8 at 640x480 encodes a frame in
-/// about 2.1 ms, and decodes a 640x480 camera frame in about 0.7 ms.
+/// about 3.4 ms; a 640x480 camera frame is decoded in about 0.95 ms, and scaled and overlaid
+/// in 0.3 ms more.
 const ENCODE_COST: f64 = 3.0;
-/// Cost of decoding (and scaling) one frame of one visible track.
+/// Cost of decoding, scaling and overlaying one frame of one visible track.
 const DECODE_COST: f64 = 1.0;
+/// Cost of decoding one frame before a range's start (a seek's lead-in): decoded only.
+const LEAD_IN_COST: f64 = 0.8;
 
 /// No range is made shorter than this many seconds: each one costs a keyframe and a
 /// decoder start for every track it shows.
 pub const MIN_RANGE_SECONDS: f64 = 5.0;
 
-/// Splits the output into at most `n` ranges of about equal work (the encoder's frames and
-/// every visible track's decoded frames), none shorter than [`MIN_RANGE_SECONDS`] unless the
-/// whole output is. Ranges are rendered in parallel, each with a keyframe at its start, and
-/// joined without re-encoding.
-pub fn ranges(plan: &Plan, n: usize) -> Vec<Range> {
+/// How many frames of `track` a range whose first frame showing it is `frame` decodes before
+/// that frame (from the keyframe its seek starts at): the price of starting there.
+pub type LeadIn<'a> = &'a dyn Fn(usize, u64) -> f64;
+
+/// Splits the output into at most `n` ranges of about equal work, none shorter than
+/// [`MIN_RANGE_SECONDS`] unless the whole output is. A range's work is the encoder's frames,
+/// every visible track's decoded frames, and each track's `lead_in` from where the range
+/// starts decoding it: with one keyframe per track, a range late in a call decodes every
+/// track from its beginning, and gets fewer frames of its own for that. Ranges are rendered
+/// in parallel, each with a keyframe at its start, and joined without re-encoding.
+pub fn ranges(plan: &Plan, n: usize, lead_in: LeadIn<'_>) -> Vec<Range> {
     let total = plan.total_frames;
-    let min_frames = (MIN_RANGE_SECONDS * f64::from(plan.fps)).ceil() as u64;
-    let n = (n as u64).min(total / min_frames.max(1)).max(1);
-    let per_frame = |iv: &Interval| ENCODE_COST + DECODE_COST * iv.tiles.len() as f64;
-    let work: f64 = plan
-        .intervals
-        .iter()
-        .map(|iv| per_frame(iv) * iv.frames() as f64)
-        .sum();
-    let mut cuts = vec![0];
-    let mut done = 0.0;
-    let mut ivs = plan.intervals.iter().peekable();
-    for k in 1..n {
-        let target = work * k as f64 / n as f64;
-        // Skip whole intervals that end before the target.
-        while let Some(iv) = ivs.peek() {
-            let cost = per_frame(iv) * iv.frames() as f64;
-            if done + cost >= target {
-                break;
+    let min_frames = ((MIN_RANGE_SECONDS * f64::from(plan.fps)).ceil() as u64).max(1);
+    let n = (n as u64).min(total / min_frames).max(1) as usize;
+    let cost = |a: u64, b: u64| range_cost(plan, a, b, lead_in);
+    // The least bound on a range's work for which cutting greedily (each range as long as
+    // the bound allows) needs at most n ranges; found by bisection.
+    let whole = cost(0, total);
+    let (mut low, mut high) = (whole / n as f64, whole);
+    let mut best = vec![0, total];
+    for _ in 0..48 {
+        let bound = (low + high) / 2.0;
+        match greedy_cuts(total, min_frames, n, bound, &cost) {
+            Some(cuts) => {
+                best = cuts;
+                high = bound;
             }
-            done += cost;
-            ivs.next();
+            None => low = bound,
         }
-        let Some(iv) = ivs.peek() else { break };
-        let into = ((target - done) / per_frame(iv)).round() as u64;
-        let at = (iv.start_frame + into.min(iv.frames())).clamp(1, total - 1);
-        let last = *cuts.last().unwrap_or(&0);
-        if at >= last + min_frames && at + min_frames <= total {
-            cuts.push(at);
+        if high - low <= 0.5 * DECODE_COST {
+            break;
         }
     }
-    cuts.push(total);
-    cuts.windows(2)
+    if let Some(cuts) = greedy_cuts(total, min_frames, n, high, &cost) {
+        best = cuts;
+    }
+    let window = u64::from(plan.fps) * REFINE_SECONDS;
+    refine(&mut best, min_frames, window, &cost);
+    best.windows(2)
         .flat_map(|w| few_tracks(plan, w[0], w[1]))
         .collect()
+}
+
+/// The work of rendering frames `[a, b)`: see [`ranges`].
+fn range_cost(plan: &Plan, a: u64, b: u64, lead_in: LeadIn<'_>) -> f64 {
+    let frames: f64 = plan
+        .intervals
+        .iter()
+        .map(|iv| {
+            let overlap = iv.end_frame.min(b).saturating_sub(iv.start_frame.max(a));
+            overlap as f64 * (ENCODE_COST + DECODE_COST * iv.tiles.len() as f64)
+        })
+        .sum();
+    let lead: f64 = plan
+        .shown
+        .iter()
+        .filter(|s| s.start_frame < b && a < s.end_frame)
+        .map(|s| lead_in(s.track, s.start_frame.max(a)))
+        .sum();
+    frames + LEAD_IN_COST * lead
+}
+
+/// How far a cut may move to where the range after it starts cheaper (seconds).
+const REFINE_SECONDS: u64 = 15;
+
+/// Moves each cut, within `window` frames, to where the costlier of the two ranges beside it
+/// costs least. A range's price for starting at a frame jumps with the keyframes (a seek
+/// just before a keyframe decodes from the one before), so a cut a few frames later can
+/// save seconds of decoding; the greedy cut, which only bounds the work, does not see that.
+fn refine(cuts: &mut [u64], min_frames: u64, window: u64, cost: &dyn Fn(u64, u64) -> f64) {
+    for _ in 0..2 {
+        for i in 1..cuts.len().saturating_sub(1) {
+            let (prev, next) = (cuts[i - 1], cuts[i + 1]);
+            let lo = (prev + min_frames).max(cuts[i].saturating_sub(window));
+            let hi = next.saturating_sub(min_frames).min(cuts[i] + window);
+            let worse = |c: u64| cost(prev, c).max(cost(c, next));
+            let mut best = (worse(cuts[i]), cuts[i]);
+            for c in lo..=hi {
+                let w = worse(c);
+                if w < best.0 {
+                    best = (w, c);
+                }
+            }
+            cuts[i] = best.1;
+        }
+    }
+}
+
+/// Cuts `[0, total)` from the start into ranges each as long as `bound` allows (at least
+/// `min_frames`, and never leaving a shorter rest); `None` when that takes more than `n`.
+fn greedy_cuts(
+    total: u64,
+    min_frames: u64,
+    n: usize,
+    bound: f64,
+    cost: &dyn Fn(u64, u64) -> f64,
+) -> Option<Vec<u64>> {
+    let mut cuts = vec![0];
+    let mut a = 0;
+    while a < total {
+        if cuts.len() > n {
+            return None;
+        }
+        let (lo, hi) = (a + min_frames, total.saturating_sub(min_frames));
+        let b = if cost(a, total) <= bound || lo > hi {
+            total
+        } else if cost(a, lo) > bound {
+            lo
+        } else {
+            // The last end in [lo, hi] within the bound (work grows with the end).
+            let (mut ok, mut over) = (lo, hi + 1);
+            while over - ok > 1 {
+                let mid = ok + (over - ok) / 2;
+                match cost(a, mid) <= bound {
+                    true => ok = mid,
+                    false => over = mid,
+                }
+            }
+            ok
+        };
+        cuts.push(b);
+        a = b;
+    }
+    (cuts.len() - 1 <= n).then_some(cuts)
 }
 
 /// The most tracks one range shows (more when one interval alone shows more). Each track a
@@ -986,7 +1067,7 @@ mod tests {
         assert_eq!(p.intervals.last().unwrap().end_frame, p.total_frames);
         for w in p.intervals.windows(2) {
             assert_eq!(w[0].end_frame, w[1].start_frame);
-            assert!(w[0].frames() > 0);
+            assert!(w[0].end_frame > w[0].start_frame);
         }
         assert_eq!(p.intervals[0].tiles, vec![], "black before anyone shows");
     }
@@ -1077,6 +1158,10 @@ mod tests {
         rs.iter().map(|r| (r.start_frame, r.end_frame)).collect()
     }
 
+    fn no_lead_in(_: usize, _: u64) -> f64 {
+        0.0
+    }
+
     fn assert_cover(p: &Plan, rs: &[Range]) {
         assert_eq!(rs.first().unwrap().start_frame, 0);
         assert_eq!(rs.last().unwrap().end_frame, p.total_frames);
@@ -1092,9 +1177,12 @@ mod tests {
     fn one_range_per_core_of_equal_work() {
         // Nobody throughout: every frame costs the same, so the ranges are equal.
         let p = plan(120.0, &[], 640, 480, 30);
-        assert_eq!(spans(&ranges(&p, 2)), vec![(0, 1800), (1800, 3600)]);
-        assert_eq!(spans(&ranges(&p, 1)), vec![(0, 3600)]);
-        let four = ranges(&p, 4);
+        assert_eq!(
+            spans(&ranges(&p, 2, &no_lead_in)),
+            vec![(0, 1800), (1800, 3600)]
+        );
+        assert_eq!(spans(&ranges(&p, 1, &no_lead_in)), vec![(0, 3600)]);
+        let four = ranges(&p, 4, &no_lead_in);
         assert_eq!(four.len(), 4);
         assert_cover(&p, &four);
     }
@@ -1105,7 +1193,7 @@ mod tests {
         let mut tracks = vec![track(0, "a", 0.0, 120.0)];
         tracks.extend((1..4).map(|i| track(i, "b", 60.0, 120.0)));
         let p = plan(120.0, &tracks, 640, 480, 30);
-        let rs = ranges(&p, 2);
+        let rs = ranges(&p, 2, &no_lead_in);
         assert_cover(&p, &rs);
         let work = |r: &Range| -> f64 {
             (r.start_frame..r.end_frame)
@@ -1118,15 +1206,84 @@ mod tests {
     }
 
     #[test]
+    fn a_range_that_must_decode_from_far_back_gets_fewer_frames() {
+        // Two people throughout, each with one keyframe at its start: a range from frame f
+        // decodes both tracks from 0 first. Work per frame 3 + 2; the later range pays
+        // 2 · 0.8 · f.
+        let tracks = [track(0, "a", 0.0, 120.0), track(1, "b", 0.0, 120.0)];
+        let p = plan(120.0, &tracks, 640, 480, 30);
+        let from_start = |_: usize, frame: u64| frame as f64;
+        let rs = ranges(&p, 2, &from_start);
+        assert_cover(&p, &rs);
+        assert_eq!(rs.len(), 2);
+        // 5·c = 5·(3600 − c) + 1.6·c  →  c = 18000 / 8.4 ≈ 2143.
+        let cut = rs[0].end_frame;
+        assert!((2142..=2144).contains(&cut), "{rs:?}");
+        // Without that price the cut is in the middle.
+        assert_eq!(
+            spans(&ranges(&p, 2, &no_lead_in)),
+            vec![(0, 1800), (1800, 3600)]
+        );
+        // Only tracks the range shows pay. One person for the first 60 s: per frame 4, then
+        // 3. Unpriced, the cut is at 4·c = 12600 / 2 (c = 1575); priced, a cut before 1800
+        // makes the second range decode the person from 0, so the cut moves to where they
+        // leave (the first range 4·1800 = 7200, the second 5400 and nobody to decode), or
+        // just before it (4·c = 4·(1800 − c) + 5400 + 0.8·c, c ≈ 1790).
+        let early = [track(0, "a", 0.0, 60.0)];
+        let p = plan(120.0, &early, 640, 480, 30);
+        assert_eq!(
+            spans(&ranges(&p, 2, &no_lead_in)),
+            vec![(0, 1575), (1575, 3600)]
+        );
+        let cut = ranges(&p, 2, &from_start)[0].end_frame;
+        assert!((1749..=1751).contains(&cut), "{cut}");
+    }
+
+    #[test]
+    fn a_cut_lands_where_the_next_range_starts_cheaply() {
+        // Keyframes every 10 s (300 frames) and a 2 s margin: starting at frame f costs
+        // 60 + (f − 60) mod 300 frames of decoding per track. For two ranges the best cut
+        // (found by trying every one) is what ranges() picks.
+        let tracks = [track(0, "a", 0.0, 120.0), track(1, "b", 0.0, 120.0)];
+        let p = plan(120.0, &tracks, 640, 480, 30);
+        let sawtooth = |_: usize, f: u64| match f {
+            0..=59 => f as f64,
+            _ => (60 + (f - 60) % 300) as f64,
+        };
+        let worse =
+            |c: u64| range_cost(&p, 0, c, &sawtooth).max(range_cost(&p, c, 3600, &sawtooth));
+        let best = (150..=3450).map(worse).fold(f64::INFINITY, f64::min);
+        let rs = ranges(&p, 2, &sawtooth);
+        assert_eq!(rs.len(), 2);
+        assert_eq!(worse(rs[0].end_frame), best, "{rs:?}");
+        // Better than the middle, where a keyframe was just missed.
+        assert!(best < worse(1800));
+    }
+
+    #[test]
+    fn more_cores_than_work_for_them_still_cover_the_call_once() {
+        for n in 1..=16 {
+            let tracks = [track(0, "a", 0.0, 40.0), track(1, "b", 10.0, 33.0)];
+            let p = plan(40.0, &tracks, 640, 480, 30);
+            let rs = ranges(&p, n, &|_, f| f as f64 / 2.0);
+            assert_cover(&p, &rs);
+            assert!(rs.len() <= n.max(1), "{n}: {rs:?}");
+            for r in &rs {
+                assert!(r.frames() >= 150, "{n}: {rs:?}");
+            }
+        }
+    }
+
+    #[test]
     fn short_calls_are_not_cut_below_the_minimum_range() {
         let p = plan(7.0, &[track(0, "a", 0.0, 7.0)], 640, 480, 30);
-        assert_eq!(spans(&ranges(&p, 16)), vec![(0, 210)]);
+        assert_eq!(spans(&ranges(&p, 16, &no_lead_in)), vec![(0, 210)]);
         let p = plan(12.0, &[track(0, "a", 0.0, 12.0)], 640, 480, 30);
-        let rs = ranges(&p, 16);
+        let rs = ranges(&p, 16, &no_lead_in);
         assert_eq!(rs.len(), 2);
         assert_cover(&p, &rs);
         let p = plan(0.04, &[], 640, 480, 25);
-        assert_eq!(spans(&ranges(&p, 4)), vec![(0, 1)]);
+        assert_eq!(spans(&ranges(&p, 4, &no_lead_in)), vec![(0, 1)]);
     }
 
     #[test]
@@ -1138,7 +1295,7 @@ mod tests {
             (1..=30).map(|i| track(i, "g", i as f64 * 20.0 - 15.0, i as f64 * 20.0 - 10.0)),
         );
         let p = plan(600.0, &tracks, 640, 480, 30);
-        let rs = ranges(&p, 2);
+        let rs = ranges(&p, 2, &no_lead_in);
         assert_cover(&p, &rs);
         for r in &rs {
             let shown = p
@@ -1152,7 +1309,7 @@ mod tests {
         // Nine at once is more than the bound: such an interval is still one range.
         let nine: Vec<PlanTrack> = (0..9).map(|i| track(i, "u", 0.0, 60.0)).collect();
         let p = plan(60.0, &nine, 640, 480, 30);
-        assert_eq!(spans(&ranges(&p, 1)), vec![(0, 1800)]);
+        assert_eq!(spans(&ranges(&p, 1, &no_lead_in)), vec![(0, 1800)]);
     }
 
     #[test]
@@ -1161,7 +1318,7 @@ mod tests {
             .map(|i| track(i, "u", i as f64 * 10.0, i as f64 * 10.0 + 55.0))
             .collect();
         let p = plan(600.0, &tracks, 640, 480, 30);
-        let rs = ranges(&p, 16);
+        let rs = ranges(&p, 16, &no_lead_in);
         // One per core at least; more where a range would show too many tracks.
         assert!(rs.len() >= 16, "{rs:?}");
         assert_cover(&p, &rs);

@@ -57,9 +57,9 @@ pub(crate) struct Stream {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Probe {
     pub streams: Vec<Stream>,
-    /// The first keyframe's timestamp (asked for with [`Kind::Video`]): frames before it
-    /// cannot be decoded and never show.
-    pub first_keyframe: Option<f64>,
+    /// The keyframes' timestamps in order (asked for with [`Kind::Video`]): frames before the
+    /// first cannot be decoded and never show; a seek decodes from the one before it.
+    pub keyframes: Vec<f64>,
     pub start_time: Option<f64>,
     pub duration: Option<f64>,
 }
@@ -126,16 +126,21 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
                 packets: s.nb_read_packets.as_deref().and_then(|n| n.parse().ok()),
             })
             .collect(),
-        first_keyframe: raw
+        keyframes: raw
             .frames
             .iter()
-            .find_map(|f| seconds(&f.best_effort_timestamp_time)),
+            .filter_map(|f| seconds(&f.best_effort_timestamp_time))
+            .collect(),
         start_time,
         duration,
     })
 }
 
 impl Probe {
+    pub(crate) fn first_keyframe(&self) -> Option<f64> {
+        self.keyframes.first().copied()
+    }
+
     pub(crate) fn first(&self, codec_type: &str) -> Option<&Stream> {
         self.streams.iter().find(|s| s.codec_type == codec_type)
     }
@@ -206,9 +211,10 @@ mod tests {
         let json = br#"{"frames":[{"best_effort_timestamp_time":"N/A"},{"best_effort_timestamp_time":"1.933000"},{"best_effort_timestamp_time":"9.933000"}],
             "streams":[{"codec_type":"video","codec_name":"vp8","start_time":"0.000000","nb_read_packets":"104"}],"format":{"duration":"6.867"}}"#;
         let p = parse(json).unwrap();
-        assert_eq!(p.first_keyframe, Some(1.933));
+        assert_eq!(p.first_keyframe(), Some(1.933));
+        assert_eq!(p.keyframes, [1.933, 9.933]);
         let none = br#"{"frames":[],"streams":[{"codec_type":"video","codec_name":"vp8"}]}"#;
-        assert_eq!(parse(none).unwrap().first_keyframe, None);
+        assert_eq!(parse(none).unwrap().first_keyframe(), None);
     }
 
     #[test]

@@ -164,6 +164,7 @@ mod tests {
             width: 320,
             height: 240,
             file_start: 0.0,
+            keyframes: vec![0.0],
             facts: VideoFacts {
                 first_packet: ts(50.0 * 365.0 * 86_400.0),
                 first_frame: 0.0,

@@ -29,6 +29,8 @@ pub(crate) struct Track {
     /// The file's first timestamp, in seconds of its own clock: ffmpeg reads the file as
     /// starting there.
     pub file_start: f64,
+    /// Its keyframes, in seconds of its own clock: where a seek into it starts decoding.
+    pub keyframes: Vec<f64>,
     pub facts: VideoFacts,
 }
 
@@ -136,7 +138,7 @@ async fn video(
         .min(MAX_LAST_FRAME_HOLD_S);
     let end = last + hold;
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
-    let Some(first_frame) = probed.first_keyframe else {
+    let Some(first_frame) = probed.first_keyframe() else {
         let reason = "no keyframe was recorded, so no frame of it can be decoded".to_owned();
         tracing::warn!(
             conference_id = crate::logs::field(work.conference_id()),
@@ -155,6 +157,7 @@ async fn video(
         width,
         height,
         file_start,
+        keyframes: probed.keyframes,
         facts: VideoFacts {
             first_packet: inspection.header.first_packet,
             first_frame: first_frame.max(stream_start),

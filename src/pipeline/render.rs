@@ -31,7 +31,28 @@ pub(crate) async fn ranges(
     encoding: Encoding,
 ) -> Result<Vec<PathBuf>, Cause> {
     create_dir(&work.parts())?;
-    let ranges = plan::ranges(layout, slots.cores());
+    // Output seconds at which each file's first timestamp falls.
+    let shifts: Vec<f64> = tracks
+        .iter()
+        .zip(anchors)
+        .map(|(t, anchor)| anchor + t.file_start)
+        .collect();
+    let lead_in = |track: usize, first: u64| {
+        let t = &tracks[track];
+        let shown = layout.shown.iter().find(|s| s.track == track);
+        let Some(shown) = shown else { return 0.0 };
+        let seek = seek(layout, shown, first, shifts[track]);
+        // ffmpeg decodes from the last keyframe at or before the seek.
+        let from = t
+            .keyframes
+            .iter()
+            .map(|k| k - t.file_start)
+            .filter(|&k| k <= seek)
+            .fold(0.0, f64::max);
+        let seconds = layout.seconds(first) - shifts[track] - from;
+        (seconds * f64::from(layout.fps)).max(0.0)
+    };
+    let ranges = plan::ranges(layout, slots.cores(), &lead_in);
     let parts: Vec<PathBuf> = ranges.iter().map(|r| work.range_part(r)).collect();
     // Ranges an earlier attempt at this job rendered are complete (committed) and kept.
     let todo: Vec<usize> = (0..parts.len()).filter(|&i| !parts[i].exists()).collect();
@@ -52,12 +73,7 @@ pub(crate) async fn ranges(
         layout,
         files: tracks.iter().map(|t| t.file.as_path()).collect(),
         sizes: tracks.iter().map(|t| (t.width, t.height)).collect(),
-        // Output seconds at which each file's first timestamp falls.
-        shifts: tracks
-            .iter()
-            .zip(anchors)
-            .map(|(t, anchor)| anchor + t.file_start)
-            .collect(),
+        shifts,
         canvas,
         encoding,
     };
@@ -176,16 +192,7 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> 
         }
         let first = s.start_frame.max(a);
         let shift = shifts[s.track];
-        // Seconds into the file of its first decodable picture (its first keyframe), and of
-        // where reading should start. ffmpeg cannot seek to before a file's first keyframe
-        // (it then decodes nothing at all): such a track is read from its beginning, which
-        // holds nothing decodable before that keyframe anyway.
-        let first_picture = layout.seconds(s.start_frame) - shift;
-        let target = layout.seconds(first) - shift - SEEK_MARGIN_S;
-        let seek = match target > first_picture + 1.0 / f64::from(layout.fps) {
-            true => target,
-            false => 0.0,
-        };
+        let seek = seek(layout, s, first, shift);
         inputs.push(Input {
             track: s.track,
             seek,
@@ -195,6 +202,20 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> 
         });
     }
     inputs
+}
+
+/// Seconds into the file of `s` where a range whose first frame showing it is `first` starts
+/// reading it (the file's first timestamp falls at `shift` on the output): [`SEEK_MARGIN_S`]
+/// early. ffmpeg cannot seek to before a file's first keyframe (it then decodes nothing at
+/// all): such a track is read from its beginning, which holds nothing decodable before that
+/// keyframe anyway.
+fn seek(layout: &Plan, s: &Shown, first: u64, shift: f64) -> f64 {
+    let first_picture = layout.seconds(s.start_frame) - shift;
+    let target = layout.seconds(first) - shift - SEEK_MARGIN_S;
+    match target > first_picture + 1.0 / f64::from(layout.fps) {
+        true => target,
+        false => 0.0,
+    }
 }
 
 /// Logs how much of a step an earlier attempt at this job already did.
