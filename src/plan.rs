@@ -450,9 +450,9 @@ const LEAD_IN_COST: f64 = 0.8;
 /// decoder start for every track it shows.
 pub const MIN_RANGE_SECONDS: f64 = 5.0;
 
-/// How many frames of `track` a range whose first frame showing it is `frame` decodes before
-/// that frame (from the keyframe its seek starts at): the price of starting there.
-pub type LeadIn<'a> = &'a dyn Fn(usize, u64) -> f64;
+/// How many frames of a shown track a range whose first frame showing it is `frame` decodes
+/// before that frame (from the keyframe its seek starts at): the price of starting there.
+pub type LeadIn<'a> = &'a dyn Fn(&Shown, u64) -> f64;
 
 /// Splits the output into at most `n` ranges of about equal work, none shorter than
 /// [`MIN_RANGE_SECONDS`] unless the whole output is. A range's work is the encoder's frames,
@@ -507,7 +507,7 @@ fn range_cost(plan: &Plan, a: u64, b: u64, lead_in: LeadIn<'_>) -> f64 {
         .shown
         .iter()
         .filter(|s| s.start_frame < b && a < s.end_frame)
-        .map(|s| lead_in(s.track, s.start_frame.max(a)))
+        .map(|s| lead_in(s, s.start_frame.max(a)))
         .sum();
     frames + LEAD_IN_COST * lead
 }
@@ -1158,7 +1158,7 @@ mod tests {
         rs.iter().map(|r| (r.start_frame, r.end_frame)).collect()
     }
 
-    fn no_lead_in(_: usize, _: u64) -> f64 {
+    fn no_lead_in(_: &Shown, _: u64) -> f64 {
         0.0
     }
 
@@ -1212,7 +1212,7 @@ mod tests {
         // 2 · 0.8 · f.
         let tracks = [track(0, "a", 0.0, 120.0), track(1, "b", 0.0, 120.0)];
         let p = plan(120.0, &tracks, 640, 480, 30);
-        let from_start = |_: usize, frame: u64| frame as f64;
+        let from_start = |_: &Shown, frame: u64| frame as f64;
         let rs = ranges(&p, 2, &from_start);
         assert_cover(&p, &rs);
         assert_eq!(rs.len(), 2);
@@ -1246,7 +1246,7 @@ mod tests {
         // (found by trying every one) is what ranges() picks.
         let tracks = [track(0, "a", 0.0, 120.0), track(1, "b", 0.0, 120.0)];
         let p = plan(120.0, &tracks, 640, 480, 30);
-        let sawtooth = |_: usize, f: u64| match f {
+        let sawtooth = |_: &Shown, f: u64| match f {
             0..=59 => f as f64,
             _ => (60 + (f - 60) % 300) as f64,
         };

@@ -57,8 +57,9 @@ pub(crate) struct Stream {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Probe {
     pub streams: Vec<Stream>,
-    /// The keyframes' timestamps in order (asked for with [`Kind::Video`]): frames before the
-    /// first cannot be decoded and never show; a seek decodes from the one before it.
+    /// The keyframes' timestamps, in increasing order (asked for with [`Kind::Video`]):
+    /// frames before the first cannot be decoded and never show; a seek decodes from the one
+    /// before it.
     pub keyframes: Vec<f64>,
     pub start_time: Option<f64>,
     pub duration: Option<f64>,
@@ -112,6 +113,12 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
         Some(f) => (seconds(&f.start_time), seconds(&f.duration)),
         None => (None, None),
     };
+    let mut keyframes: Vec<f64> = raw
+        .frames
+        .iter()
+        .filter_map(|f| seconds(&f.best_effort_timestamp_time))
+        .collect();
+    keyframes.sort_by(f64::total_cmp);
     Ok(Probe {
         streams: raw
             .streams
@@ -126,11 +133,7 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
                 packets: s.nb_read_packets.as_deref().and_then(|n| n.parse().ok()),
             })
             .collect(),
-        keyframes: raw
-            .frames
-            .iter()
-            .filter_map(|f| seconds(&f.best_effort_timestamp_time))
-            .collect(),
+        keyframes,
         start_time,
         duration,
     })

@@ -37,19 +37,20 @@ pub(crate) async fn ranges(
         .zip(anchors)
         .map(|(t, anchor)| anchor + t.file_start)
         .collect();
-    let lead_in = |track: usize, first: u64| {
-        let t = &tracks[track];
-        let shown = layout.shown.iter().find(|s| s.track == track);
-        let Some(shown) = shown else { return 0.0 };
-        let seek = seek(layout, shown, first, shifts[track]);
-        // ffmpeg decodes from the last keyframe at or before the seek.
-        let from = t
-            .keyframes
-            .iter()
-            .map(|k| k - t.file_start)
-            .filter(|&k| k <= seek)
-            .fold(0.0, f64::max);
-        let seconds = layout.seconds(first) - shifts[track] - from;
+    // Each file's keyframes, in seconds from its start: ffmpeg decodes a seek from the last
+    // one at or before it.
+    let keyframes: Vec<Vec<f64>> = tracks
+        .iter()
+        .map(|t| t.keyframes.iter().map(|k| k - t.file_start).collect())
+        .collect();
+    let lead_in = |s: &Shown, first: u64| {
+        let seek = seek(layout, s, first, shifts[s.track]);
+        let keys = &keyframes[s.track];
+        let from = match keys.partition_point(|&k| k <= seek) {
+            0 => 0.0,
+            i => keys[i - 1],
+        };
+        let seconds = layout.seconds(first) - shifts[s.track] - from;
         (seconds * f64::from(layout.fps)).max(0.0)
     };
     let ranges = plan::ranges(layout, slots.cores(), &lead_in);
