@@ -14,8 +14,10 @@
 //! - the plain design: janus-pp-rec, one ffmpeg per interval input-seeking into every
 //!   visible track (encoder threads = cores), concat (stream copy), mux with the WAV.
 //!
-//! It prints a table and one line of verdicts (goals: ≥ 10× realtime, ≤ 1.3× the floor,
-//! ≥ 2.2× faster than plain). It never fails on speed.
+//! It measures three rounds of recproc, the floor and the plain design (`BENCH_ROUNDS`), takes
+//! each ratio within a round, and prints the medians in a table and one line of verdicts
+//! (goals: ≥ 10× realtime, ≤ 1.3× the floor, ≥ 2.2× faster than plain). It never fails on
+//! speed.
 //!
 //! Run: `cargo bench --bench merged_speed`; `BENCH_QUICK=1` scales every time of
 //! the call by 0.2 (24 s).
@@ -423,103 +425,156 @@ fn recproc_row(label: &str, run: &Processed, duration: f64) {
     );
 }
 
-/// Everything one run measured.
-struct Report {
-    scenario: Scenario,
-    cores: usize,
-    pic: Picture,
+/// One round: recproc, the floor and the plain design, one after another.
+struct Round {
     ours: Processed,
-    pinned: Processed,
-    /// Length of recproc's recording in seconds.
-    delivered: f64,
     floor: Floor,
     plain: Plain,
 }
 
+impl Round {
+    fn floor_wall(&self, cores: usize) -> f64 {
+        self.floor.cpu() / cores as f64
+    }
+}
+
+/// Everything one run measured: a few rounds (this machine's speed drifts by tens of per cent
+/// within minutes, so each ratio is taken within a round and the median of those is quoted),
+/// and recproc once on one core.
+struct Report {
+    scenario: Scenario,
+    cores: usize,
+    pic: Picture,
+    rounds: Vec<Round>,
+    pinned: Processed,
+    /// Length of recproc's recording in seconds.
+    delivered: f64,
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n % 2 {
+        1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 impl Report {
-    fn floor_wall(&self) -> f64 {
-        self.floor.cpu() / self.cores as f64
+    /// The median over the rounds of `f`.
+    fn median(&self, f: impl Fn(&Round) -> f64) -> f64 {
+        median(self.rounds.iter().map(f).collect())
     }
 
     fn print_table(&self) {
         let (d, cores) = (self.scenario.duration, self.cores);
         println!(
-            "call: {d:.0} s, {} cameras 640x480 30 fps VP8; output {}x{} at {} fps",
+            "call: {d:.0} s, {} cameras 640x480 30 fps VP8; output {}x{} at {} fps; \
+             medians of {} rounds",
             self.scenario.participants.len(),
             self.pic.width,
             self.pic.height,
-            self.pic.rate
+            self.pic.rate,
+            self.rounds.len()
         );
         println!(
             "{:<48} {:>9} {:>11} {:>9} {:>14} {:>14}",
             "", "wall (s)", "x realtime", "CPU (s)", "peak RSS (MB)", "peak work (MB)"
         );
-        recproc_row(&format!("recproc, defaults ({cores} cores)"), &self.ours, d);
-        recproc_row("recproc, taskset -c 0 (1 core)", &self.pinned, d);
-        let floor_label = format!("floor: decode inputs + encode output / {cores}");
+        let peak = |f: fn(&Processed) -> u64| {
+            self.rounds
+                .iter()
+                .map(|r| f(&r.ours))
+                .max()
+                .map(|b| b as f64)
+        };
         row(
-            &floor_label,
-            self.floor_wall(),
+            &format!("recproc, defaults ({cores} cores)"),
+            self.median(|r| r.ours.timed.wall),
             d,
-            self.floor.cpu(),
+            self.median(|r| r.ours.timed.cpu),
+            peak(|p| p.peaks.rss),
+            peak(|p| p.peaks.disk),
+        );
+        recproc_row("recproc, taskset -c 0 (1 core)", &self.pinned, d);
+        row(
+            &format!("floor: decode inputs + encode output / {cores}"),
+            self.median(|r| r.floor_wall(cores)),
+            d,
+            self.median(|r| r.floor.cpu()),
             None,
             None,
         );
-        let parallel = &self.floor.parallel;
-        let parallel_label = format!("floor: the same, run on {cores} cores at once");
-        row(&parallel_label, parallel.wall, d, parallel.cpu, None, None);
-        let plain = self.plain.total();
-        let plain_label = "plain: pp-rec, ffmpeg per interval, concat, mux";
-        row(plain_label, plain.wall, d, plain.cpu, None, None);
+        row(
+            &format!("floor: the same, run on {cores} cores at once"),
+            self.median(|r| r.floor.parallel.wall),
+            d,
+            self.median(|r| r.floor.parallel.cpu),
+            None,
+            None,
+        );
+        row(
+            "plain: pp-rec, ffmpeg per interval, concat, mux",
+            self.median(|r| r.plain.total().wall),
+            d,
+            self.median(|r| r.plain.total().cpu),
+            None,
+            None,
+        );
     }
 
     fn print_details(&self) {
-        let (floor, plain) = (&self.floor, &self.plain);
+        let cores = self.cores;
         println!(
-            "speed-up {} cores vs 1: {:.2}x",
-            self.cores,
-            self.pinned.timed.wall / self.ours.timed.wall
+            "speed-up {cores} cores vs 1: {:.2}x",
+            self.pinned.timed.wall / self.median(|r| r.ours.timed.wall)
         );
+        for (k, r) in self.rounds.iter().enumerate() {
+            let (floor, plain) = (&r.floor, &r.plain);
+            println!(
+                "round {}: recproc {:.2} s ({:.2} CPU s); floor: decoding {} tracks {:.2} CPU s \
+                 + encoding the output {:.2} CPU s, on {cores} cores at once {:.2} s \
+                 ({:.2} CPU s, {:+.0} %); plain {:.2} s: janus-pp-rec {:.2} s, {} intervals \
+                 {:.2} s, concat {:.2} s, mux {:.2} s",
+                k + 1,
+                r.ours.timed.wall,
+                r.ours.timed.cpu,
+                floor.tracks,
+                floor.decode,
+                floor.encode,
+                floor.parallel.wall,
+                floor.parallel.cpu,
+                (floor.parallel.cpu / floor.cpu() - 1.0) * 100.0,
+                plain.total().wall,
+                plain.convert.wall,
+                plain.intervals,
+                plain.render.wall,
+                plain.concat.wall,
+                plain.mux.wall,
+            );
+        }
+        let plain = &self.rounds[0].plain;
         println!(
-            "floor: decoding {} tracks {:.2} CPU s + encoding the output {:.2} CPU s; \
-             run on {} cores at once it took {:.2} CPU s ({:+.0} %: what running at once \
-             costs on this machine)",
-            floor.tracks,
-            floor.decode,
-            floor.encode,
-            self.cores,
-            floor.parallel.cpu,
-            (floor.parallel.cpu / floor.cpu() - 1.0) * 100.0
-        );
-        println!(
-            "plain: janus-pp-rec {:.2} s, {} intervals {:.2} s, concat {:.2} s, mux {:.2} s; \
-             its recording {:.2} s long, recproc's {:.2} s",
-            plain.convert.wall,
-            plain.intervals,
-            plain.render.wall,
-            plain.concat.wall,
-            plain.mux.wall,
-            plain.seconds,
-            self.delivered
+            "lengths: the plain design's recording {:.2} s, recproc's {:.2} s",
+            plain.seconds, self.delivered
         );
     }
 
     fn print_verdicts(&self) {
-        let wall = self.ours.timed.wall;
-        let realtime = self.scenario.duration / wall;
-        let to_floor = wall / self.floor_wall();
-        let to_parallel = wall / self.floor.parallel.wall;
-        let to_plain = self.plain.total().wall / wall;
+        let cores = self.cores;
+        let realtime = self.median(|r| self.scenario.duration / r.ours.timed.wall);
+        let to_floor = self.median(|r| r.ours.timed.wall / r.floor_wall(cores));
+        let to_parallel = self.median(|r| r.ours.timed.wall / r.floor.parallel.wall);
+        let to_plain = self.median(|r| r.plain.total().wall / r.ours.timed.wall);
         println!(
-            "verdicts: x realtime {}; recproc / floor {}; plain / recproc {}",
+            "verdicts (medians of each round's ratio): x realtime {}; recproc / floor {}; \
+             plain / recproc {}",
             verdict(realtime, ">= 10", realtime >= 10.0),
             verdict(to_floor, "<= 1.3", to_floor <= 1.3),
             verdict(to_plain, ">= 2.2", to_plain >= 2.2)
         );
-        println!(
-            "recproc / the floor's work run on {} cores at once: {to_parallel:.2}",
-            self.cores
-        );
+        println!("recproc / the floor's work run on {cores} cores at once: {to_parallel:.2}");
     }
 }
 
@@ -527,32 +582,52 @@ fn verdict(ratio: f64, goal: &str, met: bool) -> String {
     format!("{ratio:.2} ({goal}: {})", if met { "yes" } else { "NO" })
 }
 
-/// Runs everything on the fixture in `dir`, one measurement after another.
-fn measure_all(dir: &Path, scenario: Scenario) -> Report {
-    let run = RunDir::new(dir, KEEP_WORK);
-    let ours = support::run_recproc(&run, dir, &[]);
+/// How many rounds to measure: `BENCH_ROUNDS`, 3 by default (1 with `BENCH_QUICK`).
+fn rounds(quick: bool) -> usize {
+    match std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(n) if n >= 1 => n,
+        _ if quick => 1,
+        _ => 3,
+    }
+}
+
+/// Runs everything on the fixture in `dir`: recproc on one core once, then `n` rounds of
+/// recproc, the floor and the plain design, one measurement after another.
+fn measure_all(dir: &Path, scenario: Scenario, n: usize) -> Report {
     let pinned = {
         let one = RunDir::new(dir, KEEP_WORK);
         support::run_recproc(&one, dir, &["taskset", "-c", "0"])
     };
-    let delivered = PathBuf::from(
-        ours.event["filename"]
-            .as_str()
-            .expect("a merged recording's filename"),
-    );
-    let pic = probe(&delivered);
-    let encoder = recproc::media::video_encoder_args(&run.config);
-    let floor = floor(&run.job_dir(&scenario), &delivered, &pic, &encoder);
-    let plain = plain(dir, &scenario, &pic, &encoder);
+    let mut rounds = Vec::with_capacity(n);
+    let mut first = None;
+    for _ in 0..n {
+        let run = RunDir::new(dir, KEEP_WORK);
+        let ours = support::run_recproc(&run, dir, &[]);
+        let delivered = PathBuf::from(
+            ours.event["filename"]
+                .as_str()
+                .expect("a merged recording's filename"),
+        );
+        let pic = probe(&delivered);
+        let encoder = recproc::media::video_encoder_args(&run.config);
+        let floor = floor(&run.job_dir(&scenario), &delivered, &pic, &encoder);
+        let plain = plain(dir, &scenario, &pic, &encoder);
+        if first.is_none() {
+            first = Some((pic, duration(&delivered)));
+        }
+        rounds.push(Round { ours, floor, plain });
+    }
+    let (pic, delivered) = first.expect("at least one round");
     Report {
         cores: support::cores(),
-        delivered: duration(&delivered),
+        delivered,
         scenario,
         pic,
-        ours,
+        rounds,
         pinned,
-        floor,
-        plain,
     }
 }
 
@@ -566,7 +641,7 @@ fn main() {
         "merged-speed"
     };
     let dir = support::fixture(name, &scenario);
-    let report = measure_all(&dir, scenario);
+    let report = measure_all(&dir, scenario, rounds(quick));
     report.print_table();
     report.print_details();
     report.print_verdicts();
