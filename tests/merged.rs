@@ -323,6 +323,46 @@ fn a_first_keyframe_half_a_minute_late_still_shows() {
 }
 
 #[test]
+fn a_track_in_a_codec_recproc_cannot_render_is_left_out_not_fatal() {
+    // green's recording says AV1 (its header's codec, rewritten in place): recproc cannot
+    // render it, so it is left out and reported; red and the audio are still delivered.
+    let scenario = Scenario {
+        duration: 4.0,
+        participants: vec![
+            Participant::new("red", "red", 0.0, 4.0),
+            Participant::new("green", "0x00FF00", 1.0, 4.0),
+        ],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let generated = sb.generate(&scenario);
+    let mjr = &generated.tracks[1].mjr;
+    let bytes = std::fs::read(mjr).unwrap();
+    // The JSON header follows the 8-byte magic and a 2-byte length.
+    let header_len = usize::from(u16::from_be_bytes([bytes[8], bytes[9]]));
+    let at = bytes[10..10 + header_len]
+        .windows(5)
+        .position(|w| w == br#""vp8""#)
+        .expect("the header names vp8")
+        + 10;
+    let mut patched = bytes.clone();
+    patched[at..at + 5].copy_from_slice(br#""av1""#);
+    std::fs::write(mjr, patched).unwrap();
+
+    let run = sb.process(&generated.event);
+    let out = run.delivered();
+    assert_eq!(probe(&out).codecs(), vec!["vp8", "opus"]);
+    // red alone fills the canvas throughout.
+    assert_colours(&out, 2.5, &[((320, 240), RED), ((600, 240), RED)]);
+    let skipped = run.json["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{}", run.stdout);
+    assert_eq!(skipped[0]["userID"], "green");
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("\"av1\" is not supported"), "{reason}");
+    assert!(run.stderr.contains("Leaving a video out of the recording"));
+}
+
+#[test]
 fn a_track_without_any_keyframe_is_left_out_not_fatal() {
     // green's only keyframe (5 s) is lost in a gap that lasts until it leaves: nothing of it
     // can ever be decoded. red and the audio must still be delivered.

@@ -104,10 +104,14 @@ async fn video(
         .await
         .map_err(|e| Cause::System(format!("inspection task: {e}")))?
         .map_err(|e| Cause::mjr(&source.path, e))?;
-    let codec = inspection
-        .header
-        .video_codec()
-        .map_err(|e| Cause::mjr(&source.path, e))?;
+    let codec = match inspection.header.video_codec() {
+        Ok(codec) => codec,
+        // Another participant's codec is never a reason to lose everyone's recording.
+        Err(e @ mjr::MjrError::UnsupportedCodec { .. }) => {
+            return Ok(Err(skip(work, source, e.to_string())));
+        }
+        Err(e) => return Err(Cause::mjr(&source.path, e)),
+    };
 
     log_leaps(work, source, &inspection.leaps);
     let file = work.track(index, codec.container_extension());
@@ -139,17 +143,8 @@ async fn video(
     let end = last + hold;
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
     let Some(first_frame) = probed.first_keyframe() else {
-        let reason = "no keyframe was recorded, so no frame of it can be decoded".to_owned();
-        tracing::warn!(
-            conference_id = crate::logs::field(work.conference_id()),
-            path = crate::logs::field(source.path.display()),
-            user_id = crate::logs::field(&source.user_id),
-            "Leaving a video out of the recording: {reason}."
-        );
-        return Ok(Err(Skipped {
-            source: source.clone(),
-            reason,
-        }));
+        let reason = "no keyframe was recorded, so no frame of it can be decoded";
+        return Ok(Err(skip(work, source, reason.to_owned())));
     };
     Ok(Ok(Track {
         source: source.clone(),
@@ -165,6 +160,20 @@ async fn video(
             event_stop: source.stop,
         },
     }))
+}
+
+/// Leaves `source` out of the recording for `reason`, with a warning that says so.
+fn skip(work: &Workspace, source: &VideoSource, reason: String) -> Skipped {
+    tracing::warn!(
+        conference_id = crate::logs::field(work.conference_id()),
+        path = crate::logs::field(source.path.display()),
+        user_id = crate::logs::field(&source.user_id),
+        "Leaving a video out of the recording: {reason}."
+    );
+    Skipped {
+        source: source.clone(),
+        reason,
+    }
 }
 
 /// Says where a track's RTP clock leapt and how far, if it did.
