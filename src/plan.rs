@@ -469,6 +469,7 @@ pub fn ranges(plan: &Plan, n: usize, lead_in: LeadIn<'_>) -> Vec<Range> {
     // the bound allows) needs at most n ranges; found by bisection.
     let whole = cost(0, total);
     let (mut low, mut high) = (whole / n as f64, whole);
+    // `best` always holds the greedy cuts for `high` (one range for the whole work).
     let mut best = vec![0, total];
     for _ in 0..48 {
         let bound = (low + high) / 2.0;
@@ -482,9 +483,6 @@ pub fn ranges(plan: &Plan, n: usize, lead_in: LeadIn<'_>) -> Vec<Range> {
         if high - low <= 0.5 * DECODE_COST {
             break;
         }
-    }
-    if let Some(cuts) = greedy_cuts(total, min_frames, n, high, &cost) {
-        best = cuts;
     }
     let window = u64::from(plan.fps) * REFINE_SECONDS;
     refine(&mut best, min_frames, window, &cost);
