@@ -119,8 +119,9 @@ fn four_participants_join_and_leave_in_the_right_tiles() {
 
 #[test]
 fn a_late_first_keyframe_and_a_gap_keep_the_timeline() {
-    // red: whole call. green: packets from 2 s but its first keyframe was lost, so its
-    // picture starts at 4 s. blue: no packets from 5 to 7 s, and it turns white at 9 s.
+    // red: whole call. green: joins at 2 s but its first keyframe was lost, so its picture
+    // starts at 4 s. blue: no packets from 5 to 7 s (no longer than max_freeze), and it
+    // turns white at 9 s.
     let mut green = Participant::new("green", "0x00FF00", 2.0, 12.0);
     green.first_keyframe_at = Some(4.0);
     let mut blue = Participant::new("blue", "blue", 0.0, 12.0);
@@ -140,31 +141,100 @@ fn a_late_first_keyframe_and_a_gap_keep_the_timeline() {
     assert!((p.duration - 12.0).abs() <= 0.3, "duration {}", p.duration);
 
     // Red and blue start together: ties are ordered by user ID, so blue takes tile 0.
-    // Before green's first decodable frame: two tiles side by side.
     assert_colours(
         &out,
-        3.0,
+        1.0,
         &[
             (centre(0, 0, 320, 480), BLUE),
             (centre(320, 0, 320, 480), RED),
         ],
     );
-    // From 4 s green shows too, as the third tile.
+    // Green has a tile from its join at 2 s, black until its first decodable frame...
+    let tiles = [
+        centre(0, 0, 320, 240),
+        centre(320, 0, 320, 240),
+        centre(160, 240, 320, 240),
+    ];
+    assert_colours(
+        &out,
+        3.0,
+        &[(tiles[0], BLUE), (tiles[1], RED), (tiles[2], BLACK)],
+    );
+    // ...and shows from 4 s.
     assert_colours(
         &out,
         4.5,
-        &[
-            (centre(0, 0, 320, 240), BLUE),
-            (centre(320, 0, 320, 240), RED),
-            (centre(160, 240, 320, 240), GREEN),
-        ],
+        &[(tiles[0], BLUE), (tiles[1], RED), (tiles[2], GREEN)],
     );
-    // During blue's gap its last picture stays (frozen, not black)...
-    assert_colours(&out, 6.0, &[(centre(0, 0, 320, 240), BLUE)]);
+    // During blue's 2 s gap its last picture stays (frozen, not black)...
+    assert_colours(&out, 6.0, &[(tiles[0], BLUE)]);
+    assert_colours(&out, 6.9, &[(tiles[0], BLUE)]);
     // ...and the gap does not shift what follows: still blue just before 9 s, white after.
-    assert_colours(&out, 8.6, &[(centre(0, 0, 320, 240), BLUE)]);
-    assert_colours(&out, 9.4, &[(centre(0, 0, 320, 240), WHITE)]);
-    assert_colours(&out, 11.5, &[(centre(160, 240, 320, 240), GREEN)]);
+    assert_colours(&out, 8.6, &[(tiles[0], BLUE)]);
+    assert_colours(&out, 9.4, &[(tiles[0], WHITE)]);
+    assert_colours(&out, 11.5, &[(tiles[2], GREEN)]);
+}
+
+#[test]
+fn a_stopped_camera_freezes_for_max_freeze_then_is_black_until_its_next_frame() {
+    // blue's camera sends nothing from 4 s to 14 s, and comes back white.
+    let mut blue = Participant::new("blue", "blue", 0.0, 20.0);
+    blue.gaps = vec![(4.0, 14.0)];
+    blue.colour_changes = vec![recproc_fixture::ColourChange {
+        at: 14.0,
+        colour: "white".into(),
+    }];
+    let scenario = Scenario {
+        duration: 20.0,
+        participants: vec![blue, Participant::new("red", "red", 0.0, 20.0)],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    let (blue_tile, red_tile) = (centre(0, 0, 320, 480), centre(320, 0, 320, 480));
+    assert_colours(&out, 3.5, &[(blue_tile, BLUE), (red_tile, RED)]);
+    // Frozen for max_freeze (2 s): from when its next frame was due (4 s) to 6 s.
+    assert_colours(&out, 5.8, &[(blue_tile, BLUE), (red_tile, RED)]);
+    // Black after, the layout unchanged, until its next frame at 14 s.
+    for t in [6.2, 10.0, 13.8] {
+        assert_colours(&out, t, &[(blue_tile, BLACK), (red_tile, RED)]);
+    }
+    assert_colours(&out, 14.2, &[(blue_tile, WHITE), (red_tile, RED)]);
+    assert_colours(&out, 19.5, &[(blue_tile, WHITE), (red_tile, RED)]);
+
+    // With max_freeze = 0 the tile is black as soon as a frame is missing.
+    let sb = Sandbox::new("[recording]\nmax_freeze = 0\n");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    assert_colours(&out, 4.2, &[(blue_tile, BLACK), (red_tile, RED)]);
+    assert_colours(&out, 14.2, &[(blue_tile, WHITE)]);
+}
+
+#[test]
+fn a_tile_belongs_to_who_joined_first_even_before_their_first_picture() {
+    // zed joins at 0 s but its first keyframe comes at 2 s; amy (first by user ID) joins at
+    // 2 s. zed keeps the first tile from its join on: the grid never reshuffles.
+    let mut zed = Participant::new("zed", "0x00FF00", 0.0, 6.0);
+    zed.first_keyframe_at = Some(2.0);
+    let scenario = Scenario {
+        duration: 6.0,
+        participants: vec![Participant::new("amy", "red", 2.0, 6.0), zed],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    // zed alone, the whole canvas, black.
+    assert_colours(&out, 1.0, &[((320, 240), BLACK), ((20, 20), BLACK)]);
+    // From 2 s: zed left, amy right.
+    for t in [2.5, 5.5] {
+        assert_colours(
+            &out,
+            t,
+            &[
+                (centre(0, 0, 320, 480), GREEN),
+                (centre(320, 0, 320, 480), RED),
+            ],
+        );
+    }
 }
 
 #[test]
@@ -317,7 +387,8 @@ fn a_first_keyframe_half_a_minute_late_still_shows() {
     let sb = Sandbox::new("");
     let run = sb.process(&sb.generate(&scenario).event);
     let out = run.delivered();
-    assert_colours(&out, 30.0, &[((320, 240), RED), ((20, 20), RED)]);
+    // Its tile is there from its join, black until that keyframe.
+    assert_colours(&out, 30.0, &[((160, 240), RED), ((480, 240), BLACK)]);
     assert_colours(&out, 37.0, &[((160, 240), RED), ((480, 240), GREEN)]);
     assert_eq!(run.json["skipped"].as_array().unwrap().len(), 0);
 }

@@ -180,6 +180,9 @@ pub struct RecordingConfig {
     pub(crate) height: u32,
     /// Output frame rate, 1..=[`MAX_FPS`].
     pub fps: u32,
+    /// Seconds a stalled track's last frame is held before its tile turns black, 0 to
+    /// [`MAX_FREEZE_LIMIT`].
+    pub(crate) max_freeze: f64,
     /// The longest call recproc renders (1 s to [`MAX_DURATION_LIMIT`]); a longer one is
     /// refused as bad input, and every tool's time limit follows from it.
     pub(crate) max_duration: Duration,
@@ -187,6 +190,10 @@ pub struct RecordingConfig {
 
 /// The highest `recording.fps` accepted.
 pub(crate) const MAX_FPS: u32 = 120;
+
+/// The largest `recording.max_freeze` accepted, in seconds: a longer freeze is a stopped
+/// camera shown as if it were live.
+pub(crate) const MAX_FREEZE_LIMIT: f64 = 60.0;
 
 /// The largest `recording.max_duration` accepted: a week.
 pub(crate) const MAX_DURATION_LIMIT: Duration = Duration::from_secs(7 * 86_400);

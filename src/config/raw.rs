@@ -123,6 +123,8 @@ pub(super) struct RawRecording {
     pub(super) height: u32,
     pub(super) fps: u32,
     /// Seconds.
+    pub(super) max_freeze: f64,
+    /// Seconds.
     pub(super) max_duration: u64,
 }
 
@@ -138,6 +140,7 @@ impl Default for RawRecording {
             width: 640,
             height: 480,
             fps: 30,
+            max_freeze: 2.0,
             max_duration: 43_200,
         }
     }
@@ -215,6 +218,7 @@ impl RawConfig {
                 width: r.width,
                 height: r.height,
                 fps: r.fps,
+                max_freeze: r.max_freeze,
                 max_duration: r.max_duration.as_secs(),
             },
             encryption: RawEncryption {

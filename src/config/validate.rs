@@ -351,6 +351,16 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
             ),
         );
     }
+    if !(0.0..=super::MAX_FREEZE_LIMIT).contains(&r.max_freeze) {
+        problems.push(
+            "recording.max_freeze",
+            format!(
+                "{} is out of range; allowed: 0 to {} seconds",
+                r.max_freeze,
+                super::MAX_FREEZE_LIMIT
+            ),
+        );
+    }
     let limit = super::MAX_DURATION_LIMIT.as_secs();
     if !(1..=limit).contains(&r.max_duration) {
         problems.push(
@@ -377,6 +387,7 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
         width: r.width,
         height: r.height,
         fps: r.fps,
+        max_freeze: r.max_freeze,
         max_duration: Duration::from_secs(r.max_duration),
     })
 }
@@ -561,6 +572,23 @@ mod tests {
         assert_eq!(c.recording.max_duration, Duration::from_secs(604_800));
         let c = d.load("[recording]\nmax_duration = 1\n").unwrap();
         assert_eq!(c.recording.max_duration, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn max_freeze_is_zero_to_a_minute_of_seconds() {
+        let d = Dirs::new();
+        assert_eq!(d.load("").unwrap().recording.max_freeze, 2.0);
+        for bad in ["-0.5", "60.5", "nan", "inf"] {
+            let (keys, msg) = invalid(d.load(&format!("[recording]\nmax_freeze = {bad}\n")));
+            assert_eq!(keys, ["recording.max_freeze"], "{bad}");
+            assert!(msg.contains("0 to 60 seconds"), "{msg}");
+        }
+        for good in [("0", 0.0), ("0.25", 0.25), ("60", 60.0)] {
+            let c = d
+                .load(&format!("[recording]\nmax_freeze = {}\n", good.0))
+                .unwrap();
+            assert_eq!(c.recording.max_freeze, good.1);
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::process::Invocation;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// A converted video track: its stream facts and, in the same pass, the timestamps of its
-    /// keyframes (only keyframes are decoded), whose first is the first frame that can show.
+    /// keyframes (only keyframes are decoded), whose first is the first frame that can show,
+    /// with their picture sizes, and the timestamps of all its frames (read, not decoded).
     Video,
     /// The mixed audio, read as WAV and nothing else: its content cannot make ffprobe open
     /// another file (an HLS playlist named `.wav` would otherwise read media outside the
@@ -34,7 +35,9 @@ pub(crate) fn invocation(path: &Path, kind: Kind) -> Invocation {
         Kind::Video => inv
             .args(["-skip_frame", "nokey", "-select_streams", "v:0"])
             .arg("-show_entries")
-            .arg(format!("{entries}:frame=best_effort_timestamp_time")),
+            .arg(format!(
+                "{entries}:frame=best_effort_timestamp_time,width,height:packet=pts_time"
+            )),
         Kind::Wav => inv.args(["-show_entries", entries, "-f", "wav"]),
     }
     .path_arg(path)
@@ -61,6 +64,11 @@ pub(crate) struct Probe {
     /// frames before the first cannot be decoded and never show; a seek decodes from the one
     /// before it.
     pub keyframes: Vec<f64>,
+    /// The picture size from each keyframe on where it changes, in time order: (timestamp,
+    /// width, height).
+    pub sizes: Vec<(f64, u32, u32)>,
+    /// Every frame's timestamp, in increasing order (asked for with [`Kind::Video`]).
+    pub frames: Vec<f64>,
     pub start_time: Option<f64>,
     pub duration: Option<f64>,
 }
@@ -71,13 +79,22 @@ struct RawProbe {
     streams: Vec<RawStream>,
     #[serde(default)]
     format: Option<RawFormat>,
+    /// What ffprobe writes when it shows packets and frames: both, in read order.
     #[serde(default)]
-    frames: Vec<RawFrame>,
+    packets_and_frames: Vec<RawEntry>,
+    #[serde(default)]
+    frames: Vec<RawEntry>,
 }
 
 #[derive(Deserialize)]
-struct RawFrame {
+struct RawEntry {
+    /// `packet` or `frame` in `packets_and_frames`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
     best_effort_timestamp_time: Option<String>,
+    pts_time: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -113,12 +130,33 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
         Some(f) => (seconds(&f.start_time), seconds(&f.duration)),
         None => (None, None),
     };
-    let mut keyframes: Vec<f64> = raw
-        .frames
-        .iter()
-        .filter_map(|f| seconds(&f.best_effort_timestamp_time))
+    let is = |e: &RawEntry, kind: &str| e.kind.as_deref().is_none_or(|k| k == kind);
+    let entries = || raw.frames.iter().chain(&raw.packets_and_frames);
+    let mut decoded: Vec<(f64, Option<(u32, u32)>)> = entries()
+        .filter(|e| is(e, "frame"))
+        .filter_map(|f| {
+            let at = seconds(&f.best_effort_timestamp_time)?;
+            Some((at, f.width.zip(f.height)))
+        })
         .collect();
-    keyframes.sort_by(f64::total_cmp);
+    decoded.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let keyframes = decoded.iter().map(|k| k.0).collect();
+    let mut sizes: Vec<(f64, u32, u32)> = Vec::new();
+    for (at, size) in decoded {
+        match size {
+            Some((w, h)) if sizes.last().is_none_or(|l| (l.1, l.2) != (w, h)) => {
+                sizes.push((at, w, h));
+            }
+            _ => {}
+        }
+    }
+    let mut frames: Vec<f64> = raw
+        .packets_and_frames
+        .iter()
+        .filter(|e| e.kind.as_deref() == Some("packet"))
+        .filter_map(|p| seconds(&p.pts_time))
+        .collect();
+    frames.sort_by(f64::total_cmp);
     Ok(Probe {
         streams: raw
             .streams
@@ -134,6 +172,8 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
             })
             .collect(),
         keyframes,
+        sizes,
+        frames,
         start_time,
         duration,
     })
@@ -218,6 +258,24 @@ mod tests {
         assert_eq!(p.keyframes, [1.933, 9.933]);
         let none = br#"{"frames":[],"streams":[{"codec_type":"video","codec_name":"vp8"}]}"#;
         assert_eq!(parse(none).unwrap().first_keyframe(), None);
+    }
+
+    #[test]
+    fn packets_and_frames_give_every_frame_and_the_size_changes() {
+        let json = br#"{"packets_and_frames":[
+            {"type":"packet","pts_time":"0.000000"},
+            {"type":"frame","best_effort_timestamp_time":"0.000000","width":640,"height":480},
+            {"type":"packet","pts_time":"0.066000"},{"type":"packet","pts_time":"0.033000"},
+            {"type":"packet","pts_time":"N/A"},
+            {"type":"packet","pts_time":"2.000000"},
+            {"type":"frame","best_effort_timestamp_time":"2.000000","width":640,"height":480},
+            {"type":"packet","pts_time":"4.000000"},
+            {"type":"frame","best_effort_timestamp_time":"4.000000","width":360,"height":480}],
+            "streams":[{"codec_type":"video","codec_name":"vp8","nb_read_packets":"6"}]}"#;
+        let p = parse(json).unwrap();
+        assert_eq!(p.frames, [0.0, 0.033, 0.066, 2.0, 4.0]);
+        assert_eq!(p.keyframes, [0.0, 2.0, 4.0]);
+        assert_eq!(p.sizes, [(0.0, 640, 480), (4.0, 360, 480)]);
     }
 
     #[test]

@@ -165,11 +165,14 @@ mod tests {
             height: 240,
             file_start: 0.0,
             keyframes: vec![0.0],
+            sizes: vec![(0.0, 320, 240)],
             facts: VideoFacts {
                 first_packet: ts(50.0 * 365.0 * 86_400.0),
+                event_start: source.start,
                 first_frame: 0.0,
                 end: 20.0,
                 event_stop: source.stop,
+                gaps: Vec::new(),
             },
         };
         let c = conference(Some(20.0), vec![source.clone()]);

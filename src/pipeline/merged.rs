@@ -83,7 +83,15 @@ async fn video(
     let canvas = (m.config.recording.width, m.config.recording.height);
     let anchors = &m.timeline.anchors;
     let (slots, work) = (m.slots, m.work);
-    let rendering = render::ranges(slots, work, layout, &m.tracks, anchors, canvas, encoding);
+    let margin = render::seek_margin(m.config.recording.max_freeze);
+    let rendering = render::ranges(
+        slots,
+        work,
+        layout,
+        (&m.tracks, anchors),
+        (canvas, margin),
+        encoding,
+    );
     step(id, Stage::Render, "render", rendering).await
 }
 
@@ -93,8 +101,8 @@ fn sources(m: &Material<'_>, duration: f64) -> Vec<MediaEntry> {
     m.tracks
         .iter()
         .zip(&m.timeline.tracks)
-        .filter_map(|(t, span)| {
-            let span = (*span)?;
+        .filter_map(|(t, placed)| {
+            let span = placed.as_ref()?.span;
             Some(MediaEntry {
                 path: t.source.path.clone(),
                 user_id: Some(t.source.user_id.clone()),

@@ -224,7 +224,8 @@ async fn prepare<'a>(
     let event_times = bounds::event_moments(conference, &video_sources, audio_source.as_ref());
     bounds::check(&event_times, max).at(Stage::Validate)?;
     let ((tracks, skipped), audio) = step(id, Stage::Preprocess, "convert", async {
-        let videos = preprocess::videos(slots, work, &video_sources, max);
+        let max_freeze = config.recording.max_freeze;
+        let videos = preprocess::videos(slots, work, &video_sources, (max, max_freeze));
         let audio = async {
             match &audio_source {
                 Some(a) => preprocess::audio(slots, a).await.map(Some),
@@ -266,10 +267,11 @@ fn choose(m: &Material<'_>) -> (Plan, (Mode, String)) {
         .iter()
         .enumerate()
         .filter_map(|(i, t)| {
-            m.timeline.tracks[i].map(|span| PlanTrack {
+            m.timeline.tracks[i].as_ref().map(|placed| PlanTrack {
                 track: i,
                 user_id: t.source.user_id.clone(),
-                span,
+                span: placed.span,
+                dark: placed.dark(rec.max_freeze),
             })
         })
         .collect();

@@ -13,7 +13,7 @@ use crate::media::{ffmpeg, janus, leap, mjr, probe};
 use crate::pipeline::{
     budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
-use crate::plan::{AudioFacts, VideoFacts};
+use crate::plan::{self, AudioFacts, VideoFacts};
 
 /// The longest a track's last frame is held past its timestamp.
 pub(crate) const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
@@ -31,6 +31,9 @@ pub(crate) struct Track {
     pub file_start: f64,
     /// Its keyframes, in seconds of its own clock: where a seek into it starts decoding.
     pub keyframes: Vec<f64>,
+    /// Its picture size from the first keyframe on, and where it changes: (seconds of its
+    /// own clock, width, height).
+    pub sizes: Vec<(f64, u32, u32)>,
     pub facts: VideoFacts,
 }
 
@@ -59,11 +62,13 @@ pub(crate) struct Skipped {
 /// Converts and probes every video track, in parallel. A track with no decodable frame at all
 /// is left out (it would show nothing) rather than failing everyone else's recording. No call
 /// lasts more than `max` (`recording.max_duration`): the tools' time limits follow from it.
+/// Gaps are found down to `max_freeze` seconds (`recording.max_freeze`), or
+/// [`plan::SHORTEST_GAP_S`] if that is shorter.
 pub(crate) async fn videos(
     slots: &ToolSlots,
     work: &Workspace,
     sources: &[VideoSource],
-    max: Duration,
+    (max, max_freeze): (Duration, f64),
 ) -> Result<(Vec<Track>, Vec<Skipped>), Cause> {
     // Tracks converted by an earlier attempt at this job are complete (committed) and kept.
     create_dir(&work.tracks())?;
@@ -71,7 +76,7 @@ pub(crate) async fn videos(
         sources
             .iter()
             .enumerate()
-            .map(|(i, s)| video(slots, work, i, s, max)),
+            .map(|(i, s)| video(slots, work, i, s, (max, max_freeze))),
     )
     .await?;
     let mut tracks = Vec::new();
@@ -90,7 +95,7 @@ async fn video(
     work: &Workspace,
     index: usize,
     source: &VideoSource,
-    max: Duration,
+    (max, max_freeze): (Duration, f64),
 ) -> Result<Result<Track, Skipped>, Cause> {
     tracing::info!(
         conference_id = crate::logs::field(work.conference_id()),
@@ -121,7 +126,8 @@ async fn video(
     let timeout = budget(size_mb.min(max.as_secs_f64()), 5.0);
     convert(slots, work, source, &inspection.leaps, &file, timeout).await?;
 
-    // Stream facts and keyframes in one read; only keyframes are decoded.
+    // Stream facts, keyframes and every frame's timestamp in one read; only keyframes are
+    // decoded.
     let ours = [file.as_path()];
     let probed = probe_file(slots, (&file, &file), &ours, probe::Kind::Video, timeout).await?;
     let stream = probed
@@ -134,12 +140,14 @@ async fn video(
     let (stream_start, last) = probed
         .span("video")
         .ok_or_else(|| unusable(&source.path, "the converted video has no frames"))?;
+    let (interval, gaps) = plan::gaps(&probed.frames, plan::SHORTEST_GAP_S.min(max_freeze));
     // janus-pp-rec's WebM ends at the last frame's timestamp; like a player, keep that frame
     // on screen for one frame interval.
-    let hold = probed
-        .mean_frame_interval("video")
-        .unwrap_or(0.0)
-        .min(MAX_LAST_FRAME_HOLD_S);
+    let hold = match interval > 0.0 {
+        true => interval,
+        false => probed.mean_frame_interval("video").unwrap_or(0.0),
+    }
+    .min(MAX_LAST_FRAME_HOLD_S);
     let end = last + hold;
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
     let Some(first_frame) = probed.first_keyframe() else {
@@ -153,11 +161,14 @@ async fn video(
         height,
         file_start,
         keyframes: probed.keyframes,
+        sizes: probed.sizes,
         facts: VideoFacts {
             first_packet: inspection.header.first_packet,
+            event_start: source.start,
             first_frame: first_frame.max(stream_start),
             end,
             event_stop: source.stop,
+            gaps,
         },
     }))
 }

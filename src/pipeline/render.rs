@@ -15,19 +15,22 @@ use crate::pipeline::{
 };
 use crate::plan::{self, Plan, Range, Shown};
 
-/// How much earlier than a range's first frame of a track its decoding starts: the frame
-/// shown first may be up to the held last frame's length old, and ffmpeg drops what comes
-/// before the point it is asked to seek to.
-const SEEK_MARGIN_S: f64 = MAX_LAST_FRAME_HOLD_S + 1.0;
+/// How much earlier than a range's first frame of a track its decoding starts, when the
+/// longest a frame is held on screen is `max_freeze` seconds: the frame shown first may be
+/// that old, and ffmpeg drops what comes before the point it is asked to seek to.
+pub(crate) fn seek_margin(max_freeze: f64) -> f64 {
+    max_freeze.max(MAX_LAST_FRAME_HOLD_S) + 1.0
+}
 
-/// Renders every range of the layout, in parallel; returns the parts in order.
+/// Renders every range of the layout, in parallel; returns the parts in order. `anchors`
+/// are where each track's first packet falls on the output; `margin` is how early a seek
+/// starts (see [`seek_margin`]).
 pub(crate) async fn ranges(
     slots: &ToolSlots,
     work: &Workspace,
     layout: &Plan,
-    tracks: &[Track],
-    anchors: &[f64],
-    canvas: (u32, u32),
+    (tracks, anchors): (&[Track], &[f64]),
+    (canvas, margin): ((u32, u32), f64),
     encoding: Encoding,
 ) -> Result<Vec<PathBuf>, Cause> {
     create_dir(&work.parts())?;
@@ -44,7 +47,7 @@ pub(crate) async fn ranges(
         .map(|t| t.keyframes.iter().map(|k| k - t.file_start).collect())
         .collect();
     let lead_in = |s: &Shown, first: u64| {
-        let seek = seek(layout, s, first, shifts[s.track]);
+        let seek = seek(layout, s, first, shifts[s.track], margin);
         let keys = &keyframes[s.track];
         let from = match keys.partition_point(|&k| k <= seek) {
             0 => 0.0,
@@ -76,6 +79,7 @@ pub(crate) async fn ranges(
         sizes: tracks.iter().map(|t| (t.width, t.height)).collect(),
         shifts,
         canvas,
+        margin,
         encoding,
     };
     try_join_all(
@@ -96,6 +100,7 @@ struct Renderer<'a> {
     sizes: Vec<(u32, u32)>,
     shifts: Vec<f64>,
     canvas: (u32, u32),
+    margin: f64,
     encoding: Encoding,
 }
 
@@ -105,7 +110,7 @@ impl Renderer<'_> {
         let (layout, work) = (self.layout, self.work);
         let output = partial_path(target);
         clear(&output)?;
-        let inputs = inputs(layout, range, &self.shifts);
+        let inputs = inputs(layout, range, &self.shifts, self.margin);
         let render = RangeRender {
             inputs: inputs
                 .iter()
@@ -159,15 +164,16 @@ pub(crate) struct Input {
     pub tiles: Vec<TileSpan>,
 }
 
-/// The tracks `range` shows, each with where to start reading it and its tiles in the range's
-/// own frames (adjacent intervals with the same tile merged into one span). `shifts` are the
-/// output seconds at which each track's file starts.
-pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> {
+/// The tracks whose picture `range` shows, each with where to start reading it and the
+/// spans in which its tiles show it, in the range's own frames (adjacent intervals with the
+/// same tile merged into one span; no span where the tile is black). `shifts` are the output
+/// seconds at which each track's file starts; `margin` is how early a seek starts.
+pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64], margin: f64) -> Vec<Input> {
     let (a, b) = (range.start_frame, range.end_frame);
     let shown: Vec<&Shown> = layout
         .shown
         .iter()
-        .filter(|s| s.start_frame < b && a < s.end_frame)
+        .filter(|s| s.picture_frame() < b && a < s.end_frame)
         .collect();
     let mut inputs = Vec::with_capacity(shown.len());
     for s in shown {
@@ -191,9 +197,13 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> 
                 }),
             }
         }
-        let first = s.start_frame.max(a);
+        let tiles = lit_only(&tiles, &s.lit, a);
+        if tiles.is_empty() {
+            continue;
+        }
+        let first = s.picture_frame().max(a);
         let shift = shifts[s.track];
-        let seek = seek(layout, s, first, shift);
+        let seek = seek(layout, s, first, shift, margin);
         inputs.push(Input {
             track: s.track,
             seek,
@@ -205,14 +215,34 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64]) -> Vec<Input> 
     inputs
 }
 
+/// The parts of `tiles` (in a range's frames, the range starting at output frame `a`) in
+/// which the track's picture shows (`lit`, in output frames).
+fn lit_only(tiles: &[TileSpan], lit: &[(u64, u64)], a: u64) -> Vec<TileSpan> {
+    let mut out = Vec::new();
+    for t in tiles {
+        for &(from, to) in lit {
+            let from = from.saturating_sub(a).max(t.from_frame);
+            let to = to.saturating_sub(a).min(t.to_frame);
+            if from < to {
+                out.push(TileSpan {
+                    from_frame: from,
+                    to_frame: to,
+                    rect: t.rect,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Seconds into the file of `s` where a range whose first frame showing it is `first` starts
-/// reading it (the file's first timestamp falls at `shift` on the output): [`SEEK_MARGIN_S`]
-/// early. ffmpeg cannot seek to before a file's first keyframe (it then decodes nothing at
-/// all): such a track is read from its beginning, which holds nothing decodable before that
+/// reading it (the file's first timestamp falls at `shift` on the output): `margin` early.
+/// ffmpeg cannot seek to before a file's first keyframe (it then decodes nothing at all):
+/// such a track is read from its beginning, which holds nothing decodable before that
 /// keyframe anyway.
-fn seek(layout: &Plan, s: &Shown, first: u64, shift: f64) -> f64 {
-    let first_picture = layout.seconds(s.start_frame) - shift;
-    let target = layout.seconds(first) - shift - SEEK_MARGIN_S;
+fn seek(layout: &Plan, s: &Shown, first: u64, shift: f64, margin: f64) -> f64 {
+    let first_picture = layout.seconds(s.picture_frame()) - shift;
+    let target = layout.seconds(first) - shift - margin;
     match target > first_picture + 1.0 / f64::from(layout.fps) {
         true => target,
         false => 0.0,
@@ -241,6 +271,7 @@ mod tests {
             track: i,
             user_id: user.to_owned(),
             span: Span { start, end },
+            dark: Vec::new(),
         }
     }
 
@@ -258,7 +289,7 @@ mod tests {
         let layout = plan::plan(40.0, &tracks, 640, 480, 30);
         let places = [0.5, 9.9];
         // The second half: both shown throughout, side by side.
-        let second = inputs(&layout, range(600, 1200), &places);
+        let second = inputs(&layout, range(600, 1200), &places, 2.0);
         assert_eq!(second.len(), 2);
         let a = &second[0];
         assert_eq!(a.track, 0);
@@ -281,7 +312,7 @@ mod tests {
             }]
         );
         // The first half: b joins at frame 300; the seek cannot go before the file.
-        let first = inputs(&layout, range(0, 600), &places);
+        let first = inputs(&layout, range(0, 600), &places, 2.0);
         let b = &first[1];
         assert_eq!((b.track, b.from_frame, b.seek), (1, 300, 0.0));
         assert!((b.at - 9.9).abs() < 1e-9, "{b:?}");
@@ -301,15 +332,82 @@ mod tests {
         // 20 s and shows b from 35 s: reading 2 s early would seek before the keyframe.
         let tracks = [track(0, "a", 0.0, 40.0), track(1, "b", 35.0, 40.0)];
         let layout = plan::plan(40.0, &tracks, 640, 480, 30);
-        let b = &inputs(&layout, range(600, 1200), &[0.0, 1.0])[1];
+        let b = &inputs(&layout, range(600, 1200), &[0.0, 1.0], 2.0)[1];
         assert_eq!((b.seek, b.from_frame), (0.0, 450));
         assert!((b.at - -19.0).abs() < 1e-9, "{b:?}");
         // Later in the call, past that keyframe, it is sought: 50 s of output is 49 s into
         // b's file, and reading starts 2 s earlier.
         let tracks = [track(0, "a", 0.0, 60.0), track(1, "b", 35.0, 60.0)];
         let layout = plan::plan(60.0, &tracks, 640, 480, 30);
-        let b = &inputs(&layout, range(1500, 1800), &[0.0, 1.0])[1];
+        let b = &inputs(&layout, range(1500, 1800), &[0.0, 1.0], 2.0)[1];
         assert!((b.seek - 47.0).abs() < 1e-9, "{b:?}");
+    }
+
+    #[test]
+    fn a_range_overlays_a_track_only_where_its_picture_shows() {
+        // a's tile is there from 0 s, its first picture at 2 s, and black from 12 to 20 s
+        // (a stopped camera); the range is 10 s to 40 s.
+        let mut a = track(0, "a", 0.0, 40.0);
+        a.dark = vec![
+            Span {
+                start: 0.0,
+                end: 2.0,
+            },
+            Span {
+                start: 12.0,
+                end: 20.0,
+            },
+        ];
+        let layout = plan::plan(40.0, &[a], 640, 480, 30);
+        let input = &inputs(&layout, range(300, 1200), &[0.0], 2.0)[0];
+        let spans: Vec<(u64, u64)> = input
+            .tiles
+            .iter()
+            .map(|t| (t.from_frame, t.to_frame))
+            .collect();
+        assert_eq!(spans, vec![(0, 60), (300, 900)]);
+        // Read from 2 s before the range, not before the first picture.
+        assert!((input.seek - 8.0).abs() < 1e-9, "{input:?}");
+        // A range wholly inside the black stretch does not read the track at all, nor one
+        // before its first picture.
+        assert_eq!(inputs(&layout, range(400, 550), &[0.0], 2.0), vec![]);
+        assert_eq!(inputs(&layout, range(0, 60), &[0.0], 2.0), vec![]);
+        // The first range that shows it reads it from its beginning.
+        let first = &inputs(&layout, range(0, 300), &[0.0], 2.0)[0];
+        assert_eq!((first.seek, first.from_frame), (0.0, 60));
+    }
+
+    #[test]
+    fn lit_only_keeps_each_tile_where_its_picture_shows() {
+        let rect = Rect {
+            x: 0,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
+        let other = Rect { x: 10, ..rect };
+        let tiles = [
+            TileSpan {
+                from_frame: 0,
+                to_frame: 50,
+                rect,
+            },
+            TileSpan {
+                from_frame: 50,
+                to_frame: 100,
+                rect: other,
+            },
+        ];
+        // In output frames; the range starts at frame 100.
+        let lit = [(90, 120), (140, 160), (190, 400)];
+        let kept: Vec<(u64, u64, u32)> = lit_only(&tiles, &lit, 100)
+            .iter()
+            .map(|t| (t.from_frame, t.to_frame, t.rect.x))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![(0, 20, 0), (40, 50, 0), (50, 60, 10), (90, 100, 10)]
+        );
     }
 
     #[test]
@@ -318,7 +416,7 @@ mod tests {
         let layout = plan::plan(30.0, &tracks, 640, 480, 30);
         let places = [0.0, 20.0];
         let who = |r| -> Vec<usize> {
-            inputs(&layout, r, &places)
+            inputs(&layout, r, &places, 2.0)
                 .iter()
                 .map(|i| i.track)
                 .collect()
@@ -338,7 +436,7 @@ mod tests {
             track(2, "c", 10.0, 20.0),
         ];
         let layout = plan::plan(30.0, &tracks, 640, 480, 30);
-        let a = &inputs(&layout, range(0, 900), &[0.0; 3])[0];
+        let a = &inputs(&layout, range(0, 900), &[0.0; 3], 2.0)[0];
         let spans: Vec<(u64, u64)> = a.tiles.iter().map(|t| (t.from_frame, t.to_frame)).collect();
         // Alone, beside b, beside c (same tile as beside b: merged), alone again.
         assert_eq!(spans, vec![(0, 150), (150, 600), (600, 900)]);

@@ -11,50 +11,9 @@ use std::time::Duration;
 
 use crate::timestamp::Timestamp;
 
-/// What the media says about one video track.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VideoFacts {
-    /// When Janus wrote the track's first packet (`u` in the `.mjr` header).
-    pub first_packet: Timestamp,
-    /// Seconds after `first_packet` at which the first decodable frame shows.
-    pub first_frame: f64,
-    /// Seconds after `first_packet` at which the last frame ends.
-    pub end: f64,
-    /// The wrapper's stop time for the track, if the event gave one.
-    pub event_stop: Option<Timestamp>,
-}
+mod timeline;
 
-/// What the event and the media say about the mixed audio.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AudioFacts {
-    /// The event's start time for the audio: the call start.
-    pub start: Timestamp,
-    /// Length of the WAV, in seconds.
-    pub duration: f64,
-    pub event_stop: Option<Timestamp>,
-}
-
-/// Where a track sits on the output timeline, in seconds from t=0.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Span {
-    pub start: f64,
-    pub end: f64,
-}
-
-/// The output timeline: its origin, its length, and each video track placed on it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timeline {
-    /// The instant that is t=0 of the output.
-    pub origin: Timestamp,
-    /// Seconds.
-    pub duration: f64,
-    /// One per input video, in the same order; `None` for a track with no frame inside the
-    /// output.
-    pub tracks: Vec<Option<Span>>,
-    /// Seconds from t=0 at which each video's first packet was written: where its media
-    /// timestamps are anchored.
-    pub anchors: Vec<f64>,
-}
+pub use timeline::{gaps, timeline, AudioFacts, Span, Timeline, VideoFacts, SHORTEST_GAP_S};
 
 /// An instant that measures how long a call is, and what it is, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,87 +69,6 @@ fn span_words(micros: i128) -> String {
     } else {
         format!("{:.0} days", seconds / 86_400.0)
     }
-}
-
-/// Why the media cannot be placed on a timeline.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TimelineError {
-    #[error("no media to place on a timeline")]
-    NoMedia,
-    #[error(
-        "recordingInfo.completed ({}) is not after the call's start ({}): nothing would be recorded",
-        .completed.to_iso_millis(),
-        .origin.to_iso_millis()
-    )]
-    CompletedBeforeStart {
-        completed: Timestamp,
-        origin: Timestamp,
-    },
-}
-
-/// Places every track on one timeline (SPEC.md "Timeline and layout"):
-/// t=0 is the audio's start when there is audio, otherwise the earliest video frame; the
-/// output lasts until the latest stop time (`completed` standing in for a missing one) or the
-/// end of the media, whichever is later, but never past `completed`: media beyond the event's
-/// end is cut.
-pub fn timeline(
-    audio: Option<&AudioFacts>,
-    videos: &[VideoFacts],
-    completed: Option<Timestamp>,
-    fps: u32,
-) -> Result<Timeline, TimelineError> {
-    let origin = match audio {
-        Some(a) => a.start,
-        None => videos
-            .iter()
-            .map(|v| v.first_packet.add_seconds(v.first_frame))
-            .min()
-            .ok_or(TimelineError::NoMedia)?,
-    };
-    let at = |t: Timestamp| t.seconds_since(origin);
-
-    let mut end: f64 = 0.0;
-    if let Some(a) = audio {
-        end = end.max(a.duration);
-        if let Some(stop) = a.event_stop.or(completed) {
-            end = end.max(at(stop));
-        }
-    }
-    let mut anchors = Vec::with_capacity(videos.len());
-    let mut spans = Vec::with_capacity(videos.len());
-    for v in videos {
-        let anchor = at(v.first_packet);
-        anchors.push(anchor);
-        let span = Span {
-            start: (anchor + v.first_frame).max(0.0),
-            end: anchor + v.end,
-        };
-        if let Some(stop) = v.event_stop.or(completed) {
-            end = end.max(at(stop));
-        }
-        end = end.max(span.end);
-        spans.push(span);
-    }
-    if let Some(completed) = completed {
-        end = end.min(at(completed));
-        if to_frame(end, fps) == 0 {
-            return Err(TimelineError::CompletedBeforeStart { completed, origin });
-        }
-    }
-    let tracks = spans
-        .into_iter()
-        .map(|s| Span {
-            start: s.start,
-            end: s.end.min(end),
-        })
-        .map(|s| (s.end > s.start).then_some(s))
-        .collect();
-    Ok(Timeline {
-        origin,
-        duration: end,
-        tracks,
-        anchors,
-    })
 }
 
 /// How a recording is delivered (SPEC.md "Outputs").
@@ -298,7 +176,10 @@ pub struct PlanTrack {
     /// Index into the conference's videos.
     pub track: usize,
     pub user_id: String,
+    /// When its tile is there.
     pub span: Span,
+    /// When its tile is black (see [`Placed::dark`]), in order.
+    pub dark: Vec<Span>,
 }
 
 /// A tile of an interval: which track shows where.
@@ -316,12 +197,42 @@ pub struct Interval {
     pub tiles: Vec<Tile>,
 }
 
-/// The output frames a track is shown in, `[start_frame, end_frame)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The output frames a track has a tile in, `[start_frame, end_frame)`, and those in which
+/// the tile shows its picture rather than black.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shown {
     pub track: usize,
     pub start_frame: u64,
     pub end_frame: u64,
+    /// `[from, to)` frame ranges, in order, within the tile's frames.
+    pub lit: Vec<(u64, u64)>,
+}
+
+impl Shown {
+    /// The first frame that shows the track's picture (`end_frame` if none does).
+    pub fn picture_frame(&self) -> u64 {
+        self.lit.first().map_or(self.end_frame, |l| l.0)
+    }
+}
+
+/// The frames of `[start, end)` outside every one of `dark` (in order).
+fn lit_frames(start: u64, end: u64, dark: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut lit = Vec::new();
+    let mut from = start;
+    for &(a, b) in dark {
+        if a > from {
+            lit.push((from, a.min(end)));
+        }
+        from = from.max(b);
+        if from >= end {
+            break;
+        }
+    }
+    if from < end {
+        lit.push((from, end));
+    }
+    lit.retain(|(a, b)| b > a);
+    lit
 }
 
 /// The whole render plan of a merged recording.
@@ -355,7 +266,8 @@ pub fn to_frame(seconds: f64, fps: u32) -> u64 {
 
 /// Splits `duration` seconds into intervals at every join and leave, and lays out each
 /// interval: tiles ordered by track start (ties: user ID, then track index), reflowing when
-/// someone leaves. A track shorter than half a frame is not shown.
+/// someone leaves. A track shorter than half a frame, or whose picture never shows for
+/// half a frame, is not shown.
 pub fn plan(duration: f64, tracks: &[PlanTrack], width: u32, height: u32, fps: u32) -> Plan {
     let fps = fps.max(1);
     let total_frames = to_frame(duration, fps);
@@ -363,14 +275,22 @@ pub fn plan(duration: f64, tracks: &[PlanTrack], width: u32, height: u32, fps: u
     let mut shown: Vec<(&PlanTrack, Shown)> = tracks
         .iter()
         .map(|t| {
+            let frame = |s: f64| to_frame(s, fps).min(total_frames);
+            let (start_frame, end_frame) = (frame(t.span.start), frame(t.span.end));
+            let dark: Vec<(u64, u64)> = t
+                .dark
+                .iter()
+                .map(|d| (frame(d.start), frame(d.end)))
+                .collect();
             let shown = Shown {
                 track: t.track,
-                start_frame: to_frame(t.span.start, fps).min(total_frames),
-                end_frame: to_frame(t.span.end, fps).min(total_frames),
+                start_frame,
+                end_frame,
+                lit: lit_frames(start_frame, end_frame, &dark),
             };
             (t, shown)
         })
-        .filter(|(_, s)| s.end_frame > s.start_frame)
+        .filter(|(_, s)| s.end_frame > s.start_frame && !s.lit.is_empty())
         .collect();
     shown.sort_by(|(a, sa), (b, sb)| {
         sa.start_frame
@@ -504,8 +424,8 @@ fn range_cost(plan: &Plan, a: u64, b: u64, lead_in: LeadIn<'_>) -> f64 {
     let lead: f64 = plan
         .shown
         .iter()
-        .filter(|s| s.start_frame < b && a < s.end_frame)
-        .map(|s| lead_in(s, s.start_frame.max(a)))
+        .filter(|s| s.picture_frame() < b && a < s.end_frame)
+        .map(|s| lead_in(s, s.picture_frame().max(a)))
         .sum();
     frames + LEAD_IN_COST * lead
 }
@@ -629,6 +549,7 @@ mod tests {
             track: i,
             user_id: user.to_owned(),
             span: Span { start, end },
+            dark: Vec::new(),
         }
     }
 
@@ -772,153 +693,6 @@ mod tests {
         }
     }
 
-    // ---- timeline -------------------------------------------------------------------------
-
-    fn video(first_packet: f64, first_frame: f64, end: f64, stop: Option<f64>) -> VideoFacts {
-        VideoFacts {
-            first_packet: ts(first_packet),
-            first_frame,
-            end,
-            event_stop: stop.map(ts),
-        }
-    }
-
-    #[test]
-    fn audio_start_is_t0_and_video_is_placed_by_its_first_packet() {
-        let audio = AudioFacts {
-            start: ts(0.0),
-            duration: 20.0,
-            event_stop: Some(ts(20.0)),
-        };
-        let videos = [
-            video(0.035, 0.0, 19.76, Some(19.8)),
-            video(4.2, 0.0, 9.6, Some(13.8)),
-        ];
-        let t = timeline(Some(&audio), &videos, None, 25).unwrap();
-        assert_eq!(t.origin, ts(0.0));
-        assert!((t.duration - 20.0).abs() < 1e-6);
-        let s0 = t.tracks[0].unwrap();
-        assert!((s0.start - 0.035).abs() < 1e-6 && (s0.end - 19.795).abs() < 1e-6);
-        let s1 = t.tracks[1].unwrap();
-        assert!((s1.start - 4.2).abs() < 1e-6 && (s1.end - 13.8).abs() < 1e-6);
-    }
-
-    #[test]
-    fn late_first_keyframe_delays_the_tile_not_the_timeline() {
-        let audio = AudioFacts {
-            start: ts(0.0),
-            duration: 10.0,
-            event_stop: None,
-        };
-        // Packets from 3 s, first decodable frame 2 s later.
-        let t = timeline(Some(&audio), &[video(3.0, 2.0, 7.0, None)], None, 25).unwrap();
-        let s = t.tracks[0].unwrap();
-        assert!((s.start - 5.0).abs() < 1e-6 && (s.end - 10.0).abs() < 1e-6);
-        assert!((t.anchors[0] - 3.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn without_audio_the_earliest_video_frame_is_t0() {
-        let videos = [video(5.0, 0.5, 10.0, None), video(3.0, 0.0, 4.0, None)];
-        let t = timeline(None, &videos, None, 25).unwrap();
-        assert_eq!(t.origin, ts(3.0));
-        assert!((t.tracks[0].unwrap().start - 2.5).abs() < 1e-6);
-        assert!((t.duration - 12.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn nothing_at_all_has_no_timeline() {
-        assert_eq!(timeline(None, &[], None, 25), Err(TimelineError::NoMedia));
-    }
-
-    #[test]
-    fn output_lasts_until_the_latest_stop_or_completed() {
-        let audio = AudioFacts {
-            start: ts(0.0),
-            duration: 8.0,
-            event_stop: None,
-        };
-        let t = timeline(Some(&audio), &[], Some(ts(9.5)), 25).unwrap();
-        assert!((t.duration - 9.5).abs() < 1e-6);
-        let audio = AudioFacts {
-            event_stop: Some(ts(8.5)),
-            ..audio
-        };
-        let t = timeline(Some(&audio), &[], Some(ts(9.5)), 25).unwrap();
-        assert!(
-            (t.duration - 8.5).abs() < 1e-6,
-            "a stop time beats completed"
-        );
-    }
-
-    #[test]
-    fn media_longer_than_the_stop_time_is_not_cut() {
-        let audio = AudioFacts {
-            start: ts(0.0),
-            duration: 12.0,
-            event_stop: Some(ts(10.0)),
-        };
-        let t = timeline(Some(&audio), &[video(1.0, 0.0, 11.5, Some(10.0))], None, 25).unwrap();
-        assert!((t.duration - 12.5).abs() < 1e-6);
-    }
-
-    #[test]
-    fn media_past_completed_is_cut() {
-        let audio = AudioFacts {
-            start: ts(0.0),
-            duration: 12.0,
-            event_stop: Some(ts(12.0)),
-        };
-        let videos = [
-            video(1.0, 0.0, 11.5, Some(12.0)),
-            video(10.5, 0.0, 1.0, Some(12.0)),
-        ];
-        let t = timeline(Some(&audio), &videos, Some(ts(10.0)), 25).unwrap();
-        assert!((t.duration - 10.0).abs() < 1e-6, "{}", t.duration);
-        let s = t.tracks[0].unwrap();
-        assert!((s.start - 1.0).abs() < 1e-6 && (s.end - 10.0).abs() < 1e-6);
-        assert_eq!(
-            t.tracks[1], None,
-            "a track that starts after completed is not shown"
-        );
-        assert!((t.anchors[1] - 10.5).abs() < 1e-6);
-    }
-
-    #[test]
-    fn a_track_whose_clock_ran_hours_ahead_is_cut_at_completed() {
-        // What an RTP leap that was not taken out would look like: media for six hours.
-        let t = timeline(
-            None,
-            &[video(0.0, 0.0, 21_620.0, Some(20.0))],
-            Some(ts(20.0)),
-            25,
-        )
-        .unwrap();
-        assert!((t.duration - 20.0).abs() < 1e-6);
-        assert!((t.tracks[0].unwrap().end - 20.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn completed_before_the_start_records_nothing() {
-        let audio = AudioFacts {
-            start: ts(5.0),
-            duration: 10.0,
-            event_stop: None,
-        };
-        let e = timeline(Some(&audio), &[], Some(ts(4.0)), 25).unwrap_err();
-        assert_eq!(
-            e,
-            TimelineError::CompletedBeforeStart {
-                completed: ts(4.0),
-                origin: ts(5.0)
-            }
-        );
-        assert!(e.to_string().contains("not after the call's start"), "{e}");
-        // Half a frame is still nothing.
-        assert!(timeline(Some(&audio), &[], Some(ts(5.01)), 25).is_err());
-        assert!(timeline(Some(&audio), &[], Some(ts(5.04)), 25).is_ok());
-    }
-
     // ---- length ---------------------------------------------------------------------------
 
     fn moment(seconds: f64, what: &str) -> Moment {
@@ -985,32 +759,68 @@ mod tests {
         assert!(check_length(&m, TWELVE_HOURS).is_err());
     }
 
-    #[test]
-    fn video_before_the_audio_start_is_trimmed_to_t0() {
-        let audio = AudioFacts {
-            start: ts(1.0),
-            duration: 10.0,
-            event_stop: None,
-        };
-        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None, 25).unwrap();
-        let s = t.tracks[0].unwrap();
-        assert_eq!(s.start, 0.0);
-        assert!((s.end - 4.0).abs() < 1e-6);
-        assert!((t.anchors[0] + 1.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn video_entirely_before_t0_is_not_shown() {
-        let audio = AudioFacts {
-            start: ts(10.0),
-            duration: 10.0,
-            event_stop: None,
-        };
-        let t = timeline(Some(&audio), &[video(0.0, 0.0, 5.0, None)], None, 25).unwrap();
-        assert_eq!(t.tracks[0], None);
-    }
-
     // ---- intervals ------------------------------------------------------------------------
+
+    #[test]
+    fn a_tile_keeps_its_place_from_the_join_though_its_picture_comes_later() {
+        // a joins at 0 s, its first picture at 2 s; b joins at 1 s with a picture at once.
+        let mut a = track(0, "zed", 0.0, 10.0);
+        a.dark = vec![Span {
+            start: 0.0,
+            end: 2.0,
+        }];
+        let b = track(1, "amy", 1.0, 10.0);
+        let p = plan(10.0, &[a, b], 640, 480, 30);
+        // a is the first tile from its join on, before the alphabetically first amy.
+        let who: Vec<Vec<usize>> = p
+            .intervals
+            .iter()
+            .map(|i| i.tiles.iter().map(|t| t.track).collect())
+            .collect();
+        assert_eq!(who, vec![vec![0], vec![0, 1]]);
+        assert_eq!(p.intervals[0].end_frame, 30);
+        assert_eq!(p.shown[0].start_frame, 0);
+        assert_eq!(p.shown[0].picture_frame(), 60);
+        assert_eq!(p.shown[0].lit, vec![(60, 300)]);
+        assert_eq!(p.shown[1].lit, vec![(30, 300)]);
+    }
+
+    #[test]
+    fn dark_stretches_are_cut_out_of_what_a_tile_shows() {
+        let mut a = track(0, "a", 1.0, 20.0);
+        a.dark = vec![
+            Span {
+                start: 1.0,
+                end: 1.5,
+            },
+            Span {
+                start: 7.0,
+                end: 15.0,
+            },
+            Span {
+                start: 18.0,
+                end: 20.0,
+            },
+        ];
+        let p = plan(20.0, &[a], 640, 480, 10);
+        assert_eq!(p.shown[0].lit, vec![(15, 70), (150, 180)]);
+        // A track that is black all along is not shown.
+        let mut b = track(0, "b", 1.0, 5.0);
+        b.dark = vec![Span {
+            start: 1.0,
+            end: 5.0,
+        }];
+        assert_eq!(plan(20.0, &[b], 640, 480, 10).shown, vec![]);
+    }
+
+    #[test]
+    fn lit_frames_are_what_no_dark_stretch_covers() {
+        assert_eq!(lit_frames(0, 10, &[]), vec![(0, 10)]);
+        assert_eq!(lit_frames(0, 10, &[(0, 3), (5, 6)]), vec![(3, 5), (6, 10)]);
+        assert_eq!(lit_frames(2, 10, &[(0, 4), (3, 5), (9, 12)]), vec![(5, 9)]);
+        assert_eq!(lit_frames(2, 10, &[(0, 10)]), vec![]);
+        assert_eq!(lit_frames(0, 10, &[(4, 4)]), vec![(0, 4), (4, 10)]);
+    }
 
     #[test]
     fn four_party_joins_and_a_leave_make_five_intervals() {
