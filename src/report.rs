@@ -48,6 +48,84 @@ pub struct SkippedEntry {
     pub reason: String,
 }
 
+/// The processed event's `timeline` (SPEC.md "Events"): every track, how it was placed and
+/// what happened to it, and in merged mode who was where when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Timeline {
+    pub tracks: Vec<TrackEntry>,
+    /// Merged mode: each stretch between joins and leaves, with its tiles; empty in split
+    /// mode.
+    pub layout: Vec<LayoutEntry>,
+}
+
+/// One input track in the timeline. Times are seconds on the output (t=0 is its start).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackEntry {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// `video` (audio tracks come with per-participant audio).
+    pub kind: String,
+    /// The recording it came from.
+    pub filename: String,
+    /// As the `.mjr` header names it.
+    pub codec: String,
+    /// When the participant's tile (or, in split mode, the track) starts and ends; `null`
+    /// for a track left out.
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    /// Milliseconds from the event's `startTime` for the track to its first packet
+    /// (negative: the first packet came before the event says the track started).
+    pub offset_ms: Option<i64>,
+    /// Milliseconds from the first packet to the first frame that could be decoded.
+    pub first_frame_delay_ms: Option<i64>,
+    /// Where no new frame came for a while (SPEC.md: held for `max_freeze`, then black).
+    pub gaps: Vec<GapEntry>,
+    /// The picture size from the first decodable frame on, and each change.
+    pub resolutions: Vec<ResolutionEntry>,
+    /// Why the track was left out, or `null`.
+    pub skipped: Option<String>,
+}
+
+/// A gap in a track: from `at` (when its next frame was due), `seconds` long.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct GapEntry {
+    pub at: f64,
+    pub seconds: f64,
+}
+
+/// A track's picture size from `at` on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ResolutionEntry {
+    pub at: f64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One stretch of the merged output with the same tiles.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayoutEntry {
+    pub start: f64,
+    pub end: f64,
+    pub tiles: Vec<TileEntry>,
+}
+
+/// A tile: whose, and where on the canvas (pixels).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TileEntry {
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// Seconds as the timeline writes them: to the millisecond.
+pub(crate) fn millis(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
 /// A delivered file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FileEntry {
@@ -133,6 +211,9 @@ pub struct Processed {
     /// The recording's directory in split mode.
     pub directory: Option<String>,
     pub files: Vec<FileEntry>,
+    /// Absent only in receipts written before recproc reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
 }
 
 /// The processed event of a successful run.
@@ -169,6 +250,7 @@ pub(crate) fn processed(conference: &Conference, d: &Delivered) -> Processed {
         },
         directory: d.directory.as_ref().map(|p| p.display().to_string()),
         files,
+        timeline: Some(d.timeline.clone()),
     }
 }
 
@@ -360,6 +442,7 @@ impl Processed {
             filename: files.first().map(|f| f.path.clone()),
             directory: None,
             files,
+            timeline: None,
         }
     }
 }

@@ -190,7 +190,8 @@ fn a_stopped_camera_freezes_for_max_freeze_then_is_black_until_its_next_frame() 
         ..Scenario::default()
     };
     let sb = Sandbox::new("");
-    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
     let (blue_tile, red_tile) = (centre(0, 0, 320, 480), centre(320, 0, 320, 480));
     assert_colours(&out, 3.5, &[(blue_tile, BLUE), (red_tile, RED)]);
     // Frozen for max_freeze (2 s): from when its next frame was due (4 s) to 6 s.
@@ -201,6 +202,24 @@ fn a_stopped_camera_freezes_for_max_freeze_then_is_black_until_its_next_frame() 
     }
     assert_colours(&out, 14.2, &[(blue_tile, WHITE), (red_tile, RED)]);
     assert_colours(&out, 19.5, &[(blue_tile, WHITE), (red_tile, RED)]);
+    // The processed event reports the gap, to within a frame, and red's none.
+    let blue = timeline_track(&run, "blue");
+    let gaps = blue["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{blue}");
+    let (at, seconds) = (
+        gaps[0]["at"].as_f64().unwrap(),
+        gaps[0]["seconds"].as_f64().unwrap(),
+    );
+    assert!((at - 4.0).abs() <= 1.0 / 30.0, "{blue}");
+    assert!((seconds - 10.0).abs() <= 1.0 / 30.0, "{blue}");
+    assert_eq!(timeline_track(&run, "red")["gaps"], serde_json::json!([]));
+    assert_eq!(blue["resolutions"][0]["width"], 320, "{blue}");
+    assert_eq!(blue["resolutions"][0]["height"], 240, "{blue}");
+    // One layout stretch, the whole call: blue left, red right.
+    let layout = &run.json["timeline"]["layout"];
+    assert_eq!(layout.as_array().unwrap().len(), 1, "{layout}");
+    assert_eq!(layout[0]["tiles"][0]["userID"], "blue");
+    assert_eq!(layout[0]["tiles"][1]["x"], 320);
 
     // With max_freeze = 0 the tile is black as soon as a frame is missing.
     let sb = Sandbox::new("[recording]\nmax_freeze = 0\n");
@@ -221,7 +240,8 @@ fn a_tile_belongs_to_who_joined_first_even_before_their_first_picture() {
         ..Scenario::default()
     };
     let sb = Sandbox::new("");
-    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
     // zed alone, the whole canvas, black.
     assert_colours(&out, 1.0, &[((320, 240), BLACK), ((20, 20), BLACK)]);
     // From 2 s: zed left, amy right.
@@ -235,6 +255,40 @@ fn a_tile_belongs_to_who_joined_first_even_before_their_first_picture() {
             ],
         );
     }
+    // The processed event says the same: zed from its join, its first picture 2 s later.
+    let zed = timeline_track(&run, "zed");
+    assert_eq!(zed["start"], 0.0, "{zed}");
+    // Its first packet a few frames after its join, its first picture at 2 s.
+    let offset = zed["offsetMs"].as_i64().unwrap();
+    let delay = zed["firstFrameDelayMs"].as_i64().unwrap();
+    assert!((0..=100).contains(&offset), "{zed}");
+    assert!((offset + delay - 2000).abs() <= 34, "{zed}");
+    assert_eq!(timeline_track(&run, "amy")["start"], 2.0);
+    let layout = &run.json["timeline"]["layout"];
+    let who = |i: usize| -> Vec<&str> {
+        layout[i]["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["userID"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(layout.as_array().unwrap().len(), 2, "{layout}");
+    assert_eq!(
+        (layout[0]["end"].as_f64(), who(0)),
+        (Some(2.0), vec!["zed"])
+    );
+    assert_eq!(who(1), vec!["zed", "amy"]);
+}
+
+/// The processed event's timeline entry of `user`'s track.
+fn timeline_track<'a>(run: &'a Run, user: &str) -> &'a serde_json::Value {
+    run.json["timeline"]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["userID"] == user)
+        .unwrap_or_else(|| panic!("no track of {user} in {}", run.json["timeline"]))
 }
 
 #[test]
@@ -456,4 +510,10 @@ fn assert_only_skipped(run: &Run, user: &str, why: &str) {
     let reason = skipped[0]["reason"].as_str().unwrap();
     assert!(reason.contains(why), "{reason}");
     assert!(run.stderr.contains("Leaving a video out of the recording"));
+    // The timeline lists it, left out, and nowhere in the layout.
+    let entry = timeline_track(run, user);
+    assert_eq!(entry["skipped"].as_str(), Some(reason), "{entry}");
+    assert_eq!(entry["start"], serde_json::Value::Null, "{entry}");
+    let layout = run.json["timeline"]["layout"].to_string();
+    assert!(!layout.contains(&format!("\"{user}\"")), "{layout}");
 }

@@ -158,7 +158,8 @@ pub(crate) struct RangeInput<'a> {
     pub at: f64,
     /// The range's first frame that shows the track.
     pub from_frame: u64,
-    /// The track's picture size (its first frame's).
+    /// The track's picture size; 0×0 when it changes mid-call (each tile's picture is then
+    /// fitted into the tile frame by frame).
     pub size: (u32, u32),
     /// Where the track is shown, in the range's frames.
     pub tiles: Vec<TileSpan>,
@@ -310,6 +311,10 @@ pub(crate) fn render_range(r: &RangeRender<'_>, script: &Path) -> Invocation {
     for input in &r.inputs {
         // Ranges run in parallel, about one per core: decoders share the encoder's threads.
         inv = inv.args(["-threads", &r.encoding.threads.max(1).to_string()]);
+        // A picture that changes size mid-call must not rebuild the graph: that restarts
+        // every filter's clock (the frames after it land early). The scale filters fit each
+        // frame into its box as it comes.
+        inv = inv.args(["-reinit_filter", "0"]);
         if input.seek > 0.0 {
             inv = inv.args(["-ss", &secs(input.seek)]);
         }
@@ -537,6 +542,44 @@ mod tests {
             g.contains("y='gte(t,-0.020000)*lt(t,1.980000)*(0+(480-h)/2)+gte(t,1.980000)*lt(t,2.380000)*(0+(240-h)/2)'"),
             "{g}"
         );
+    }
+
+    #[test]
+    fn a_picture_that_changes_size_is_scaled_into_each_tile_shape_frame_by_frame() {
+        // The same tiles as above, for a track whose size changes mid-call (0x0): each tile
+        // shape gets its own copy, scaled into the whole tile (aspect kept per frame).
+        let a = PathBuf::from("/w/a.webm");
+        let r = RangeRender {
+            inputs: vec![RangeInput {
+                file: &a,
+                seek: 0.0,
+                at: 0.0,
+                from_frame: 0,
+                size: (0, 0),
+                tiles: vec![
+                    span(0, 50, rect(0, 0, 320, 480)),
+                    span(50, 60, rect(0, 0, 320, 240)),
+                ],
+            }],
+            width: 640,
+            height: 480,
+            frames: 60,
+            encoding: enc(OutputCodec::Vp8),
+            output: Path::new("/w/parts/range.mkv"),
+        };
+        let g = range_graph(&r);
+        assert!(g.contains("split=2"), "{g}");
+        assert!(
+            g.contains("scale=w=320:h=480:force_original_aspect_ratio=decrease"),
+            "{g}"
+        );
+        assert!(
+            g.contains("scale=w=320:h=240:force_original_aspect_ratio=decrease"),
+            "{g}"
+        );
+        // And the graph is never rebuilt when the size changes.
+        let args = render_range(&r, Path::new("/w/g")).args_lossy();
+        assert_eq!(value_after(&args, "-reinit_filter"), "0");
     }
 
     #[test]

@@ -160,6 +160,7 @@ mod tests {
         let source = video("a.mjr", 0.0, Some(20.0));
         let track = Track {
             source: source.clone(),
+            codec: "vp8".into(),
             file: "/w/track-00.webm".into(),
             width: 320,
             height: 240,

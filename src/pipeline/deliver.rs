@@ -75,6 +75,8 @@ pub(crate) struct Delivered {
     /// The split recording's directory.
     pub(crate) directory: Option<PathBuf>,
     pub(crate) files: Vec<DeliveredFile>,
+    /// Every track's placement and incidents, and the merged layout.
+    pub(crate) timeline: crate::report::Timeline,
 }
 
 /// How the finished files enter the output directory.

@@ -5,6 +5,7 @@
 //! than `recording.max_duration` before anything is rendered, so every length a tool's time
 //! limit is derived from is bounded.
 
+mod account;
 mod bounds;
 pub mod deliver;
 pub mod encrypt;
@@ -158,9 +159,15 @@ pub(crate) async fn run(
         .at(Stage::Validate)?;
     // Never render what could not be delivered: recproc does not overwrite recordings.
     target.check_free().at(Stage::Deliver)?;
+    let merged = mode.0 == Mode::Merged;
     (delivered.mode, delivered.mode_reason) = mode;
     delivered.origin = Some(m.timeline.origin);
     delivered.skipped = skipped;
+    if merged {
+        delivered.skipped.extend(not_on_the_output(&m));
+    }
+    delivered.timeline = account::timeline(&m, &delivered.skipped, merged.then_some(&layout));
+    account::log(&conference.conference_id, &delivered.timeline);
     let placement = match &target {
         Target::Merged(t) => merged::merged(&m, &layout, t, &mut delivered).await?,
         Target::Split(t) => split::split(&m, t, &mut delivered).await?,
@@ -168,6 +175,23 @@ pub(crate) async fn run(
     let processed = report::processed(conference, &delivered);
     deliver::deliver(record, &processed, placement, config.paths.modes).await?;
     Ok(processed)
+}
+
+/// The tracks of which nothing falls inside the output (a merged recording cannot show
+/// them; a split one delivers them as they are).
+fn not_on_the_output(m: &Material<'_>) -> Vec<Skipped> {
+    m.tracks
+        .iter()
+        .zip(&m.timeline.tracks)
+        .filter(|(_, placed)| placed.is_none())
+        .map(|(t, _)| Skipped {
+            source: t.source.clone(),
+            codec: t.codec.clone(),
+            reason: "no picture of it falls inside the recording's time (from its start to \
+                     recordingInfo.completed)"
+                .into(),
+        })
+        .collect()
 }
 
 /// What a run delivers before any stage ran.
@@ -185,6 +209,10 @@ fn nothing_yet(config: &Config, conference: &Conference) -> Delivered {
         skipped: Vec::new(),
         directory: None,
         files: Vec::new(),
+        timeline: crate::report::Timeline {
+            tracks: Vec::new(),
+            layout: Vec::new(),
+        },
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Track {
     pub source: VideoSource,
+    /// As the `.mjr` header names it.
+    pub codec: String,
     /// The janus-pp-rec output.
     pub file: PathBuf,
     pub width: u32,
@@ -56,6 +58,8 @@ fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Skipped {
     pub source: VideoSource,
+    /// As the `.mjr` header names it.
+    pub codec: String,
     pub reason: String,
 }
 
@@ -113,7 +117,8 @@ async fn video(
         Ok(codec) => codec,
         // Another participant's codec is never a reason to lose everyone's recording.
         Err(e @ mjr::MjrError::UnsupportedCodec { .. }) => {
-            return Ok(Err(skip(work, source, e.to_string())));
+            let codec = inspection.header.codec;
+            return Ok(Err(skip(work, source, codec, e.to_string())));
         }
         Err(e) => return Err(Cause::mjr(&source.path, e)),
     };
@@ -152,10 +157,12 @@ async fn video(
     let file_start = probed.start_time.unwrap_or(stream_start).min(stream_start);
     let Some(first_frame) = probed.first_keyframe() else {
         let reason = "no keyframe was recorded, so no frame of it can be decoded";
-        return Ok(Err(skip(work, source, reason.to_owned())));
+        let codec = inspection.header.codec;
+        return Ok(Err(skip(work, source, codec, reason.to_owned())));
     };
     Ok(Ok(Track {
         source: source.clone(),
+        codec: inspection.header.codec.clone(),
         file,
         width,
         height,
@@ -174,7 +181,7 @@ async fn video(
 }
 
 /// Leaves `source` out of the recording for `reason`, with a warning that says so.
-fn skip(work: &Workspace, source: &VideoSource, reason: String) -> Skipped {
+fn skip(work: &Workspace, source: &VideoSource, codec: String, reason: String) -> Skipped {
     tracing::warn!(
         conference_id = crate::logs::field(work.conference_id()),
         path = crate::logs::field(source.path.display()),
@@ -183,6 +190,7 @@ fn skip(work: &Workspace, source: &VideoSource, reason: String) -> Skipped {
     );
     Skipped {
         source: source.clone(),
+        codec,
         reason,
     }
 }

@@ -76,7 +76,7 @@ pub(crate) async fn ranges(
         work,
         layout,
         files: tracks.iter().map(|t| t.file.as_path()).collect(),
-        sizes: tracks.iter().map(|t| (t.width, t.height)).collect(),
+        sizes: tracks.iter().map(picture_size).collect(),
         shifts,
         canvas,
         margin,
@@ -88,6 +88,15 @@ pub(crate) async fn ranges(
     )
     .await?;
     Ok(parts)
+}
+
+/// The picture size a track's tiles are planned for: its size, or unknown (0×0: each tile's
+/// picture is scaled to fit the tile frame by frame) when its size changes mid-call.
+fn picture_size(t: &Track) -> (u32, u32) {
+    match t.sizes.len() > 1 {
+        true => (0, 0),
+        false => (t.width, t.height),
+    }
 }
 
 /// What every range of one job is rendered from.

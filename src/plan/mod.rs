@@ -13,7 +13,9 @@ use crate::timestamp::Timestamp;
 
 mod timeline;
 
-pub use timeline::{gaps, timeline, AudioFacts, Span, Timeline, VideoFacts, SHORTEST_GAP_S};
+pub use timeline::{
+    gaps, timeline, AudioFacts, Placed, Span, Timeline, VideoFacts, SHORTEST_GAP_S,
+};
 
 /// An instant that measures how long a call is, and what it is, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,7 +43,6 @@ pub struct Span {
 
 impl Span {
     /// How long it lasts.
-    #[cfg_attr(not(test), allow(dead_code))] // the processed event's timeline reads it next
     pub fn seconds(&self) -> f64 {
         self.end - self.start
     }

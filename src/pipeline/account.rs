@@ -1,0 +1,216 @@
+//! The account of a run for the processed event's `timeline` (SPEC.md "Events"): for every
+//! track how it was placed and what happened to it (its offset from the event's start, how
+//! late its first picture came, its gaps and picture sizes, or why it was left out), and in
+//! merged mode who was in which tile when; and the same facts as one INFO line per track.
+
+use crate::plan::{Placed, Plan};
+use crate::report::{
+    millis, GapEntry, LayoutEntry, ResolutionEntry, TileEntry, Timeline, TrackEntry,
+};
+use crate::timestamp::Timestamp;
+
+use super::preprocess::{Skipped, Track};
+use super::Material;
+
+/// The timeline of `m`: its tracks, then those `skipped`; the layout of `layout` (merged).
+pub(crate) fn timeline(m: &Material<'_>, skipped: &[Skipped], layout: Option<&Plan>) -> Timeline {
+    let mut tracks: Vec<TrackEntry> = m
+        .tracks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let placed = m.timeline.tracks[i].as_ref();
+            let left_out = skipped.iter().find(|s| s.source == t.source);
+            let mut entry = placed_entry(t, placed, m.timeline.anchors[i]);
+            if let Some(s) = left_out {
+                entry.skipped = Some(s.reason.clone());
+            }
+            entry
+        })
+        .collect();
+    tracks.extend(
+        skipped
+            .iter()
+            .filter(|s| !m.tracks.iter().any(|t| t.source == s.source))
+            .map(skipped_entry),
+    );
+    let users: Vec<&str> = m.tracks.iter().map(|t| t.source.user_id.as_str()).collect();
+    Timeline {
+        tracks,
+        layout: layout.map_or_else(Vec::new, |p| layout_entries(p, &users)),
+    }
+}
+
+/// Milliseconds from `from` to `to`.
+fn ms_between(from: Timestamp, to: Timestamp) -> i64 {
+    (to.seconds_since(from) * 1000.0).round() as i64
+}
+
+/// A converted track whose first packet falls at `anchor` on the output, `placed` there
+/// (`None`: nothing of it falls inside the output).
+fn placed_entry(t: &Track, placed: Option<&Placed>, anchor: f64) -> TrackEntry {
+    let on_output = |s: f64| millis(anchor + s);
+    TrackEntry {
+        user_id: t.source.user_id.clone(),
+        kind: "video".into(),
+        filename: t.source.path.display().to_string(),
+        codec: t.codec.clone(),
+        start: placed.map(|p| millis(p.span.start)),
+        end: placed.map(|p| millis(p.span.end)),
+        offset_ms: Some(ms_between(t.source.start, t.facts.first_packet)),
+        first_frame_delay_ms: Some((t.facts.first_frame * 1000.0).round() as i64),
+        gaps: t
+            .facts
+            .gaps
+            .iter()
+            .map(|g| GapEntry {
+                at: on_output(g.start),
+                seconds: millis(g.seconds()),
+            })
+            .collect(),
+        resolutions: t
+            .sizes
+            .iter()
+            .map(|&(at, width, height)| ResolutionEntry {
+                at: on_output(at),
+                width,
+                height,
+            })
+            .collect(),
+        skipped: None,
+    }
+}
+
+/// A track left out before it was converted or probed whole.
+fn skipped_entry(s: &Skipped) -> TrackEntry {
+    TrackEntry {
+        user_id: s.source.user_id.clone(),
+        kind: "video".into(),
+        filename: s.source.path.display().to_string(),
+        codec: s.codec.clone(),
+        start: None,
+        end: None,
+        offset_ms: None,
+        first_frame_delay_ms: None,
+        gaps: Vec::new(),
+        resolutions: Vec::new(),
+        skipped: Some(s.reason.clone()),
+    }
+}
+
+/// Each interval of `plan`, in seconds, with its tiles; `users` by track index.
+fn layout_entries(plan: &Plan, users: &[&str]) -> Vec<LayoutEntry> {
+    plan.intervals
+        .iter()
+        .map(|iv| LayoutEntry {
+            start: millis(plan.seconds(iv.start_frame)),
+            end: millis(plan.seconds(iv.end_frame)),
+            tiles: iv
+                .tiles
+                .iter()
+                .map(|t| TileEntry {
+                    user_id: users.get(t.track).copied().unwrap_or_default().to_owned(),
+                    x: t.rect.x,
+                    y: t.rect.y,
+                    w: t.rect.w,
+                    h: t.rect.h,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// One INFO line per track with what [`timeline`] says of it.
+pub(crate) fn log(conference_id: &str, timeline: &Timeline) {
+    for t in &timeline.tracks {
+        let gaps: Vec<String> = t
+            .gaps
+            .iter()
+            .map(|g| format!("{:.3}s+{:.3}s", g.at, g.seconds))
+            .collect();
+        let sizes: Vec<String> = t
+            .resolutions
+            .iter()
+            .map(|r| format!("{}x{}@{:.3}s", r.width, r.height, r.at))
+            .collect();
+        let span = match (t.start, t.end) {
+            (Some(a), Some(b)) => format!("from {a:.3}s to {b:.3}s"),
+            _ => "not on the output".to_owned(),
+        };
+        tracing::info!(
+            conference_id = crate::logs::field(conference_id),
+            user_id = crate::logs::field(&t.user_id),
+            path = crate::logs::field(&t.filename),
+            codec = crate::logs::field(&t.codec),
+            start_s = t.start,
+            end_s = t.end,
+            offset_ms = t.offset_ms,
+            first_frame_delay_ms = t.first_frame_delay_ms,
+            gaps = crate::logs::field(gaps.join(" ")),
+            resolutions = crate::logs::field(sizes.join(" ")),
+            skipped = t.skipped.as_deref().map(crate::logs::field),
+            "Track of {}: {span}, {} gaps.",
+            crate::logs::Inline(&t.user_id),
+            t.gaps.len()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{plan, PlanTrack, Span};
+
+    fn track(i: usize, user: &str, start: f64, end: f64) -> PlanTrack {
+        PlanTrack {
+            track: i,
+            user_id: user.to_owned(),
+            span: Span { start, end },
+            dark: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_layout_names_each_tile_by_its_user_in_seconds() {
+        let tracks = [track(0, "ann", 0.0, 10.0), track(1, "bob", 2.5, 6.0)];
+        let p = plan(10.0, &tracks, 640, 480, 30);
+        let entries = layout_entries(&p, &["ann", "bob"]);
+        let tile = |u: &str, x, w| TileEntry {
+            user_id: u.into(),
+            x,
+            y: 0,
+            w,
+            h: 480,
+        };
+        assert_eq!(
+            entries,
+            vec![
+                LayoutEntry {
+                    start: 0.0,
+                    end: 2.5,
+                    tiles: vec![tile("ann", 0, 640)]
+                },
+                LayoutEntry {
+                    start: 2.5,
+                    end: 6.0,
+                    tiles: vec![tile("ann", 0, 320), tile("bob", 320, 320)]
+                },
+                LayoutEntry {
+                    start: 6.0,
+                    end: 10.0,
+                    tiles: vec![tile("ann", 0, 640)]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn times_are_written_to_the_millisecond() {
+        assert_eq!(millis(4.033_333_3), 4.033);
+        assert_eq!(millis(-0.000_4), -0.0);
+        assert_eq!(
+            ms_between(Timestamp::from_micros(0), Timestamp::from_micros(-1_500)),
+            -2
+        );
+    }
+}
