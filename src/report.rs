@@ -83,6 +83,9 @@ pub struct TrackEntry {
     pub gaps: Vec<GapEntry>,
     /// The picture size from the first decodable frame on, and each change.
     pub resolutions: Vec<ResolutionEntry>,
+    /// The rotation the sender signals (video-orientation extension) from its first signal
+    /// on, and each change; empty when it signals none.
+    pub rotations: Vec<RotationEntry>,
     /// Why the track was left out, or `null`.
     pub skipped: Option<String>,
 }
@@ -100,6 +103,13 @@ pub struct ResolutionEntry {
     pub at: f64,
     pub width: u32,
     pub height: u32,
+}
+
+/// The rotation signalled from `at` on: the picture is shown turned `degrees` clockwise.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct RotationEntry {
+    pub at: f64,
+    pub degrees: u16,
 }
 
 /// One stretch of the merged output with the same tiles.

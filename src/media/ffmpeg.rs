@@ -165,12 +165,14 @@ pub(crate) struct RangeInput<'a> {
     pub tiles: Vec<TileSpan>,
 }
 
-/// A track shown in `rect` for the range's frames `[from_frame, to_frame)`.
+/// A track shown in `rect` for the range's frames `[from_frame, to_frame)`, its picture
+/// turned `rotation` degrees clockwise (0, 90, 180 or 270).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TileSpan {
     pub from_frame: u64,
     pub to_frame: u64,
     pub rect: Rect,
+    pub rotation: u16,
 }
 
 /// One range of the merged output: a black canvas of exactly `frames` frames with each track
@@ -219,18 +221,50 @@ pub(crate) fn fit(size: (u32, u32), tile: (u32, u32)) -> (u32, u32) {
     (even(w * scale).min(tile.0), even(h * scale).min(tile.1))
 }
 
-/// The tiles of one input grouped by the size its picture takes in them: each size is one
-/// scaled copy of the track, overlaid wherever a tile shows it at that size.
-fn by_size(input: &RangeInput<'_>) -> Vec<((u32, u32), Vec<TileSpan>)> {
-    let mut sizes: Vec<((u32, u32), Vec<TileSpan>)> = Vec::new();
+/// The picture's size turned by `rotation` degrees.
+fn turned(size: (u32, u32), rotation: u16) -> (u32, u32) {
+    match rotation {
+        90 | 270 => (size.1, size.0),
+        _ => size,
+    }
+}
+
+/// How a picture is shown: its size on the canvas, and the degrees it is turned clockwise.
+type Look = ((u32, u32), u16);
+
+/// The tiles of one input grouped by the size its picture takes in them and the way it is
+/// turned: each is one scaled (and turned) copy of the track, overlaid wherever a tile shows
+/// it so.
+fn by_size(input: &RangeInput<'_>) -> Vec<(Look, Vec<TileSpan>)> {
+    let mut sizes: Vec<(Look, Vec<TileSpan>)> = Vec::new();
     for t in &input.tiles {
-        let key = fit(input.size, (t.rect.w, t.rect.h));
+        let key = (
+            fit(turned(input.size, t.rotation), (t.rect.w, t.rect.h)),
+            t.rotation,
+        );
         match sizes.iter_mut().find(|(k, _)| *k == key) {
             Some((_, spans)) => spans.push(*t),
             None => sizes.push((key, vec![*t])),
         }
     }
     sizes
+}
+
+/// The filters that make a decoded picture `size` (after turning) and turn it `rotation`
+/// degrees clockwise: scaled first (fewer pixels to turn), aspect kept.
+fn scale_and_turn(size: (u32, u32), rotation: u16) -> String {
+    let (w, h) = turned(size, rotation);
+    // `area` averages when shrinking: as sharp as bicubic at a third of its cost.
+    let scale = format!(
+        "scale=w={w}:h={h}:force_original_aspect_ratio=decrease:force_divisible_by=2\
+         :flags=area,setsar=1"
+    );
+    match rotation {
+        90 => format!("{scale},transpose=clock"),
+        180 => format!("{scale},hflip,vflip"),
+        270 => format!("{scale},transpose=cclock"),
+        _ => scale,
+    }
 }
 
 /// The filter graph of [`RangeRender`], ending in `[out]`. Every input is decoded once:
@@ -267,12 +301,11 @@ pub(crate) fn range_graph(r: &RangeRender<'_>) -> String {
                 }
             }
         }
-        for (k, ((w, h), spans)) in sizes.iter().enumerate() {
-            // `area` averages when shrinking: as sharp as bicubic at a third of its cost.
+        for (k, ((size, rotation), spans)) in sizes.iter().enumerate() {
             let _ = write!(
                 g,
-                ";[in{i}s{k}]scale=w={w}:h={h}:force_original_aspect_ratio=decrease:force_divisible_by=2\
-                 :flags=area,setsar=1[tile{i}s{k}]"
+                ";[in{i}s{k}]{}[tile{i}s{k}]",
+                scale_and_turn(*size, *rotation)
             );
             let xs: Vec<(TileSpan, String)> = spans
                 .iter()
@@ -437,6 +470,7 @@ mod tests {
             from_frame,
             to_frame,
             rect,
+            rotation: 0,
         }
     }
 
@@ -580,6 +614,59 @@ mod tests {
         // And the graph is never rebuilt when the size changes.
         let args = render_range(&r, Path::new("/w/g")).args_lossy();
         assert_eq!(value_after(&args, "-reinit_filter"), "0");
+    }
+
+    #[test]
+    fn a_turned_picture_is_scaled_to_its_turned_size_then_turned() {
+        let a = PathBuf::from("/w/a.webm");
+        let tile = rect(0, 0, 320, 480);
+        let turn = |rotation| TileSpan {
+            rotation,
+            ..span(0, 30, tile)
+        };
+        let r = RangeRender {
+            inputs: vec![RangeInput {
+                file: &a,
+                seek: 0.0,
+                at: 0.0,
+                from_frame: 0,
+                size: (640, 480),
+                tiles: vec![
+                    turn(0),
+                    TileSpan {
+                        from_frame: 30,
+                        to_frame: 60,
+                        ..turn(90)
+                    },
+                    TileSpan {
+                        from_frame: 60,
+                        to_frame: 90,
+                        ..turn(180)
+                    },
+                    TileSpan {
+                        from_frame: 90,
+                        to_frame: 120,
+                        ..turn(270)
+                    },
+                ],
+            }],
+            width: 640,
+            height: 480,
+            frames: 120,
+            encoding: enc(OutputCodec::Vp8),
+            output: Path::new("/w/parts/range.mkv"),
+        };
+        let g = range_graph(&r);
+        assert!(g.contains("split=4"), "{g}");
+        // Upright 4:3 in 320x480: 320x240. Turned, it is 3:4: 320x426, made 426x320 first.
+        assert!(g.contains("[in0s0]scale=w=320:h=240:"), "{g}");
+        assert!(
+            g.contains("[in0s1]scale=w=426:h=320:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=area,setsar=1,transpose=clock[tile0s1]"),
+            "{g}"
+        );
+        assert!(g.contains("[in0s2]scale=w=320:h=240:"), "{g}");
+        assert!(g.contains("setsar=1,hflip,vflip[tile0s2]"), "{g}");
+        assert!(g.contains("setsar=1,transpose=cclock[tile0s3]"), "{g}");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub(crate) const RECORD_MAGIC: &[u8; 4] = b"MEET";
 /// margin covers extensions). A bigger length means the record is corrupt.
 const MAX_PACKET: usize = 16 * 1024;
 const RTP_HEADER: usize = 12;
+/// How much of a packet after its fixed header is read to find its header extensions: 15
+/// CSRCs and an extension block of a few elements fit.
+const MAX_EXTENSION_READ: usize = 256;
 /// 9999-12-31T23:59:59.999999Z in microseconds since the epoch: no header time is later.
 const LAST_TIME_US: i64 = 253_402_300_799_999_999;
 
@@ -59,7 +62,13 @@ struct RawHeader {
     c: String,
     s: i64,
     u: i64,
+    /// The RTP header extensions the track was recorded with: ID → URI.
+    #[serde(default)]
+    x: std::collections::BTreeMap<String, serde_json::Value>,
 }
+
+/// The URI of the video-orientation (CVO) RTP header extension.
+const VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
 
 /// The parsed header of a `.mjr`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +80,8 @@ pub struct Header {
     pub created: Timestamp,
     /// When the first packet was written.
     pub first_packet: Timestamp,
+    /// The ID the video-orientation extension has in the packets (the header's `x`).
+    pub orientation_id: Option<u8>,
 }
 
 impl Header {
@@ -112,6 +123,10 @@ pub struct Inspection {
     pub last_packet_ms: u32,
     /// Where the RTP clock leapt, in file order (none for a track of unknown clock rate).
     pub leaps: Vec<Leap>,
+    /// The signalled rotation (clockwise degrees: 0, 90, 180, 270) from the first packet on
+    /// and where it changes: (seconds of media after the first packet, by the re-anchored
+    /// RTP timestamps, degrees). Empty when the track carries no video-orientation extension.
+    pub rotations: Vec<(f64, u16)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,11 +189,17 @@ pub(crate) fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
             raw.u
         )));
     }
+    let orientation_id = raw
+        .x
+        .iter()
+        .filter(|(_, uri)| uri.as_str() == Some(VIDEO_ORIENTATION))
+        .find_map(|(id, _)| id.parse::<u8>().ok().filter(|&id| id > 0));
     Ok(Header {
         kind,
         codec: raw.c,
         created: Timestamp::from_micros(raw.s),
         first_packet: Timestamp::from_micros(raw.u),
+        orientation_id,
     })
 }
 
@@ -200,11 +221,15 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
     let mut offset = 10 + header_len;
     let mut packets = 0u64;
     let mut last_packet_ms = 0u32;
+    let cvo = header.orientation_id.filter(|_| header.kind == Kind::Video);
+    let mut rotations = Rotations::default();
     while offset < len {
-        let record = read_record(&mut r, packets, offset, len - offset)?;
-        if let Some(clock) = &mut clock {
-            clock.next(record.ms, record.ssrc, record.timestamp);
-        }
+        let record = read_record(&mut r, (packets, offset, len - offset), cvo)?;
+        let timestamp = match &mut clock {
+            Some(clock) => clock.next(record.ms, record.ssrc, record.timestamp),
+            None => record.timestamp,
+        };
+        rotations.next(timestamp, record.rotation);
         last_packet_ms = last_packet_ms.max(record.ms);
         packets += 1;
         offset += 10 + record.size;
@@ -217,7 +242,79 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
         packets,
         last_packet_ms,
         leaps: clock.map(Reanchor::into_leaps).unwrap_or_default(),
+        rotations: rotations.changes,
     })
+}
+
+/// The rotation a track signals over time, from its packets in file order.
+#[derive(Debug, Default)]
+struct Rotations {
+    /// The first packet's timestamp and the media time since then (90 kHz ticks, unwrapped).
+    clock: Option<(u32, i64)>,
+    changes: Vec<(f64, u16)>,
+}
+
+impl Rotations {
+    fn next(&mut self, timestamp: u32, rotation: Option<u16>) {
+        let (last, ticks) = self.clock.get_or_insert((timestamp, 0));
+        // A step back (reordering) is a small negative difference, not a wrap.
+        *ticks += i64::from(timestamp.wrapping_sub(*last) as i32);
+        *last = timestamp;
+        let Some(degrees) = rotation else { return };
+        let current = self.changes.last().map_or(0, |c| c.1);
+        if degrees != current || self.changes.is_empty() {
+            self.changes.push((*ticks as f64 / 90_000.0, degrees));
+        }
+    }
+}
+
+/// The rotation in a video-orientation extension's byte: `0 0 0 0 C F R1 R0`, R1R0 in
+/// quarter turns clockwise.
+fn cvo_degrees(byte: u8) -> u16 {
+    u16::from(byte & 0b11) * 90
+}
+
+/// The value of header extension `id` in `ext` (the extension block after the CSRCs:
+/// profile, length in words, elements), in the one-byte (RFC 8285, `0xBEDE`) or two-byte
+/// (`0x100x`) form; `None` when it is absent or the block is malformed.
+fn extension(ext: &[u8], id: u8) -> Option<&[u8]> {
+    let profile = u16::from_be_bytes([*ext.first()?, *ext.get(1)?]);
+    let words = u16::from_be_bytes([*ext.get(2)?, *ext.get(3)?]) as usize;
+    let body = ext.get(4..4 + words * 4)?;
+    let two_byte = profile & 0xfff0 == 0x1000;
+    if profile != 0xBEDE && !two_byte {
+        return None;
+    }
+    let mut i = 0;
+    while i < body.len() {
+        let (element, len, start) = match two_byte {
+            false => {
+                let b = body[i];
+                match b >> 4 {
+                    0 => {
+                        i += 1; // padding
+                        continue;
+                    }
+                    15 => return None,
+                    e => (e, usize::from(b & 0x0f) + 1, i + 1),
+                }
+            }
+            true => {
+                let e = body[i];
+                if e == 0 {
+                    i += 1;
+                    continue;
+                }
+                (e, usize::from(*body.get(i + 1)?), i + 2)
+            }
+        };
+        let value = body.get(start..start + len)?;
+        if element == id {
+            return Some(value);
+        }
+        i = start + len;
+    }
+    None
 }
 
 /// Copies the recording read from `r` to `w` with its RTP timestamps re-anchored where the
@@ -340,15 +437,16 @@ struct Record {
     ssrc: u32,
     /// Its RTP timestamp.
     timestamp: u32,
+    /// The rotation its video-orientation extension signals, if it carries one.
+    rotation: Option<u16>,
 }
 
 /// Reads packet record `index` at `offset`, `remaining` bytes before the end of the file,
 /// and skips its payload.
 fn read_record<R: Read + Seek>(
     r: &mut R,
-    index: u64,
-    offset: u64,
-    remaining: u64,
+    (index, offset, remaining): (u64, u64, u64),
+    cvo: Option<u8>,
 ) -> Result<Record, MjrError> {
     let mut record = [0u8; 10];
     let mut rtp = [0u8; RTP_HEADER];
@@ -386,12 +484,27 @@ fn read_record<R: Read + Seek>(
     if rtp[0] >> 6 != 2 {
         return Err(corrupt(format!("RTP version {} (expected 2)", rtp[0] >> 6)));
     }
-    r.seek(SeekFrom::Current((size - RTP_HEADER) as i64))?;
+    let mut read = RTP_HEADER;
+    let mut rotation = None;
+    // The extension block follows the CSRCs when the X bit is set.
+    if let (Some(id), true) = (cvo, rtp[0] & 0x10 != 0) {
+        let mut rest = vec![0u8; (size - RTP_HEADER).min(MAX_EXTENSION_READ)];
+        r.read_exact(&mut rest)?;
+        read += rest.len();
+        let csrcs = usize::from(rtp[0] & 0x0f) * 4;
+        rotation = rest
+            .get(csrcs..)
+            .and_then(|ext| extension(ext, id))
+            .and_then(|v| v.first())
+            .map(|&b| cvo_degrees(b));
+    }
+    r.seek(SeekFrom::Current((size - read) as i64))?;
     Ok(Record {
         ms,
         size: size as u64,
         ssrc: u32::from_be_bytes([rtp[8], rtp[9], rtp[10], rtp[11]]),
         timestamp: u32::from_be_bytes([rtp[4], rtp[5], rtp[6], rtp[7]]),
+        rotation,
     })
 }
 
@@ -728,6 +841,76 @@ mod tests {
         assert_eq!(rate(r#"{"t":"d","c":"text","s":1,"u":2}"#), None);
     }
 
+    /// An RTP packet at `ts` carrying, when given, a video-orientation byte under ID 3 (one-
+    /// byte form, after a padding byte and another element), with `csrcs` CSRCs.
+    fn rtp_cvo(ts: u32, cvo: Option<u8>, csrcs: u8) -> Vec<u8> {
+        let mut p = rtp_at(ts, 42, 12);
+        p[0] |= csrcs;
+        p.extend(std::iter::repeat_n(0xcc, usize::from(csrcs) * 4));
+        if let Some(byte) = cvo {
+            p[0] |= 0x10;
+            // Element 1 (two bytes), padding, element 3 (one byte): 5 bytes, two words.
+            p.extend([
+                0xBE, 0xDE, 0x00, 0x02, 0x11, 0xaa, 0xbb, 0x00, 0x30, byte, 0, 0,
+            ]);
+        }
+        p.extend([0x90; 50]);
+        p
+    }
+
+    #[test]
+    fn the_rotation_is_read_from_the_video_orientation_extension() {
+        let header = r#"{"t":"v","c":"vp8","x":{"1":"urn:ietf:params:rtp-hdrext:sdes:mid","3":"urn:3gpp:video-orientation"},"s":1,"u":2}"#;
+        let packets = [
+            (0, rtp_cvo(1000, None, 0)),
+            (0, rtp_cvo(1000, Some(0b0000_0001), 0)),
+            (33, rtp_cvo(1000 + 3000, Some(0b0000_1001), 2)),
+            (66, rtp_cvo(1000 + 6000, None, 0)),
+            (99, rtp_cvo(1000 + 180_000, Some(0b11), 0)),
+            (99, rtp_cvo(1000 + 180_000, Some(0b11), 15)),
+            (132, rtp_cvo(1000 + 270_000, Some(0b10), 0)),
+        ];
+        let i = inspect_bytes(&file(header, &packets)).unwrap();
+        assert_eq!(i.header.orientation_id, Some(3));
+        assert_eq!(i.rotations, vec![(0.0, 90), (2.0, 270), (3.0, 180)]);
+        // Without the header's `x` the extension is not looked for.
+        let plain = r#"{"t":"v","c":"vp8","s":1,"u":2}"#;
+        assert_eq!(
+            inspect_bytes(&file(plain, &packets)).unwrap().rotations,
+            vec![]
+        );
+    }
+
+    #[test]
+    fn the_rotation_clock_runs_across_the_rtp_timestamp_wrap() {
+        let header = r#"{"t":"v","c":"vp8","x":{"3":"urn:3gpp:video-orientation"},"s":1,"u":2}"#;
+        let start = u32::MAX - 44_999;
+        let packets = [
+            (0, rtp_cvo(start, Some(0), 0)),
+            (500, rtp_cvo(start.wrapping_add(45_000), None, 0)),
+            (1000, rtp_cvo(start.wrapping_add(90_000), Some(1), 0)),
+        ];
+        let i = inspect_bytes(&file(header, &packets)).unwrap();
+        assert_eq!(i.rotations, vec![(0.0, 0), (1.0, 90)]);
+    }
+
+    #[test]
+    fn header_extensions_are_found_in_either_form() {
+        // One-byte: padding, ID 2 (3 bytes), ID 5 (1 byte).
+        let one = [0xBE, 0xDE, 0, 2, 0, 0x22, 1, 2, 3, 0x50, 7, 0];
+        assert_eq!(extension(&one, 5), Some(&[7u8][..]));
+        assert_eq!(extension(&one, 2), Some(&[1u8, 2, 3][..]));
+        assert_eq!(extension(&one, 4), None);
+        // Two-byte (0x1000): ID 200 (2 bytes), ID 5 (1 byte).
+        let two = [0x10, 0x00, 0, 2, 200, 2, 9, 9, 5, 1, 3, 0];
+        assert_eq!(extension(&two, 5), Some(&[3u8][..]));
+        // Cut short, an unknown profile, ID 15 (stop): nothing.
+        assert_eq!(extension(&one[..8], 5), None);
+        assert_eq!(extension(&[0xAB, 0xCD, 0, 1, 0x50, 1, 0, 0], 5), None);
+        assert_eq!(extension(&[0xBE, 0xDE, 0, 1, 0xF0, 0x50, 1, 0], 5), None);
+        assert_eq!(cvo_degrees(0b0000_1110), 180);
+    }
+
     #[test]
     fn the_real_janus_recordings_inspect_cleanly() {
         let dir =
@@ -740,6 +923,12 @@ mod tests {
                 let i = inspect(&p).unwrap();
                 assert!(i.packets > 100, "{p:?}");
                 assert_eq!(i.leaps, vec![], "{p:?}: a real recording has no leap");
+                // Desktop browsers' cameras: the extension is there, upright.
+                if i.header.kind == Kind::Video {
+                    assert_eq!(i.header.orientation_id, Some(13), "{p:?}");
+                    assert_eq!(i.rotations.first().map(|r| r.1), Some(0), "{p:?}");
+                    assert!(i.rotations.iter().all(|r| r.1 == 0), "{p:?}");
+                }
                 seen += 1;
             }
         }

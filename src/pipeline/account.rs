@@ -5,7 +5,7 @@
 
 use crate::plan::{Placed, Plan};
 use crate::report::{
-    millis, GapEntry, LayoutEntry, ResolutionEntry, TileEntry, Timeline, TrackEntry,
+    millis, GapEntry, LayoutEntry, ResolutionEntry, RotationEntry, TileEntry, Timeline, TrackEntry,
 };
 use crate::timestamp::Timestamp;
 
@@ -77,6 +77,14 @@ fn placed_entry(t: &Track, placed: Option<&Placed>, anchor: f64) -> TrackEntry {
                 height,
             })
             .collect(),
+        rotations: t
+            .rotations
+            .iter()
+            .map(|&(at, degrees)| RotationEntry {
+                at: on_output(at),
+                degrees,
+            })
+            .collect(),
         skipped: None,
     }
 }
@@ -94,6 +102,7 @@ fn skipped_entry(s: &Skipped) -> TrackEntry {
         first_frame_delay_ms: None,
         gaps: Vec::new(),
         resolutions: Vec::new(),
+        rotations: Vec::new(),
         skipped: Some(s.reason.clone()),
     }
 }
@@ -133,6 +142,11 @@ pub(crate) fn log(conference_id: &str, timeline: &Timeline) {
             .iter()
             .map(|r| format!("{}x{}@{:.3}s", r.width, r.height, r.at))
             .collect();
+        let turns: Vec<String> = t
+            .rotations
+            .iter()
+            .map(|r| format!("{}@{:.3}s", r.degrees, r.at))
+            .collect();
         let span = match (t.start, t.end) {
             (Some(a), Some(b)) => format!("from {a:.3}s to {b:.3}s"),
             _ => "not on the output".to_owned(),
@@ -148,6 +162,7 @@ pub(crate) fn log(conference_id: &str, timeline: &Timeline) {
             first_frame_delay_ms = t.first_frame_delay_ms,
             gaps = crate::logs::field(gaps.join(" ")),
             resolutions = crate::logs::field(sizes.join(" ")),
+            rotations = crate::logs::field(turns.join(" ")),
             skipped = t.skipped.as_deref().map(crate::logs::field),
             "Track of {}: {span}, {} gaps.",
             crate::logs::Inline(&t.user_id),

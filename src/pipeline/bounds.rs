@@ -167,6 +167,7 @@ mod tests {
             file_start: 0.0,
             keyframes: vec![0.0],
             sizes: vec![(0.0, 320, 240)],
+            rotations: Vec::new(),
             facts: VideoFacts {
                 first_packet: ts(50.0 * 365.0 * 86_400.0),
                 event_start: source.start,

@@ -36,6 +36,9 @@ pub(crate) struct Track {
     /// Its picture size from the first keyframe on, and where it changes: (seconds of its
     /// own clock, width, height).
     pub sizes: Vec<(f64, u32, u32)>,
+    /// The rotation it signals (clockwise degrees) and where that changes, in seconds after
+    /// its first packet; empty without the video-orientation extension.
+    pub rotations: Vec<(f64, u16)>,
     pub facts: VideoFacts,
 }
 
@@ -169,6 +172,7 @@ async fn video(
         file_start,
         keyframes: probed.keyframes,
         sizes: probed.sizes,
+        rotations: inspection.rotations.clone(),
         facts: VideoFacts {
             first_packet: inspection.header.first_packet,
             event_start: source.start,

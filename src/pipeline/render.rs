@@ -34,12 +34,8 @@ pub(crate) async fn ranges(
     encoding: Encoding,
 ) -> Result<Vec<PathBuf>, Cause> {
     create_dir(&work.parts())?;
-    // Output seconds at which each file's first timestamp falls.
-    let shifts: Vec<f64> = tracks
-        .iter()
-        .zip(anchors)
-        .map(|(t, anchor)| anchor + t.file_start)
-        .collect();
+    let media = Media::new(tracks, anchors, layout.fps, margin);
+    let shifts = &media.shifts;
     // Each file's keyframes, in seconds from its start: ffmpeg decodes a seek from the last
     // one at or before it.
     let keyframes: Vec<Vec<f64>> = tracks
@@ -47,7 +43,7 @@ pub(crate) async fn ranges(
         .map(|t| t.keyframes.iter().map(|k| k - t.file_start).collect())
         .collect();
     let lead_in = |s: &Shown, first: u64| {
-        let seek = seek(layout, s, first, shifts[s.track], margin);
+        let seek = seek(layout, s, first, shifts[s.track], media.margin);
         let keys = &keyframes[s.track];
         let from = match keys.partition_point(|&k| k <= seek) {
             0 => 0.0,
@@ -77,9 +73,8 @@ pub(crate) async fn ranges(
         layout,
         files: tracks.iter().map(|t| t.file.as_path()).collect(),
         sizes: tracks.iter().map(picture_size).collect(),
-        shifts,
+        media: &media,
         canvas,
-        margin,
         encoding,
     };
     try_join_all(
@@ -99,6 +94,44 @@ fn picture_size(t: &Track) -> (u32, u32) {
     }
 }
 
+/// Where each track's media falls on the output, by track index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Media {
+    /// Output seconds at which each file's first timestamp falls.
+    pub shifts: Vec<f64>,
+    /// The output frames from which each rotation a track signals holds, in order (none:
+    /// upright throughout).
+    pub turns: Vec<Vec<(u64, u16)>>,
+    /// How early a seek starts (see [`seek_margin`]).
+    pub margin: f64,
+}
+
+impl Media {
+    /// The media of `tracks` whose first packets fall at `anchors`, on a `fps` grid.
+    fn new(tracks: &[Track], anchors: &[f64], fps: u32, margin: f64) -> Media {
+        let shifts = tracks
+            .iter()
+            .zip(anchors)
+            .map(|(t, anchor)| anchor + t.file_start)
+            .collect();
+        let turns = tracks
+            .iter()
+            .zip(anchors)
+            .map(|(t, anchor)| {
+                t.rotations
+                    .iter()
+                    .map(|&(at, degrees)| (plan::to_frame(anchor + at, fps), degrees))
+                    .collect()
+            })
+            .collect();
+        Media {
+            shifts,
+            turns,
+            margin,
+        }
+    }
+}
+
 /// What every range of one job is rendered from.
 struct Renderer<'a> {
     slots: &'a ToolSlots,
@@ -107,9 +140,8 @@ struct Renderer<'a> {
     /// Each track's file and picture size, by track index.
     files: Vec<&'a Path>,
     sizes: Vec<(u32, u32)>,
-    shifts: Vec<f64>,
+    media: &'a Media,
     canvas: (u32, u32),
-    margin: f64,
     encoding: Encoding,
 }
 
@@ -119,7 +151,7 @@ impl Renderer<'_> {
         let (layout, work) = (self.layout, self.work);
         let output = partial_path(target);
         clear(&output)?;
-        let inputs = inputs(layout, range, &self.shifts, self.margin);
+        let inputs = inputs(layout, range, self.media);
         let render = RangeRender {
             inputs: inputs
                 .iter()
@@ -175,9 +207,9 @@ pub(crate) struct Input {
 
 /// The tracks whose picture `range` shows, each with where to start reading it and the
 /// spans in which its tiles show it, in the range's own frames (adjacent intervals with the
-/// same tile merged into one span; no span where the tile is black). `shifts` are the output
-/// seconds at which each track's file starts; `margin` is how early a seek starts.
-pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64], margin: f64) -> Vec<Input> {
+/// same tile merged into one span; no span where the tile is black; a span for each
+/// rotation).
+pub(crate) fn inputs(layout: &Plan, range: Range, media: &Media) -> Vec<Input> {
     let (a, b) = (range.start_frame, range.end_frame);
     let shown: Vec<&Shown> = layout
         .shown
@@ -203,6 +235,7 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64], margin: f64) -
                     from_frame: from - a,
                     to_frame: to - a,
                     rect: tile.rect,
+                    rotation: 0,
                 }),
             }
         }
@@ -210,9 +243,10 @@ pub(crate) fn inputs(layout: &Plan, range: Range, shifts: &[f64], margin: f64) -
         if tiles.is_empty() {
             continue;
         }
+        let tiles = with_turns(&tiles, &media.turns[s.track], a);
         let first = s.picture_frame().max(a);
-        let shift = shifts[s.track];
-        let seek = seek(layout, s, first, shift, margin);
+        let shift = media.shifts[s.track];
+        let seek = seek(layout, s, first, shift, media.margin);
         inputs.push(Input {
             track: s.track,
             seek,
@@ -236,10 +270,47 @@ fn lit_only(tiles: &[TileSpan], lit: &[(u64, u64)], a: u64) -> Vec<TileSpan> {
                 out.push(TileSpan {
                     from_frame: from,
                     to_frame: to,
-                    rect: t.rect,
+                    ..*t
                 });
             }
         }
+    }
+    out
+}
+
+/// `tiles` (in a range's frames, the range starting at output frame `a`) cut where the
+/// track's rotation changes, each part turned as signalled; `turns` are output frames from
+/// which each rotation holds (before the first: upright).
+fn with_turns(tiles: &[TileSpan], turns: &[(u64, u16)], a: u64) -> Vec<TileSpan> {
+    let mut out = Vec::new();
+    for t in tiles {
+        let start = a + t.from_frame;
+        let mut from = t.from_frame;
+        let mut rotation = turns
+            .iter()
+            .take_while(|turn| turn.0 <= start)
+            .last()
+            .map_or(0, |turn| turn.1);
+        for &(at, degrees) in turns.iter().filter(|turn| turn.0 > start) {
+            let at = at - a;
+            if at >= t.to_frame {
+                break;
+            }
+            if degrees != rotation {
+                out.push(TileSpan {
+                    from_frame: from,
+                    to_frame: at,
+                    rotation,
+                    ..*t
+                });
+                (from, rotation) = (at, degrees);
+            }
+        }
+        out.push(TileSpan {
+            from_frame: from,
+            rotation,
+            ..*t
+        });
     }
     out
 }
@@ -284,6 +355,15 @@ mod tests {
         }
     }
 
+    /// Upright tracks whose files start at `shifts`, sought 2 s early.
+    fn media(shifts: &[f64]) -> Media {
+        Media {
+            shifts: shifts.to_vec(),
+            turns: vec![Vec::new(); shifts.len()],
+            margin: 2.0,
+        }
+    }
+
     fn range(start_frame: u64, end_frame: u64) -> Range {
         Range {
             start_frame,
@@ -298,7 +378,7 @@ mod tests {
         let layout = plan::plan(40.0, &tracks, 640, 480, 30);
         let places = [0.5, 9.9];
         // The second half: both shown throughout, side by side.
-        let second = inputs(&layout, range(600, 1200), &places, 2.0);
+        let second = inputs(&layout, range(600, 1200), &media(&places));
         assert_eq!(second.len(), 2);
         let a = &second[0];
         assert_eq!(a.track, 0);
@@ -312,6 +392,7 @@ mod tests {
             vec![TileSpan {
                 from_frame: 0,
                 to_frame: 600,
+                rotation: 0,
                 rect: Rect {
                     x: 0,
                     y: 0,
@@ -321,7 +402,7 @@ mod tests {
             }]
         );
         // The first half: b joins at frame 300; the seek cannot go before the file.
-        let first = inputs(&layout, range(0, 600), &places, 2.0);
+        let first = inputs(&layout, range(0, 600), &media(&places));
         let b = &first[1];
         assert_eq!((b.track, b.from_frame, b.seek), (1, 300, 0.0));
         assert!((b.at - 9.9).abs() < 1e-9, "{b:?}");
@@ -341,14 +422,14 @@ mod tests {
         // 20 s and shows b from 35 s: reading 2 s early would seek before the keyframe.
         let tracks = [track(0, "a", 0.0, 40.0), track(1, "b", 35.0, 40.0)];
         let layout = plan::plan(40.0, &tracks, 640, 480, 30);
-        let b = &inputs(&layout, range(600, 1200), &[0.0, 1.0], 2.0)[1];
+        let b = &inputs(&layout, range(600, 1200), &media(&[0.0, 1.0]))[1];
         assert_eq!((b.seek, b.from_frame), (0.0, 450));
         assert!((b.at - -19.0).abs() < 1e-9, "{b:?}");
         // Later in the call, past that keyframe, it is sought: 50 s of output is 49 s into
         // b's file, and reading starts 2 s earlier.
         let tracks = [track(0, "a", 0.0, 60.0), track(1, "b", 35.0, 60.0)];
         let layout = plan::plan(60.0, &tracks, 640, 480, 30);
-        let b = &inputs(&layout, range(1500, 1800), &[0.0, 1.0], 2.0)[1];
+        let b = &inputs(&layout, range(1500, 1800), &media(&[0.0, 1.0]))[1];
         assert!((b.seek - 47.0).abs() < 1e-9, "{b:?}");
     }
 
@@ -368,7 +449,7 @@ mod tests {
             },
         ];
         let layout = plan::plan(40.0, &[a], 640, 480, 30);
-        let input = &inputs(&layout, range(300, 1200), &[0.0], 2.0)[0];
+        let input = &inputs(&layout, range(300, 1200), &media(&[0.0]))[0];
         let spans: Vec<(u64, u64)> = input
             .tiles
             .iter()
@@ -379,11 +460,42 @@ mod tests {
         assert!((input.seek - 8.0).abs() < 1e-9, "{input:?}");
         // A range wholly inside the black stretch does not read the track at all, nor one
         // before its first picture.
-        assert_eq!(inputs(&layout, range(400, 550), &[0.0], 2.0), vec![]);
-        assert_eq!(inputs(&layout, range(0, 60), &[0.0], 2.0), vec![]);
+        assert_eq!(inputs(&layout, range(400, 550), &media(&[0.0])), vec![]);
+        assert_eq!(inputs(&layout, range(0, 60), &media(&[0.0])), vec![]);
         // The first range that shows it reads it from its beginning.
-        let first = &inputs(&layout, range(0, 300), &[0.0], 2.0)[0];
+        let first = &inputs(&layout, range(0, 300), &media(&[0.0]))[0];
         assert_eq!((first.seek, first.from_frame), (0.0, 60));
+    }
+
+    #[test]
+    fn a_tile_is_cut_where_its_rotation_changes() {
+        let rect = Rect {
+            x: 0,
+            y: 0,
+            w: 10,
+            h: 10,
+        };
+        let span = |from_frame, to_frame| TileSpan {
+            from_frame,
+            to_frame,
+            rect,
+            rotation: 0,
+        };
+        let turned = |tiles: &[TileSpan], turns: &[(u64, u16)]| -> Vec<(u64, u64, u16)> {
+            with_turns(tiles, turns, 100)
+                .iter()
+                .map(|t| (t.from_frame, t.to_frame, t.rotation))
+                .collect()
+        };
+        // No rotation signalled: upright.
+        assert_eq!(turned(&[span(0, 50)], &[]), vec![(0, 50, 0)]);
+        // 90 from before the range, 270 from output frame 120, 270 again at 130 (no cut),
+        // 0 from 170; the second span starts inside the 0.
+        let turns = [(30, 90), (120, 270), (130, 270), (170, 0), (400, 180)];
+        assert_eq!(
+            turned(&[span(0, 50), span(60, 100)], &turns),
+            vec![(0, 20, 90), (20, 50, 270), (60, 70, 270), (70, 100, 0)]
+        );
     }
 
     #[test]
@@ -400,11 +512,13 @@ mod tests {
                 from_frame: 0,
                 to_frame: 50,
                 rect,
+                rotation: 0,
             },
             TileSpan {
                 from_frame: 50,
                 to_frame: 100,
                 rect: other,
+                rotation: 0,
             },
         ];
         // In output frames; the range starts at frame 100.
@@ -425,7 +539,7 @@ mod tests {
         let layout = plan::plan(30.0, &tracks, 640, 480, 30);
         let places = [0.0, 20.0];
         let who = |r| -> Vec<usize> {
-            inputs(&layout, r, &places, 2.0)
+            inputs(&layout, r, &media(&places))
                 .iter()
                 .map(|i| i.track)
                 .collect()
@@ -445,7 +559,7 @@ mod tests {
             track(2, "c", 10.0, 20.0),
         ];
         let layout = plan::plan(30.0, &tracks, 640, 480, 30);
-        let a = &inputs(&layout, range(0, 900), &[0.0; 3], 2.0)[0];
+        let a = &inputs(&layout, range(0, 900), &media(&[0.0; 3]))[0];
         let spans: Vec<(u64, u64)> = a.tiles.iter().map(|t| (t.from_frame, t.to_frame)).collect();
         // Alone, beside b, beside c (same tile as beside b: merged), alone again.
         assert_eq!(spans, vec![(0, 150), (150, 600), (600, 900)]);
