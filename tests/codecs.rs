@@ -83,6 +83,38 @@ fn av1_tracks_are_merged_with_every_tile_right() {
 }
 
 #[test]
+fn an_av1_camera_whose_keyframe_spans_packets_shows_in_every_range() {
+    // A camera picture's keyframe takes several RTP packets: janus-pp-rec 1.1.2 then marks no
+    // frame of the MP4 as a keyframe, i.e. all of them. With one keyframe at the start, a
+    // range that begins with a seek (the render splits a 20 s call on two cores or more)
+    // must still decode from that keyframe, not from the inter frame it seeks to.
+    let moving = Participant {
+        texture: true,
+        keyframe_interval: 0.0,
+        ..Participant::new("b", "blue", 0.0, 20.0).with_codec(Codec::Av1)
+    };
+    let mut red = Participant::new("a", "red", 0.0, 20.0);
+    red.keyframe_interval = 0.0;
+    let scenario = Scenario {
+        duration: 20.0,
+        participants: vec![red, moving],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    for t in [5.0, 12.0, 15.0, 18.0] {
+        let f = frame_at(&out, t);
+        assert!(close(f.pixel(160, 240), RED), "at {t} s");
+        // b's tile (320x240 at 1:1, centred in the right half) shows its moving pattern.
+        let black: Vec<(u32, u32)> = [(400, 150), (480, 240), (560, 330)]
+            .into_iter()
+            .filter(|&(x, y)| close(f.pixel(x, y), BLACK))
+            .collect();
+        assert!(black.is_empty(), "at {t} s b's tile is black at {black:?}");
+    }
+}
+
+#[test]
 fn av1_tracks_are_delivered_as_janus_pp_rec_made_them_in_split_mode() {
     let sb = Sandbox::new("[recording]\nsplit_recording_output = true\n");
     let generated = sb.generate(&av1_call());

@@ -226,15 +226,7 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
 /// clock leapt (see [`super::leap`]); every other byte is kept, so the copy is as long as the
 /// original and janus-pp-rec reads it the same way, but for the leaps. Returns the leaps.
 pub fn reanchor<R: Read, W: Write>(mut r: R, mut w: W) -> Result<Vec<Leap>, MjrError> {
-    let mut head = [0u8; 10];
-    if fill(&mut r, &mut head)? < head.len() || &head[..8] != MAGIC_V2 {
-        return Err(MjrError::NotMjr);
-    }
-    let mut json = vec![0u8; u16::from_be_bytes([head[8], head[9]]) as usize];
-    if fill(&mut r, &mut json)? < json.len() {
-        return Err(MjrError::TruncatedHeader);
-    }
-    let header = parse_header(&json)?;
+    let (head, json, header) = read_head(&mut r)?;
     w.write_all(&head)?;
     w.write_all(&json)?;
     let Some(rate) = header.clock_rate() else {
@@ -291,6 +283,25 @@ pub fn reanchor<R: Read, W: Write>(mut r: R, mut w: W) -> Result<Vec<Leap>, MjrE
 }
 
 /// Reads into `buf` until it is full or the input ends; returns how much was read.
+/// Reads only the header of the recording read from `r`, from its start.
+pub(crate) fn read_header<R: Read>(mut r: R) -> Result<Header, MjrError> {
+    read_head(&mut r).map(|(_, _, header)| header)
+}
+
+/// The magic and length, the JSON header's bytes, and the header they say.
+fn read_head<R: Read>(r: &mut R) -> Result<([u8; 10], Vec<u8>, Header), MjrError> {
+    let mut head = [0u8; 10];
+    if fill(r, &mut head)? < head.len() || &head[..8] != MAGIC_V2 {
+        return Err(MjrError::NotMjr);
+    }
+    let mut json = vec![0u8; u16::from_be_bytes([head[8], head[9]]) as usize];
+    if fill(r, &mut json)? < json.len() {
+        return Err(MjrError::TruncatedHeader);
+    }
+    let header = parse_header(&json)?;
+    Ok((head, json, header))
+}
+
 fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
@@ -551,6 +562,23 @@ mod tests {
             e.to_string(),
             r#"video codec "h265" is not supported (vp8, vp9, h264 and av1 are)"#
         );
+    }
+
+    #[test]
+    fn the_header_alone_is_read_without_walking_the_packets() {
+        let mut bytes = file(HEADER, &[(0, rtp(20))]);
+        bytes.truncate(bytes.len() - 3); // a cut-off packet does not matter here
+        let h = read_header(&bytes[..]).unwrap();
+        assert_eq!(h.codec, "vp8");
+        assert_eq!(h.kind, Kind::Video);
+        assert!(matches!(
+            read_header(&b"MJR00001\0\x02{}"[..]),
+            Err(MjrError::NotMjr)
+        ));
+        assert!(matches!(
+            read_header(&bytes[..20]),
+            Err(MjrError::TruncatedHeader)
+        ));
     }
 
     #[test]

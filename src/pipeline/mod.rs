@@ -14,6 +14,7 @@ mod mux;
 mod preprocess;
 mod render;
 mod seal;
+mod seekable;
 mod split;
 mod target;
 mod workspace;
