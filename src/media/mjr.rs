@@ -44,14 +44,15 @@ pub enum TrackCodec {
     Vp8,
     Vp9,
     H264,
+    Av1,
 }
 
 impl TrackCodec {
-    /// The container janus-pp-rec writes for this codec.
+    /// The container janus-pp-rec writes for this codec (1.1.2 writes AV1 to MP4 only).
     pub fn container_extension(self) -> &'static str {
         match self {
             TrackCodec::Vp8 | TrackCodec::Vp9 => "webm",
-            TrackCodec::H264 => "mp4",
+            TrackCodec::H264 | TrackCodec::Av1 => "mp4",
         }
     }
 }
@@ -107,6 +108,7 @@ impl Header {
             "vp8" => Ok(TrackCodec::Vp8),
             "vp9" => Ok(TrackCodec::Vp9),
             "h264" => Ok(TrackCodec::H264),
+            "av1" => Ok(TrackCodec::Av1),
             other => Err(MjrError::UnsupportedCodec {
                 codec: other.to_owned(),
             }),
@@ -145,7 +147,7 @@ pub enum MjrError {
     BadHeader(String),
     #[error("holds {kind}, not video")]
     NotVideo { kind: String },
-    #[error("video codec {codec:?} is not supported (vp8, vp9 and h264 are)")]
+    #[error("video codec {codec:?} is not supported (vp8, vp9, h264 and av1 are)")]
     UnsupportedCodec { codec: String },
     #[error("truncated: packet {index} at byte {offset} is cut short (the file ends {missing} bytes early)")]
     Truncated {
@@ -321,15 +323,7 @@ fn extension(ext: &[u8], id: u8) -> Option<&[u8]> {
 /// clock leapt (see [`super::leap`]); every other byte is kept, so the copy is as long as the
 /// original and janus-pp-rec reads it the same way, but for the leaps. Returns the leaps.
 pub fn reanchor<R: Read, W: Write>(mut r: R, mut w: W) -> Result<Vec<Leap>, MjrError> {
-    let mut head = [0u8; 10];
-    if fill(&mut r, &mut head)? < head.len() || &head[..8] != MAGIC_V2 {
-        return Err(MjrError::NotMjr);
-    }
-    let mut json = vec![0u8; u16::from_be_bytes([head[8], head[9]]) as usize];
-    if fill(&mut r, &mut json)? < json.len() {
-        return Err(MjrError::TruncatedHeader);
-    }
-    let header = parse_header(&json)?;
+    let (head, json, header) = read_head(&mut r)?;
     w.write_all(&head)?;
     w.write_all(&json)?;
     let Some(rate) = header.clock_rate() else {
@@ -383,6 +377,20 @@ pub fn reanchor<R: Read, W: Write>(mut r: R, mut w: W) -> Result<Vec<Leap>, MjrE
     }
     w.flush()?;
     Ok(clock.into_leaps())
+}
+
+/// The magic and length, the JSON header's bytes, and the header they say.
+fn read_head<R: Read>(r: &mut R) -> Result<([u8; 10], Vec<u8>, Header), MjrError> {
+    let mut head = [0u8; 10];
+    if fill(r, &mut head)? < head.len() || &head[..8] != MAGIC_V2 {
+        return Err(MjrError::NotMjr);
+    }
+    let mut json = vec![0u8; u16::from_be_bytes([head[8], head[9]]) as usize];
+    if fill(r, &mut json)? < json.len() {
+        return Err(MjrError::TruncatedHeader);
+    }
+    let header = parse_header(&json)?;
+    Ok((head, json, header))
 }
 
 /// Reads into `buf` until it is full or the input ends; returns how much was read.
@@ -654,8 +662,29 @@ mod tests {
     fn audio_and_unknown_codecs_are_refused_for_video() {
         let h = parse_header(br#"{"t":"a","c":"opus","s":1,"u":2}"#).unwrap();
         assert!(h.video_codec().unwrap_err().to_string().contains("audio"));
-        let h = parse_header(br#"{"t":"v","c":"av1","s":1,"u":2}"#).unwrap();
-        assert!(h.video_codec().unwrap_err().to_string().contains("av1"));
+        // Janus 1.x records H.265; janus-pp-rec converts it, recproc does not render it.
+        let h = parse_header(br#"{"t":"v","c":"h265","s":1,"u":2}"#).unwrap();
+        let e = h.video_codec().unwrap_err();
+        assert!(matches!(e, MjrError::UnsupportedCodec { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            r#"video codec "h265" is not supported (vp8, vp9, h264 and av1 are)"#
+        );
+    }
+
+    #[test]
+    fn each_video_codec_recproc_takes_has_the_container_janus_pp_rec_writes() {
+        for (name, codec, ext) in [
+            ("vp8", TrackCodec::Vp8, "webm"),
+            ("vp9", TrackCodec::Vp9, "webm"),
+            ("h264", TrackCodec::H264, "mp4"),
+            ("av1", TrackCodec::Av1, "mp4"),
+        ] {
+            let json = format!(r#"{{"t":"v","c":"{name}","s":1,"u":2}}"#);
+            let h = parse_header(json.as_bytes()).unwrap();
+            assert_eq!(h.video_codec().unwrap(), codec, "{name}");
+            assert_eq!(codec.container_extension(), ext, "{name}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, P
 use crate::pipeline::mux::mux;
 use crate::pipeline::seal::{seal, Plaintext};
 use crate::pipeline::target::MergedTarget;
-use crate::pipeline::{render, step, Material, Stage, StageError};
+use crate::pipeline::{budget, render, seekable, step, Material, Stage, StageError};
 use crate::plan::Plan;
 
 /// Renders and muxes the recording, seals it, and says how to place it.
@@ -83,12 +83,15 @@ async fn video(
     let canvas = (m.config.recording.width, m.config.recording.height);
     let anchors = &m.timeline.anchors;
     let (slots, work) = (m.slots, m.work);
+    // A stream copy takes well under a second per minute of media.
+    let indexing = seekable::tracks(slots, work, &m.tracks, budget(layout.duration(), 0.5));
+    let tracks = step(id, Stage::Render, "seekable tracks", indexing).await?;
     let margin = render::seek_margin(m.config.recording.max_freeze);
     let rendering = render::ranges(
         slots,
         work,
         layout,
-        (&m.tracks, anchors),
+        (&tracks, anchors),
         (canvas, margin),
         encoding,
     );

@@ -15,6 +15,7 @@ mod mux;
 mod preprocess;
 mod render;
 mod seal;
+mod seekable;
 mod split;
 mod target;
 mod workspace;
