@@ -504,3 +504,112 @@ fn assert_only_skipped(run: &Run, user: &str, why: &str) {
     let layout = run.json["timeline"]["layout"].to_string();
     assert!(!layout.contains(&format!("\"{user}\"")), "{layout}");
 }
+
+#[test]
+fn phones_signalling_90_and_270_degrees_appear_upright_also_when_they_turn() {
+    // Both send a landscape picture, red on the left and blue on the right. Turned 90°
+    // clockwise that is a portrait with red on top; turned 270°, red at the bottom. The VP8
+    // phone signals 90° and turns to 270° at 3 s; the H.264 one the other way round.
+    let phone = |user: &str, first: u16, then: u16| {
+        let mut p = Participant::new(user, "red", 0.0, 6.0);
+        p.right_colour = Some("blue".into());
+        p.rotations = vec![
+            recproc_fixture::Rotation {
+                at: 0.0,
+                degrees: first,
+            },
+            recproc_fixture::Rotation {
+                at: 3.0,
+                degrees: then,
+            },
+        ];
+        p
+    };
+    let scenario = Scenario {
+        duration: 6.0,
+        participants: vec![
+            phone("a-vp8", 90, 270),
+            phone("b-h264", 270, 90).with_codec(recproc_fixture::Codec::H264),
+        ],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
+    // Each tile is 320x480; the portrait 240x320 picture fits it as 320x426, centred.
+    let (top, bottom) = (140, 340);
+    let (left, right) = (160, 480);
+    let upright = [(left, top), (left, bottom), (right, top), (right, bottom)];
+    let expect = |t: f64, colours: [[u8; 3]; 4]| {
+        let want: Vec<((u32, u32), [u8; 3])> = upright.into_iter().zip(colours).collect();
+        assert_colours(&out, t, &want);
+    };
+    expect(1.5, [RED, BLUE, BLUE, RED]);
+    expect(4.5, [BLUE, RED, RED, BLUE]);
+    // The portrait fills the tile's width, not its height: black above and below.
+    assert_colours(&out, 1.5, &[((left, 12), BLACK), ((right, 468), BLACK)]);
+    assert_colours(&out, 1.5, &[((left, 40), RED), ((5, top), RED)]);
+    // The processed event lists each track's rotations.
+    let turns = &timeline_track(&run, "a-vp8")["rotations"];
+    assert_eq!(turns[0]["degrees"], 90, "{turns}");
+    assert_eq!(turns[1]["degrees"], 270, "{turns}");
+    let at = turns[1]["at"].as_f64().unwrap();
+    assert!((at - 3.0).abs() <= 0.07, "{turns}");
+}
+
+#[test]
+fn a_picture_that_changes_size_and_shape_stays_fitted_and_live() {
+    // 640x480 red, then 320x240 green from 2 s, then a portrait 360x480 blue from 4 s;
+    // beside an ordinary camera, so its tile is 320x480.
+    let mut cam = Participant::new("cam", "red", 0.0, 6.0);
+    cam.width = 640;
+    cam.height = 480;
+    let size = |at, width, height| recproc_fixture::SizeChange { at, width, height };
+    cam.size_changes = vec![size(2.0, 320, 240), size(4.0, 360, 480)];
+    cam.colour_changes = ["0x00FF00", "blue"]
+        .iter()
+        .zip([2.0, 4.0])
+        .map(|(colour, at)| recproc_fixture::ColourChange {
+            at,
+            colour: colour.to_string(),
+        })
+        .collect();
+    let scenario = Scenario {
+        duration: 6.0,
+        participants: vec![cam, Participant::new("other", "yellow", 0.0, 6.0)],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("");
+    let run = sb.process(&sb.generate(&scenario).event);
+    let out = run.delivered();
+    // 4:3 in 320x480 is 320x240 (rows 120 to 360); the portrait is 320x426 (27 to 453).
+    for (t, colour) in [(1.0, RED), (3.0, GREEN)] {
+        assert_colours(
+            &out,
+            t,
+            &[
+                ((160, 240), colour),
+                ((160, 130), colour),
+                ((160, 100), BLACK),
+            ],
+        );
+        assert_colours(&out, t, &[((160, 350), colour), ((160, 380), BLACK)]);
+    }
+    for t in [4.3, 5.5] {
+        assert_colours(
+            &out,
+            t,
+            &[((160, 40), BLUE), ((160, 440), BLUE), ((5, 240), BLUE)],
+        );
+        assert_colours(&out, t, &[((160, 12), BLACK), ((160, 468), BLACK)]);
+    }
+    assert_colours(&out, 5.5, &[((480, 240), YELLOW)]);
+    let sizes = &timeline_track(&run, "cam")["resolutions"];
+    let seen: Vec<(u64, u64)> = sizes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["width"].as_u64().unwrap(), s["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(seen, vec![(640, 480), (320, 240), (360, 480)], "{sizes}");
+}
