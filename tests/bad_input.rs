@@ -306,7 +306,10 @@ fn a_redelivered_event_gets_the_same_processed_event_without_rendering() {
     assert_eq!(again.json, first.json, "the receipt is published again");
     // With the timeline: the receipt keeps the whole processed event.
     assert!(
-        !again.json["timeline"]["tracks"].as_array().unwrap().is_empty(),
+        !again.json["timeline"]["tracks"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "{}",
         again.json
     );
