@@ -51,7 +51,7 @@ pub struct SkippedEntry {
 /// The processed event's `timeline` (SPEC.md "Events"): every track, how it was placed and
 /// what happened to it, and in merged mode who was where when.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Timeline {
+pub struct TimelineReport {
     pub tracks: Vec<TrackEntry>,
     /// Merged mode: each stretch between joins and leaves, with its tiles; empty in split
     /// mode.
@@ -62,9 +62,10 @@ pub struct Timeline {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackEntry {
+    /// `null` for the audiomixer's mixed audio.
     #[serde(rename = "userID")]
-    pub user_id: String,
-    /// `video` (audio tracks come with per-participant audio).
+    pub user_id: Option<String>,
+    /// `video` or `audio`.
     pub kind: String,
     /// The recording it came from.
     pub filename: String,
@@ -75,9 +76,11 @@ pub struct TrackEntry {
     pub start: Option<f64>,
     pub end: Option<f64>,
     /// Milliseconds from the event's `startTime` for the track to its first packet
-    /// (negative: the first packet came before the event says the track started).
+    /// (negative: the first packet came before the event says the track started); `null`
+    /// for a track of no packets (the mixed WAV) or one left out.
     pub offset_ms: Option<i64>,
-    /// Milliseconds from the first packet to the first frame that could be decoded.
+    /// Milliseconds from the first packet to the first frame that could be decoded; `null`
+    /// for audio or a track left out.
     pub first_frame_delay_ms: Option<i64>,
     /// Where no new frame came for a while (SPEC.md: held for `max_freeze`, then black).
     pub gaps: Vec<GapEntry>,
@@ -223,7 +226,7 @@ pub struct Processed {
     pub files: Vec<FileEntry>,
     /// Absent only in receipts written before recproc reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline: Option<Timeline>,
+    pub timeline: Option<TimelineReport>,
 }
 
 /// The processed event of a successful run.

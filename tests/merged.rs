@@ -213,6 +213,15 @@ fn a_stopped_camera_freezes_for_max_freeze_then_is_black_until_its_next_frame() 
     assert!((at - 4.0).abs() <= 1.0 / 30.0, "{blue}");
     assert!((seconds - 10.0).abs() <= 1.0 / 30.0, "{blue}");
     assert_eq!(timeline_track(&run, "red")["gaps"], serde_json::json!([]));
+    // The mixed audio is a track of the timeline too, the whole call long.
+    let tracks = run.json["timeline"]["tracks"].as_array().unwrap();
+    let audio: Vec<_> = tracks.iter().filter(|t| t["kind"] == "audio").collect();
+    assert_eq!(audio.len(), 1, "{tracks:?}");
+    assert_eq!(audio[0]["userID"], serde_json::Value::Null);
+    assert_eq!(
+        (audio[0]["start"].as_f64(), audio[0]["end"].as_f64()),
+        (Some(0.0), Some(20.0))
+    );
     assert_eq!(blue["resolutions"][0]["width"], 320, "{blue}");
     assert_eq!(blue["resolutions"][0]["height"], 240, "{blue}");
     // One layout stretch, the whole call: blue left, red right.
@@ -525,10 +534,17 @@ fn phones_signalling_90_and_270_degrees_appear_upright_also_when_they_turn() {
         ];
         p
     };
+    // The VP8 phone's camera also restarts at 640x480 at 4.5 s, still turned.
+    let mut vp8 = phone("a-vp8", 90, 270);
+    vp8.size_changes = vec![recproc_fixture::SizeChange {
+        at: 4.5,
+        width: 640,
+        height: 480,
+    }];
     let scenario = Scenario {
         duration: 6.0,
         participants: vec![
-            phone("a-vp8", 90, 270),
+            vp8,
             phone("b-h264", 270, 90).with_codec(recproc_fixture::Codec::H264),
         ],
         ..Scenario::default()
@@ -545,7 +561,9 @@ fn phones_signalling_90_and_270_degrees_appear_upright_also_when_they_turn() {
         assert_colours(&out, t, &want);
     };
     expect(1.5, [RED, BLUE, BLUE, RED]);
-    expect(4.5, [BLUE, RED, RED, BLUE]);
+    expect(4.0, [BLUE, RED, RED, BLUE]);
+    expect(5.5, [BLUE, RED, RED, BLUE]);
+    assert_colours(&out, 5.5, &[((left, 12), BLACK), ((5, bottom), RED)]);
     // The portrait fills the tile's width, not its height: black above and below.
     assert_colours(&out, 1.5, &[((left, 12), BLACK), ((right, 468), BLACK)]);
     assert_colours(&out, 1.5, &[((left, 40), RED), ((5, top), RED)]);

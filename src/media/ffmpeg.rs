@@ -158,20 +158,19 @@ pub(crate) struct RangeInput<'a> {
     pub at: f64,
     /// The range's first frame that shows the track.
     pub from_frame: u64,
-    /// The track's picture size; 0×0 when it changes mid-call (each tile's picture is then
-    /// fitted into the tile frame by frame).
-    pub size: (u32, u32),
     /// Where the track is shown, in the range's frames.
     pub tiles: Vec<TileSpan>,
 }
 
 /// A track shown in `rect` for the range's frames `[from_frame, to_frame)`, its picture
-/// turned `rotation` degrees clockwise (0, 90, 180 or 270).
+/// `picture` pixels as decoded (0×0: unknown, fitted frame by frame) and turned `rotation`
+/// degrees clockwise (0, 90, 180 or 270).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TileSpan {
     pub from_frame: u64,
     pub to_frame: u64,
     pub rect: Rect,
+    pub picture: (u32, u32),
     pub rotation: u16,
 }
 
@@ -181,6 +180,8 @@ pub(crate) struct TileSpan {
 #[derive(Debug, Clone)]
 pub(crate) struct RangeRender<'a> {
     pub inputs: Vec<RangeInput<'a>>,
+    /// Seconds each track's last frame is held past the end of its file.
+    pub hold: f64,
     pub width: u32,
     pub height: u32,
     pub frames: u64,
@@ -235,11 +236,11 @@ type Look = ((u32, u32), u16);
 /// The tiles of one input grouped by the size its picture takes in them and the way it is
 /// turned: each is one scaled (and turned) copy of the track, overlaid wherever a tile shows
 /// it so.
-fn by_size(input: &RangeInput<'_>) -> Vec<(Look, Vec<TileSpan>)> {
+fn by_look(input: &RangeInput<'_>) -> Vec<(Look, Vec<TileSpan>)> {
     let mut sizes: Vec<(Look, Vec<TileSpan>)> = Vec::new();
     for t in &input.tiles {
         let key = (
-            fit(turned(input.size, t.rotation), (t.rect.w, t.rect.h)),
+            fit(turned(t.picture, t.rotation), (t.rect.w, t.rect.h)),
             t.rotation,
         );
         match sizes.iter_mut().find(|(k, _)| *k == key) {
@@ -251,14 +252,19 @@ fn by_size(input: &RangeInput<'_>) -> Vec<(Look, Vec<TileSpan>)> {
 }
 
 /// The filters that make a decoded picture `size` (after turning) and turn it `rotation`
-/// degrees clockwise: scaled first (fewer pixels to turn), aspect kept.
+/// degrees clockwise: scaled first (fewer pixels to turn). Upright, the picture is fitted
+/// into `size` frame by frame (aspect kept, whatever size a frame has). Turned, it is scaled
+/// to exactly `size`: the filters after a scale keep the size of their first frame (the
+/// graph is never rebuilt), so a turn must always get the same; `size` is already the
+/// picture's own fit, and a span never shows a picture of another size.
 fn scale_and_turn(size: (u32, u32), rotation: u16) -> String {
     let (w, h) = turned(size, rotation);
+    let fitted = match rotation {
+        0 => ":force_original_aspect_ratio=decrease:force_divisible_by=2",
+        _ => "",
+    };
     // `area` averages when shrinking: as sharp as bicubic at a third of its cost.
-    let scale = format!(
-        "scale=w={w}:h={h}:force_original_aspect_ratio=decrease:force_divisible_by=2\
-         :flags=area,setsar=1"
-    );
+    let scale = format!("scale=w={w}:h={h}{fitted}:flags=area,setsar=1");
     match rotation {
         90 => format!("{scale},transpose=clock"),
         180 => format!("{scale},hflip,vflip"),
@@ -285,10 +291,14 @@ pub(crate) fn range_graph(r: &RangeRender<'_>) -> String {
     );
     let mut base = 0;
     for (i, input) in r.inputs.iter().enumerate() {
-        let sizes = by_size(input);
+        let sizes = by_look(input);
+        // The last frame is held past the end of the file (a range that starts within that
+        // hold gets it: `fps` drops what comes before its start).
         let _ = write!(
             g,
-            ";[{i}:v]setpts=PTS+{at}/TB,fps=fps={fps}:start_time={start}:round=near",
+            ";[{i}:v]tpad=stop_mode=clone:stop_duration={hold},setpts=PTS+{at}/TB\
+             ,fps=fps={fps}:start_time={start}:round=near",
+            hold = secs(r.hold),
             at = secs(input.at),
             start = secs(input.from_frame as f64 / f64::from(fps)),
         );
@@ -470,6 +480,7 @@ mod tests {
             from_frame,
             to_frame,
             rect,
+            picture: (640, 480),
             rotation: 0,
         }
     }
@@ -479,13 +490,13 @@ mod tests {
     fn two_party<'a>(a: &'a Path, b: &'a Path) -> RangeRender<'a> {
         let full = rect(0, 0, 640, 480);
         RangeRender {
+            hold: 3.0,
             inputs: vec![
                 RangeInput {
                     file: a,
                     seek: 58.0,
                     at: -2.0,
                     from_frame: 0,
-                    size: (640, 480),
                     tiles: vec![
                         span(0, 25, full),
                         span(25, 75, rect(0, 0, 320, 480)),
@@ -497,7 +508,6 @@ mod tests {
                     seek: 0.0,
                     at: 1.0,
                     from_frame: 25,
-                    size: (640, 480),
                     tiles: vec![span(25, 75, rect(320, 0, 320, 480))],
                 },
             ],
@@ -521,7 +531,7 @@ mod tests {
         // `a`: placed on the grid once, split into its two picture sizes.
         assert_eq!(
             steps[1],
-            "[0:v]setpts=PTS+-2.000000/TB,fps=fps=25:start_time=0.000000:round=near,split=2[in0s0][in0s1]"
+            "[0:v]tpad=stop_mode=clone:stop_duration=3.000000,setpts=PTS+-2.000000/TB,fps=fps=25:start_time=0.000000:round=near,split=2[in0s0][in0s1]"
         );
         assert_eq!(
             steps[2],
@@ -538,7 +548,7 @@ mod tests {
         // `b` starts at frame 25 of the range and only ever has one size: no split.
         assert_eq!(
             steps[6],
-            "[1:v]setpts=PTS+1.000000/TB,fps=fps=25:start_time=1.000000:round=near[in1s0]"
+            "[1:v]tpad=stop_mode=clone:stop_duration=3.000000,setpts=PTS+1.000000/TB,fps=fps=25:start_time=1.000000:round=near[in1s0]"
         );
         assert_eq!(
             steps[8],
@@ -552,12 +562,12 @@ mod tests {
         // 4:3 in a 320x480 tile (two side by side) and in a 320x240 tile (four): both 320x240.
         let a = PathBuf::from("/w/a.webm");
         let r = RangeRender {
+            hold: 3.0,
             inputs: vec![RangeInput {
                 file: &a,
                 seek: 0.0,
                 at: 0.0,
                 from_frame: 0,
-                size: (640, 480),
                 tiles: vec![
                     span(0, 50, rect(0, 0, 320, 480)),
                     span(50, 60, rect(0, 0, 320, 240)),
@@ -579,39 +589,56 @@ mod tests {
     }
 
     #[test]
-    fn a_picture_that_changes_size_is_scaled_into_each_tile_shape_frame_by_frame() {
-        // The same tiles as above, for a track whose size changes mid-call (0x0): each tile
-        // shape gets its own copy, scaled into the whole tile (aspect kept per frame).
+    fn a_picture_that_changes_size_gets_a_copy_per_size_and_the_graph_is_never_rebuilt() {
+        // 640x480, then a portrait 360x480 in the same 320x480 tile, turned 90° after that.
         let a = PathBuf::from("/w/a.webm");
+        let tile = rect(0, 0, 320, 480);
         let r = RangeRender {
+            hold: 3.0,
             inputs: vec![RangeInput {
                 file: &a,
                 seek: 0.0,
                 at: 0.0,
                 from_frame: 0,
-                size: (0, 0),
                 tiles: vec![
-                    span(0, 50, rect(0, 0, 320, 480)),
-                    span(50, 60, rect(0, 0, 320, 240)),
+                    span(0, 50, tile),
+                    TileSpan {
+                        picture: (360, 480),
+                        ..span(50, 60, tile)
+                    },
+                    TileSpan {
+                        picture: (360, 480),
+                        rotation: 90,
+                        ..span(60, 70, tile)
+                    },
                 ],
             }],
             width: 640,
             height: 480,
-            frames: 60,
+            frames: 70,
             encoding: enc(OutputCodec::Vp8),
             output: Path::new("/w/parts/range.mkv"),
         };
         let g = range_graph(&r);
-        assert!(g.contains("split=2"), "{g}");
+        assert!(g.contains("split=3"), "{g}");
         assert!(
-            g.contains("scale=w=320:h=480:force_original_aspect_ratio=decrease"),
+            g.contains("[in0s0]scale=w=320:h=240:force_original_aspect_ratio=decrease"),
             "{g}"
         );
         assert!(
-            g.contains("scale=w=320:h=240:force_original_aspect_ratio=decrease"),
+            g.contains("[in0s1]scale=w=320:h=426:force_original_aspect_ratio=decrease"),
             "{g}"
         );
-        // And the graph is never rebuilt when the size changes.
+        // Turned, the portrait is a landscape 320x240: scaled to exactly 240x320 and turned.
+        assert!(
+            g.contains("[in0s2]scale=w=240:h=320:flags=area,setsar=1,transpose=clock[tile0s2]"),
+            "{g}"
+        );
+        // The last frame is held past the file's end.
+        assert!(
+            g.contains("[0:v]tpad=stop_mode=clone:stop_duration=3.000000,setpts="),
+            "{g}"
+        );
         let args = render_range(&r, Path::new("/w/g")).args_lossy();
         assert_eq!(value_after(&args, "-reinit_filter"), "0");
     }
@@ -625,12 +652,12 @@ mod tests {
             ..span(0, 30, tile)
         };
         let r = RangeRender {
+            hold: 3.0,
             inputs: vec![RangeInput {
                 file: &a,
                 seek: 0.0,
                 at: 0.0,
                 from_frame: 0,
-                size: (640, 480),
                 tiles: vec![
                     turn(0),
                     TileSpan {
@@ -661,7 +688,7 @@ mod tests {
         // Upright 4:3 in 320x480: 320x240. Turned, it is 3:4: 320x426, made 426x320 first.
         assert!(g.contains("[in0s0]scale=w=320:h=240:"), "{g}");
         assert!(
-            g.contains("[in0s1]scale=w=426:h=320:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=area,setsar=1,transpose=clock[tile0s1]"),
+            g.contains("[in0s1]scale=w=426:h=320:flags=area,setsar=1,transpose=clock[tile0s1]"),
             "{g}"
         );
         assert!(g.contains("[in0s2]scale=w=320:h=240:"), "{g}");
@@ -709,6 +736,7 @@ mod tests {
     #[test]
     fn a_range_of_nobody_is_a_black_canvas() {
         let r = RangeRender {
+            hold: 3.0,
             inputs: vec![],
             width: 640,
             height: 480,

@@ -63,9 +63,10 @@ struct RawHeader {
     c: String,
     s: i64,
     u: i64,
-    /// The RTP header extensions the track was recorded with: ID → URI.
+    /// The RTP header extensions the track was recorded with: ID → URI (read only when it
+    /// is an object of that shape).
     #[serde(default)]
-    x: std::collections::BTreeMap<String, serde_json::Value>,
+    x: serde_json::Value,
 }
 
 /// The URI of the video-orientation (CVO) RTP header extension.
@@ -193,7 +194,9 @@ pub(crate) fn parse_header(json: &[u8]) -> Result<Header, MjrError> {
     }
     let orientation_id = raw
         .x
-        .iter()
+        .as_object()
+        .into_iter()
+        .flatten()
         .filter(|(_, uri)| uri.as_str() == Some(VIDEO_ORIENTATION))
         .find_map(|(id, _)| id.parse::<u8>().ok().filter(|&id| id > 0));
     Ok(Header {
@@ -263,9 +266,12 @@ impl Rotations {
         *ticks += i64::from(timestamp.wrapping_sub(*last) as i32);
         *last = timestamp;
         let Some(degrees) = rotation else { return };
-        let current = self.changes.last().map_or(0, |c| c.1);
-        if degrees != current || self.changes.is_empty() {
-            self.changes.push((*ticks as f64 / 90_000.0, degrees));
+        let at = *ticks as f64 / 90_000.0;
+        match self.changes.last() {
+            // A late packet (a retransmission) from before the last change says nothing new.
+            Some(&(since, _)) if at < since => {}
+            Some(&(_, current)) if current == degrees => {}
+            _ => self.changes.push((at, degrees)),
         }
     }
 }
@@ -282,7 +288,8 @@ fn cvo_degrees(byte: u8) -> u16 {
 fn extension(ext: &[u8], id: u8) -> Option<&[u8]> {
     let profile = u16::from_be_bytes([*ext.first()?, *ext.get(1)?]);
     let words = u16::from_be_bytes([*ext.get(2)?, *ext.get(3)?]) as usize;
-    let body = ext.get(4..4 + words * 4)?;
+    // As much of the block as was read (a long one is cut short, its first elements kept).
+    let body = ext.get(4..(4 + words * 4).min(ext.len()))?;
     let two_byte = profile & 0xfff0 == 0x1000;
     if profile != 0xBEDE && !two_byte {
         return None;
@@ -924,6 +931,23 @@ mod tests {
     }
 
     #[test]
+    fn a_late_packet_from_before_a_turn_does_not_turn_back() {
+        let header = r#"{"t":"v","c":"vp8","x":{"3":"urn:3gpp:video-orientation"},"s":1,"u":2}"#;
+        let packets = [
+            (0, rtp_cvo(0, Some(1), 0)),
+            (1000, rtp_cvo(90_000, Some(3), 0)),
+            (1010, rtp_cvo(87_000, Some(1), 0)),
+            (1033, rtp_cvo(93_000, Some(3), 0)),
+        ];
+        let i = inspect_bytes(&file(header, &packets)).unwrap();
+        assert_eq!(i.rotations, vec![(0.0, 90), (1.0, 270)]);
+        // An `x` of another shape is not read, and not an error.
+        let odd = r#"{"t":"v","c":"vp8","x":["urn:3gpp:video-orientation"],"s":1,"u":2}"#;
+        let i = inspect_bytes(&file(odd, &packets)).unwrap();
+        assert_eq!((i.header.orientation_id, i.rotations), (None, vec![]));
+    }
+
+    #[test]
     fn header_extensions_are_found_in_either_form() {
         // One-byte: padding, ID 2 (3 bytes), ID 5 (1 byte).
         let one = [0xBE, 0xDE, 0, 2, 0, 0x22, 1, 2, 3, 0x50, 7, 0];
@@ -933,7 +957,8 @@ mod tests {
         // Two-byte (0x1000): ID 200 (2 bytes), ID 5 (1 byte).
         let two = [0x10, 0x00, 0, 2, 200, 2, 9, 9, 5, 1, 3, 0];
         assert_eq!(extension(&two, 5), Some(&[3u8][..]));
-        // Cut short, an unknown profile, ID 15 (stop): nothing.
+        // Cut short: what was read is read; an unknown profile, ID 15 (stop): nothing.
+        assert_eq!(extension(&one[..9], 2), Some(&[1u8, 2, 3][..]));
         assert_eq!(extension(&one[..8], 5), None);
         assert_eq!(extension(&[0xAB, 0xCD, 0, 1, 0x50, 1, 0, 0], 5), None);
         assert_eq!(extension(&[0xBE, 0xDE, 0, 1, 0xF0, 0x50, 1, 0], 5), None);

@@ -29,7 +29,7 @@ pub(crate) fn invocation(path: &Path, kind: Kind) -> Invocation {
         "-protocol_whitelist",
         "file",
         "-of",
-        "json",
+        "json=c=1",
     ]);
     match kind {
         Kind::Video => inv
@@ -74,25 +74,28 @@ pub(crate) struct Probe {
 }
 
 #[derive(Deserialize)]
-struct RawProbe {
+struct RawProbe<'a> {
     #[serde(default)]
     streams: Vec<RawStream>,
     #[serde(default)]
     format: Option<RawFormat>,
-    /// What ffprobe writes when it shows packets and frames: both, in read order.
-    #[serde(default)]
-    packets_and_frames: Vec<RawEntry>,
-    #[serde(default)]
-    frames: Vec<RawEntry>,
+    /// What ffprobe writes when it shows packets and frames: both, in read order. A 12 h
+    /// track has a million of them: their texts are borrowed from the output, not copied.
+    #[serde(default, borrow)]
+    packets_and_frames: Vec<RawEntry<'a>>,
+    #[serde(default, borrow)]
+    frames: Vec<RawEntry<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawEntry {
+struct RawEntry<'a> {
     /// `packet` or `frame` in `packets_and_frames`.
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    best_effort_timestamp_time: Option<String>,
-    pts_time: Option<String>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    best_effort_timestamp_time: Option<&'a str>,
+    #[serde(borrow)]
+    pts_time: Option<&'a str>,
     width: Option<u32>,
     height: Option<u32>,
 }
@@ -116,8 +119,9 @@ struct RawFormat {
     duration: Option<String>,
 }
 
-fn seconds(v: &Option<String>) -> Option<f64> {
-    v.as_deref()
+fn seconds<S: AsRef<str>>(v: &Option<S>) -> Option<f64> {
+    v.as_ref()
+        .map(AsRef::as_ref)
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|f| f.is_finite())
 }
@@ -130,7 +134,7 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
         Some(f) => (seconds(&f.start_time), seconds(&f.duration)),
         None => (None, None),
     };
-    let is = |e: &RawEntry, kind: &str| e.kind.as_deref().is_none_or(|k| k == kind);
+    let is = |e: &RawEntry, kind: &str| e.kind.is_none_or(|k| k == kind);
     let entries = || raw.frames.iter().chain(&raw.packets_and_frames);
     let mut decoded: Vec<(f64, Option<(u32, u32)>)> = entries()
         .filter(|e| is(e, "frame"))
@@ -153,7 +157,7 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
     let mut frames: Vec<f64> = raw
         .packets_and_frames
         .iter()
-        .filter(|e| e.kind.as_deref() == Some("packet"))
+        .filter(|e| e.kind == Some("packet"))
         .filter_map(|p| seconds(&p.pts_time))
         .collect();
     frames.sort_by(f64::total_cmp);
@@ -289,7 +293,7 @@ mod tests {
         assert_eq!(inv.program, "ffprobe");
         let args = inv.args_lossy();
         assert_eq!(args.last().unwrap(), "/w/a.webm");
-        assert!(args.windows(2).any(|w| w == ["-of", "json"]));
+        assert!(args.windows(2).any(|w| w == ["-of", "json=c=1"]));
         assert!(!args.contains(&"-f".to_owned()));
         assert!(args.windows(2).any(|w| w == ["-skip_frame", "nokey"]));
     }

@@ -1,19 +1,26 @@
 //! The account of a run for the processed event's `timeline` (SPEC.md "Events"): for every
 //! track how it was placed and what happened to it (its offset from the event's start, how
-//! late its first picture came, its gaps and picture sizes, or why it was left out), and in
+//! late its first picture came, its gaps, picture sizes and rotations, or why it was left
+//! out; the mixed audio's length), and in
 //! merged mode who was in which tile when; and the same facts as one INFO line per track.
 
 use crate::plan::{Placed, Plan};
 use crate::report::{
-    millis, GapEntry, LayoutEntry, ResolutionEntry, RotationEntry, TileEntry, Timeline, TrackEntry,
+    millis, GapEntry, LayoutEntry, ResolutionEntry, RotationEntry, TileEntry, TimelineReport,
+    TrackEntry,
 };
 use crate::timestamp::Timestamp;
 
-use super::preprocess::{Skipped, Track};
+use super::preprocess::{Audio, Skipped, Track};
 use super::Material;
 
-/// The timeline of `m`: its tracks, then those `skipped`; the layout of `layout` (merged).
-pub(crate) fn timeline(m: &Material<'_>, skipped: &[Skipped], layout: Option<&Plan>) -> Timeline {
+/// The timeline of `m`: its video tracks, then those `skipped`, then the mixed audio; the
+/// layout of `layout` (merged).
+pub(crate) fn timeline(
+    m: &Material<'_>,
+    skipped: &[Skipped],
+    layout: Option<&Plan>,
+) -> TimelineReport {
     let mut tracks: Vec<TrackEntry> = m
         .tracks
         .iter()
@@ -34,8 +41,13 @@ pub(crate) fn timeline(m: &Material<'_>, skipped: &[Skipped], layout: Option<&Pl
             .filter(|s| !m.tracks.iter().any(|t| t.source == s.source))
             .map(skipped_entry),
     );
+    tracks.extend(
+        m.audio
+            .as_ref()
+            .map(|a| audio_entry(a, m.timeline.duration)),
+    );
     let users: Vec<&str> = m.tracks.iter().map(|t| t.source.user_id.as_str()).collect();
-    Timeline {
+    TimelineReport {
         tracks,
         layout: layout.map_or_else(Vec::new, |p| layout_entries(p, &users)),
     }
@@ -50,8 +62,21 @@ fn ms_between(from: Timestamp, to: Timestamp) -> i64 {
 /// (`None`: nothing of it falls inside the output).
 fn placed_entry(t: &Track, placed: Option<&Placed>, anchor: f64) -> TrackEntry {
     let on_output = |s: f64| millis(anchor + s);
+    // Where it is placed, the gaps within the output; else all of them.
+    let gaps = match placed {
+        Some(p) => p.gaps.clone(),
+        None => t
+            .facts
+            .gaps
+            .iter()
+            .map(|g| crate::plan::Span {
+                start: anchor + g.start,
+                end: anchor + g.end,
+            })
+            .collect(),
+    };
     TrackEntry {
-        user_id: t.source.user_id.clone(),
+        user_id: Some(t.source.user_id.clone()),
         kind: "video".into(),
         filename: t.source.path.display().to_string(),
         codec: t.codec.clone(),
@@ -59,12 +84,10 @@ fn placed_entry(t: &Track, placed: Option<&Placed>, anchor: f64) -> TrackEntry {
         end: placed.map(|p| millis(p.span.end)),
         offset_ms: Some(ms_between(t.source.start, t.facts.first_packet)),
         first_frame_delay_ms: Some((t.facts.first_frame * 1000.0).round() as i64),
-        gaps: t
-            .facts
-            .gaps
+        gaps: gaps
             .iter()
             .map(|g| GapEntry {
-                at: on_output(g.start),
+                at: millis(g.start),
                 seconds: millis(g.seconds()),
             })
             .collect(),
@@ -92,7 +115,7 @@ fn placed_entry(t: &Track, placed: Option<&Placed>, anchor: f64) -> TrackEntry {
 /// A track left out before it was converted or probed whole.
 fn skipped_entry(s: &Skipped) -> TrackEntry {
     TrackEntry {
-        user_id: s.source.user_id.clone(),
+        user_id: Some(s.source.user_id.clone()),
         kind: "video".into(),
         filename: s.source.path.display().to_string(),
         codec: s.codec.clone(),
@@ -104,6 +127,25 @@ fn skipped_entry(s: &Skipped) -> TrackEntry {
         resolutions: Vec::new(),
         rotations: Vec::new(),
         skipped: Some(s.reason.clone()),
+    }
+}
+
+/// The mixed audio: t=0 is its start, and it lasts its length within an output of
+/// `duration` seconds.
+fn audio_entry(a: &Audio, duration: f64) -> TrackEntry {
+    TrackEntry {
+        user_id: None,
+        kind: "audio".into(),
+        filename: a.source.path.display().to_string(),
+        codec: a.codec.clone(),
+        start: Some(0.0),
+        end: Some(millis(a.facts.duration.min(duration))),
+        offset_ms: None,
+        first_frame_delay_ms: None,
+        gaps: Vec::new(),
+        resolutions: Vec::new(),
+        rotations: Vec::new(),
+        skipped: None,
     }
 }
 
@@ -130,7 +172,7 @@ fn layout_entries(plan: &Plan, users: &[&str]) -> Vec<LayoutEntry> {
 }
 
 /// One INFO line per track with what [`timeline`] says of it.
-pub(crate) fn log(conference_id: &str, timeline: &Timeline) {
+pub(crate) fn log(conference_id: &str, timeline: &TimelineReport) {
     for t in &timeline.tracks {
         let gaps: Vec<String> = t
             .gaps
@@ -153,7 +195,8 @@ pub(crate) fn log(conference_id: &str, timeline: &Timeline) {
         };
         tracing::info!(
             conference_id = crate::logs::field(conference_id),
-            user_id = crate::logs::field(&t.user_id),
+            user_id = t.user_id.as_deref().map(crate::logs::field),
+            kind = t.kind.as_str(),
             path = crate::logs::field(&t.filename),
             codec = crate::logs::field(&t.codec),
             start_s = t.start,
@@ -165,7 +208,7 @@ pub(crate) fn log(conference_id: &str, timeline: &Timeline) {
             rotations = crate::logs::field(turns.join(" ")),
             skipped = t.skipped.as_deref().map(crate::logs::field),
             "Track of {}: {span}, {} gaps.",
-            crate::logs::Inline(&t.user_id),
+            crate::logs::Inline(t.user_id.as_deref().unwrap_or("the audiomixer")),
             t.gaps.len()
         );
     }

@@ -76,7 +76,7 @@ pub(crate) struct Delivered {
     pub(crate) directory: Option<PathBuf>,
     pub(crate) files: Vec<DeliveredFile>,
     /// Every track's placement and incidents, and the merged layout.
-    pub(crate) timeline: crate::report::Timeline,
+    pub(crate) timeline: crate::report::TimelineReport,
 }
 
 /// How the finished files enter the output directory.

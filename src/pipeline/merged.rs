@@ -81,18 +81,17 @@ async fn video(
 ) -> Result<Vec<std::path::PathBuf>, StageError> {
     let id = m.conference.conference_id.as_str();
     let canvas = (m.config.recording.width, m.config.recording.height);
-    let anchors = &m.timeline.anchors;
     let (slots, work) = (m.slots, m.work);
     // A stream copy takes well under a second per minute of media.
     let indexing = seekable::tracks(slots, work, &m.tracks, budget(layout.duration(), 0.5));
     let tracks = step(id, Stage::Render, "seekable tracks", indexing).await?;
-    let margin = render::seek_margin(m.config.recording.max_freeze);
+    let max_freeze = m.config.recording.max_freeze;
     let rendering = render::ranges(
         slots,
         work,
         layout,
-        (&tracks, anchors),
-        (canvas, margin),
+        (&tracks, &m.timeline),
+        (canvas, max_freeze),
         encoding,
     );
     step(id, Stage::Render, "render", rendering).await

@@ -210,7 +210,7 @@ fn nothing_yet(config: &Config, conference: &Conference) -> Delivered {
         skipped: Vec::new(),
         directory: None,
         files: Vec::new(),
-        timeline: crate::report::Timeline {
+        timeline: crate::report::TimelineReport {
             tracks: Vec::new(),
             layout: Vec::new(),
         },

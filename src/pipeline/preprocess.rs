@@ -46,6 +46,8 @@ pub(crate) struct Track {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Audio {
     pub source: AudioSource,
+    /// As ffprobe names it (`pcm_s16le`, …).
+    pub codec: String,
     pub facts: AudioFacts,
 }
 
@@ -313,8 +315,13 @@ pub(crate) async fn audio(slots: &ToolSlots, source: &AudioSource) -> Result<Aud
             "holds no audio stream (expected the audiomixer's WAV)",
         )
     })?;
+    let codec = probed
+        .first("audio")
+        .map(|a| a.codec_name.clone())
+        .unwrap_or_default();
     Ok(Audio {
         source: source.clone(),
+        codec,
         facts: AudioFacts {
             start: source.start,
             duration: end,

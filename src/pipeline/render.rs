@@ -13,28 +13,20 @@ use crate::pipeline::preprocess::{Track, MAX_LAST_FRAME_HOLD_S};
 use crate::pipeline::{
     budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
 };
-use crate::plan::{self, Plan, Range, Shown};
+use crate::plan::{self, Plan, Range, Shown, Span, Timeline};
 
-/// How much earlier than a range's first frame of a track its decoding starts, when the
-/// longest a frame is held on screen is `max_freeze` seconds: the frame shown first may be
-/// that old, and ffmpeg drops what comes before the point it is asked to seek to.
-pub(crate) fn seek_margin(max_freeze: f64) -> f64 {
-    max_freeze.max(MAX_LAST_FRAME_HOLD_S) + 1.0
-}
-
-/// Renders every range of the layout, in parallel; returns the parts in order. `anchors`
-/// are where each track's first packet falls on the output; `margin` is how early a seek
-/// starts (see [`seek_margin`]).
+/// Renders every range of the layout, in parallel; returns the parts in order. `timeline`
+/// places each track; a frame is held at most `max_freeze` seconds.
 pub(crate) async fn ranges(
     slots: &ToolSlots,
     work: &Workspace,
     layout: &Plan,
-    (tracks, anchors): (&[Track], &[f64]),
-    (canvas, margin): ((u32, u32), f64),
+    (tracks, timeline): (&[Track], &Timeline),
+    (canvas, max_freeze): ((u32, u32), f64),
     encoding: Encoding,
 ) -> Result<Vec<PathBuf>, Cause> {
     create_dir(&work.parts())?;
-    let media = Media::new(tracks, anchors, layout.fps, margin);
+    let media = Media::new(tracks, timeline, layout.fps, max_freeze);
     let shifts = &media.shifts;
     // Each file's keyframes, in seconds from its start: ffmpeg decodes a seek from the last
     // one at or before it.
@@ -43,7 +35,7 @@ pub(crate) async fn ranges(
         .map(|t| t.keyframes.iter().map(|k| k - t.file_start).collect())
         .collect();
     let lead_in = |s: &Shown, first: u64| {
-        let seek = seek(layout, s, first, shifts[s.track], media.margin);
+        let seek = seek(layout, s, first, shifts[s.track], &media);
         let keys = &keyframes[s.track];
         let from = match keys.partition_point(|&k| k <= seek) {
             0 => 0.0,
@@ -72,7 +64,6 @@ pub(crate) async fn ranges(
         work,
         layout,
         files: tracks.iter().map(|t| t.file.as_path()).collect(),
-        sizes: tracks.iter().map(picture_size).collect(),
         media: &media,
         canvas,
         encoding,
@@ -85,15 +76,6 @@ pub(crate) async fn ranges(
     Ok(parts)
 }
 
-/// The picture size a track's tiles are planned for: its size, or unknown (0×0: each tile's
-/// picture is scaled to fit the tile frame by frame) when its size changes mid-call.
-fn picture_size(t: &Track) -> (u32, u32) {
-    match t.sizes.len() > 1 {
-        true => (0, 0),
-        false => (t.width, t.height),
-    }
-}
-
 /// Where each track's media falls on the output, by track index.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Media {
@@ -102,13 +84,27 @@ pub(crate) struct Media {
     /// The output frames from which each rotation a track signals holds, in order (none:
     /// upright throughout).
     pub turns: Vec<Vec<(u64, u16)>>,
-    /// How early a seek starts (see [`seek_margin`]).
-    pub margin: f64,
+    /// The output frames from which each picture size holds, in order (before the first:
+    /// the first).
+    pub sizes: Vec<Vec<(u64, (u32, u32))>>,
+    /// Where no new frame comes (output seconds): each gap, and from the media's end on.
+    pub holds: Vec<Vec<Span>>,
+    /// The longest a frame is held, in seconds (`recording.max_freeze`).
+    pub max_freeze: f64,
+}
+
+/// Changes by the frame they hold from; several at one frame stay in the order written (the
+/// last holds).
+fn in_order<T>(mut changes: Vec<(u64, T)>) -> Vec<(u64, T)> {
+    changes.sort_by_key(|c| c.0);
+    changes
 }
 
 impl Media {
-    /// The media of `tracks` whose first packets fall at `anchors`, on a `fps` grid.
-    fn new(tracks: &[Track], anchors: &[f64], fps: u32, margin: f64) -> Media {
+    /// The media of `tracks` placed by `timeline`, on a `fps` grid.
+    fn new(tracks: &[Track], timeline: &Timeline, fps: u32, max_freeze: f64) -> Media {
+        let anchors = &timeline.anchors;
+        let frame = |anchor: f64, at: f64| plan::to_frame(anchor + at, fps);
         let shifts = tracks
             .iter()
             .zip(anchors)
@@ -117,18 +113,65 @@ impl Media {
         let turns = tracks
             .iter()
             .zip(anchors)
-            .map(|(t, anchor)| {
-                t.rotations
+            .map(|(t, &anchor)| {
+                in_order(
+                    t.rotations
+                        .iter()
+                        .map(|&(at, d)| (frame(anchor, at), d))
+                        .collect(),
+                )
+            })
+            .collect();
+        let sizes = tracks
+            .iter()
+            .zip(anchors)
+            .map(|(t, &anchor)| {
+                let changes = t
+                    .sizes
                     .iter()
-                    .map(|&(at, degrees)| (plan::to_frame(anchor + at, fps), degrees))
-                    .collect()
+                    .map(|&(at, w, h)| (frame(anchor, at), (w, h)));
+                match t.sizes.is_empty() {
+                    true => vec![(0, (t.width, t.height))],
+                    false => in_order(changes.collect()),
+                }
+            })
+            .collect();
+        let holds = timeline
+            .tracks
+            .iter()
+            .map(|placed| match placed {
+                Some(p) => p
+                    .gaps
+                    .iter()
+                    .copied()
+                    .chain([Span {
+                        start: p.media_end,
+                        end: f64::INFINITY,
+                    }])
+                    .collect(),
+                None => Vec::new(),
             })
             .collect();
         Media {
             shifts,
             turns,
-            margin,
+            sizes,
+            holds,
+            max_freeze,
         }
+    }
+
+    /// How much earlier than output second `t` a range that shows `track` from `t` starts
+    /// reading it: the frame shown at `t` came at most one held frame earlier, or, in a gap
+    /// or after the media's end, when that began (but no more than `max_freeze` ago: after
+    /// that the tile is black); and a second more, for ffmpeg drops what comes before the
+    /// point it seeks to.
+    fn margin(&self, track: usize, t: f64) -> f64 {
+        let held = self.holds[track]
+            .iter()
+            .find(|h| h.start <= t && t < h.end)
+            .map_or(0.0, |h| (t - h.start).min(self.max_freeze));
+        held + MAX_LAST_FRAME_HOLD_S + 1.0
     }
 }
 
@@ -137,9 +180,8 @@ struct Renderer<'a> {
     slots: &'a ToolSlots,
     work: &'a Workspace,
     layout: &'a Plan,
-    /// Each track's file and picture size, by track index.
+    /// Each track's file, by track index.
     files: Vec<&'a Path>,
-    sizes: Vec<(u32, u32)>,
     media: &'a Media,
     canvas: (u32, u32),
     encoding: Encoding,
@@ -160,10 +202,10 @@ impl Renderer<'_> {
                     seek: i.seek,
                     at: i.at,
                     from_frame: i.from_frame,
-                    size: self.sizes[i.track],
                     tiles: i.tiles.clone(),
                 })
                 .collect(),
+            hold: self.media.max_freeze + MAX_LAST_FRAME_HOLD_S,
             width: self.canvas.0,
             height: self.canvas.1,
             frames: range.frames(),
@@ -235,6 +277,7 @@ pub(crate) fn inputs(layout: &Plan, range: Range, media: &Media) -> Vec<Input> {
                     from_frame: from - a,
                     to_frame: to - a,
                     rect: tile.rect,
+                    picture: (0, 0),
                     rotation: 0,
                 }),
             }
@@ -243,10 +286,11 @@ pub(crate) fn inputs(layout: &Plan, range: Range, media: &Media) -> Vec<Input> {
         if tiles.is_empty() {
             continue;
         }
-        let tiles = with_turns(&tiles, &media.turns[s.track], a);
+        let tiles = cut_at(&tiles, &media.turns[s.track], a, |t, r| t.rotation = r);
+        let tiles = cut_at(&tiles, &media.sizes[s.track], a, |t, p| t.picture = p);
         let first = s.picture_frame().max(a);
         let shift = media.shifts[s.track];
-        let seek = seek(layout, s, first, shift, media.margin);
+        let seek = seek(layout, s, first, shift, media);
         inputs.push(Input {
             track: s.track,
             seek,
@@ -278,50 +322,61 @@ fn lit_only(tiles: &[TileSpan], lit: &[(u64, u64)], a: u64) -> Vec<TileSpan> {
     out
 }
 
-/// `tiles` (in a range's frames, the range starting at output frame `a`) cut where the
-/// track's rotation changes, each part turned as signalled; `turns` are output frames from
-/// which each rotation holds (before the first: upright).
-fn with_turns(tiles: &[TileSpan], turns: &[(u64, u16)], a: u64) -> Vec<TileSpan> {
+/// `tiles` (in a range's frames, the range starting at output frame `a`) cut where a
+/// property of the track changes, each part given its value by `set`: `changes` are the
+/// output frames from which each value holds, in order (before the first: the first;
+/// several at one frame: the last; none: `tiles` as they are).
+fn cut_at<T: Copy + PartialEq>(
+    tiles: &[TileSpan],
+    changes: &[(u64, T)],
+    a: u64,
+    set: impl Fn(&mut TileSpan, T),
+) -> Vec<TileSpan> {
+    let Some(&(_, first)) = changes.first() else {
+        return tiles.to_vec();
+    };
     let mut out = Vec::new();
+    let mut push = |t: &TileSpan, from: u64, to: u64, value: T| {
+        if from < to {
+            let mut part = TileSpan {
+                from_frame: from - a,
+                to_frame: to - a,
+                ..*t
+            };
+            set(&mut part, value);
+            out.push(part);
+        }
+    };
     for t in tiles {
-        let start = a + t.from_frame;
-        let mut from = t.from_frame;
-        let mut rotation = turns
+        let (start, end) = (a + t.from_frame, a + t.to_frame);
+        let mut value = changes
             .iter()
-            .take_while(|turn| turn.0 <= start)
+            .take_while(|c| c.0 <= start)
             .last()
-            .map_or(0, |turn| turn.1);
-        for &(at, degrees) in turns.iter().filter(|turn| turn.0 > start) {
-            let at = at - a;
-            if at >= t.to_frame {
+            .map_or(first, |c| c.1);
+        let mut from = start;
+        for &(at, v) in changes.iter().skip_while(|c| c.0 <= start) {
+            if at >= end {
                 break;
             }
-            if degrees != rotation {
-                out.push(TileSpan {
-                    from_frame: from,
-                    to_frame: at,
-                    rotation,
-                    ..*t
-                });
-                (from, rotation) = (at, degrees);
+            if v != value {
+                push(t, from, at, value);
+                (from, value) = (at, v);
             }
         }
-        out.push(TileSpan {
-            from_frame: from,
-            rotation,
-            ..*t
-        });
+        push(t, from, end, value);
     }
     out
 }
 
 /// Seconds into the file of `s` where a range whose first frame showing it is `first` starts
-/// reading it (the file's first timestamp falls at `shift` on the output): `margin` early.
-/// ffmpeg cannot seek to before a file's first keyframe (it then decodes nothing at all):
-/// such a track is read from its beginning, which holds nothing decodable before that
-/// keyframe anyway.
-fn seek(layout: &Plan, s: &Shown, first: u64, shift: f64, margin: f64) -> f64 {
+/// reading it (the file's first timestamp falls at `shift` on the output): early enough for
+/// the frame shown then ([`Media::margin`]). ffmpeg cannot seek to before a file's first
+/// keyframe (it then decodes nothing at all): such a track is read from its beginning, which
+/// holds nothing decodable before that keyframe anyway.
+fn seek(layout: &Plan, s: &Shown, first: u64, shift: f64, media: &Media) -> f64 {
     let first_picture = layout.seconds(s.picture_frame()) - shift;
+    let margin = media.margin(s.track, layout.seconds(first));
     let target = layout.seconds(first) - shift - margin;
     match target > first_picture + 1.0 / f64::from(layout.fps) {
         true => target,
@@ -355,12 +410,15 @@ mod tests {
         }
     }
 
-    /// Upright tracks whose files start at `shifts`, sought 2 s early.
+    /// Upright tracks of one size without gaps whose files start at `shifts`: sought 2 s
+    /// early.
     fn media(shifts: &[f64]) -> Media {
         Media {
             shifts: shifts.to_vec(),
             turns: vec![Vec::new(); shifts.len()],
-            margin: 2.0,
+            sizes: vec![vec![(0, (640, 480))]; shifts.len()],
+            holds: vec![Vec::new(); shifts.len()],
+            max_freeze: 2.0,
         }
     }
 
@@ -392,6 +450,7 @@ mod tests {
             vec![TileSpan {
                 from_frame: 0,
                 to_frame: 600,
+                picture: (640, 480),
                 rotation: 0,
                 rect: Rect {
                     x: 0,
@@ -479,10 +538,11 @@ mod tests {
             from_frame,
             to_frame,
             rect,
+            picture: (640, 480),
             rotation: 0,
         };
         let turned = |tiles: &[TileSpan], turns: &[(u64, u16)]| -> Vec<(u64, u64, u16)> {
-            with_turns(tiles, turns, 100)
+            cut_at(tiles, turns, 100, |t, r| t.rotation = r)
                 .iter()
                 .map(|t| (t.from_frame, t.to_frame, t.rotation))
                 .collect()
@@ -496,6 +556,38 @@ mod tests {
             turned(&[span(0, 50), span(60, 100)], &turns),
             vec![(0, 20, 90), (20, 50, 270), (60, 70, 270), (70, 100, 0)]
         );
+        // Before the first signal, the first; two at one frame: the last; no empty parts.
+        let turns = [(110, 90), (120, 180), (120, 270)];
+        assert_eq!(
+            turned(&[span(0, 50)], &turns),
+            vec![(0, 20, 90), (20, 50, 270)]
+        );
+        let turns = [(100, 90), (100, 180)];
+        assert_eq!(turned(&[span(0, 50)], &turns), vec![(0, 50, 180)]);
+    }
+
+    #[test]
+    fn a_seek_reaches_back_to_the_frame_a_freeze_holds() {
+        let mut m = media(&[0.0]);
+        m.holds = vec![vec![
+            Span {
+                start: 10.0,
+                end: 20.0,
+            },
+            Span {
+                start: 30.0,
+                end: f64::INFINITY,
+            },
+        ]];
+        // Outside a freeze: a held frame (1 s) and a second.
+        assert_eq!(m.margin(0, 5.0), 2.0);
+        // 1.5 s into a gap: its last frame came then.
+        assert_eq!(m.margin(0, 11.5), 3.5);
+        // Past max_freeze (2 s) the tile is black: no further back than that.
+        assert_eq!(m.margin(0, 15.0), 4.0);
+        // After the media's end, the same.
+        assert_eq!(m.margin(0, 30.5), 2.5);
+        assert_eq!(m.margin(0, 100.0), 4.0);
     }
 
     #[test]
@@ -512,12 +604,14 @@ mod tests {
                 from_frame: 0,
                 to_frame: 50,
                 rect,
+                picture: (640, 480),
                 rotation: 0,
             },
             TileSpan {
                 from_frame: 50,
                 to_frame: 100,
                 rect: other,
+                picture: (640, 480),
                 rotation: 0,
             },
         ];

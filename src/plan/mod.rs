@@ -1,7 +1,6 @@
-//! Planning, pure: the bound on a call's length, from when each track's media really starts
-//! and ends the output timeline (t=0, duration), the intervals between joins and leaves, and
-//! the tile geometry of each interval (SPEC.md "Timeline and layout"). No I/O here; everything
-//! is unit-tested.
+//! Planning, pure: the bound on a call's length, the intervals between joins and leaves, and
+//! the tile geometry of each interval (SPEC.md "Timeline and layout"); [`timeline`] places
+//! the media on the output first. No I/O here; everything is unit-tested.
 //!
 //! Times are snapped to the output's frame grid (`recording.fps`) so that every interval holds
 //! a whole number of frames, and the output is cut into ranges of about equal work that are
