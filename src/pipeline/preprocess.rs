@@ -167,14 +167,14 @@ async fn video(
     };
     Ok(Ok(Track {
         source: source.clone(),
-        codec: inspection.header.codec.clone(),
+        codec: inspection.header.codec,
         file,
         width,
         height,
         file_start,
         keyframes: probed.keyframes,
         sizes: probed.sizes,
-        rotations: inspection.rotations.clone(),
+        rotations: inspection.rotations,
         facts: VideoFacts {
             first_packet: inspection.header.first_packet,
             event_start: source.start,
