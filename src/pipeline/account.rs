@@ -217,15 +217,10 @@ pub(crate) fn log(conference_id: &str, timeline: &TimelineReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan, PlanTrack, Span};
+    use crate::plan::{plan, PlanTrack};
 
     fn track(i: usize, user: &str, start: f64, end: f64) -> PlanTrack {
-        PlanTrack {
-            track: i,
-            user_id: user.to_owned(),
-            span: Span { start, end },
-            dark: Vec::new(),
-        }
+        PlanTrack::lit(i, user, start, end)
     }
 
     #[test]

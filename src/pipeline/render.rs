@@ -402,12 +402,7 @@ mod tests {
     use crate::plan::{PlanTrack, Rect, Span};
 
     fn track(i: usize, user: &str, start: f64, end: f64) -> PlanTrack {
-        PlanTrack {
-            track: i,
-            user_id: user.to_owned(),
-            span: Span { start, end },
-            dark: Vec::new(),
-        }
+        PlanTrack::lit(i, user, start, end)
     }
 
     /// Upright tracks of one size without gaps whose files start at `shifts`: sought 2 s

@@ -183,6 +183,19 @@ pub struct PlanTrack {
     pub dark: Vec<Span>,
 }
 
+#[cfg(test)]
+impl PlanTrack {
+    /// Track `track` of `user`, there from `start` to `end` seconds and never black.
+    pub(crate) fn lit(track: usize, user: &str, start: f64, end: f64) -> PlanTrack {
+        PlanTrack {
+            track,
+            user_id: user.to_owned(),
+            span: Span { start, end },
+            dark: Vec::new(),
+        }
+    }
+}
+
 /// A tile of an interval: which track shows where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tile {
@@ -546,12 +559,7 @@ mod tests {
     }
 
     fn track(i: usize, user: &str, start: f64, end: f64) -> PlanTrack {
-        PlanTrack {
-            track: i,
-            user_id: user.to_owned(),
-            span: Span { start, end },
-            dark: Vec::new(),
-        }
+        PlanTrack::lit(i, user, start, end)
     }
 
     fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
