@@ -485,6 +485,25 @@ mod tests {
         }
     }
 
+    /// One track read from its start, shown in `tiles`, on a 640x480 canvas of `frames`.
+    fn one_track(a: &Path, tiles: Vec<TileSpan>, frames: u64) -> RangeRender<'_> {
+        RangeRender {
+            hold: 3.0,
+            inputs: vec![RangeInput {
+                file: a,
+                seek: 0.0,
+                at: 0.0,
+                from_frame: 0,
+                tiles,
+            }],
+            width: 640,
+            height: 480,
+            frames,
+            encoding: enc(OutputCodec::Vp8),
+            output: Path::new("/w/parts/range.mkv"),
+        }
+    }
+
     /// Two tracks over 100 frames: `a` alone and full size for 25 frames, then beside `b`
     /// (which joins at frame 25), then alone again from frame 75 after `b` leaves.
     fn two_party<'a>(a: &'a Path, b: &'a Path) -> RangeRender<'a> {
@@ -561,24 +580,14 @@ mod tests {
     fn tiles_of_other_shapes_that_give_the_picture_one_size_share_one_scaled_copy() {
         // 4:3 in a 320x480 tile (two side by side) and in a 320x240 tile (four): both 320x240.
         let a = PathBuf::from("/w/a.webm");
-        let r = RangeRender {
-            hold: 3.0,
-            inputs: vec![RangeInput {
-                file: &a,
-                seek: 0.0,
-                at: 0.0,
-                from_frame: 0,
-                tiles: vec![
-                    span(0, 50, rect(0, 0, 320, 480)),
-                    span(50, 60, rect(0, 0, 320, 240)),
-                ],
-            }],
-            width: 640,
-            height: 480,
-            frames: 60,
-            encoding: enc(OutputCodec::Vp8),
-            output: Path::new("/w/parts/range.mkv"),
-        };
+        let r = one_track(
+            &a,
+            vec![
+                span(0, 50, rect(0, 0, 320, 480)),
+                span(50, 60, rect(0, 0, 320, 240)),
+            ],
+            60,
+        );
         let g = range_graph(&r);
         assert!(!g.contains("split"), "{g}");
         assert_eq!(g.matches("scale=").count(), 1, "{g}");
@@ -593,32 +602,22 @@ mod tests {
         // 640x480, then a portrait 360x480 in the same 320x480 tile, turned 90° after that.
         let a = PathBuf::from("/w/a.webm");
         let tile = rect(0, 0, 320, 480);
-        let r = RangeRender {
-            hold: 3.0,
-            inputs: vec![RangeInput {
-                file: &a,
-                seek: 0.0,
-                at: 0.0,
-                from_frame: 0,
-                tiles: vec![
-                    span(0, 50, tile),
-                    TileSpan {
-                        picture: (360, 480),
-                        ..span(50, 60, tile)
-                    },
-                    TileSpan {
-                        picture: (360, 480),
-                        rotation: 90,
-                        ..span(60, 70, tile)
-                    },
-                ],
-            }],
-            width: 640,
-            height: 480,
-            frames: 70,
-            encoding: enc(OutputCodec::Vp8),
-            output: Path::new("/w/parts/range.mkv"),
-        };
+        let r = one_track(
+            &a,
+            vec![
+                span(0, 50, tile),
+                TileSpan {
+                    picture: (360, 480),
+                    ..span(50, 60, tile)
+                },
+                TileSpan {
+                    picture: (360, 480),
+                    rotation: 90,
+                    ..span(60, 70, tile)
+                },
+            ],
+            70,
+        );
         let g = range_graph(&r);
         assert!(g.contains("split=3"), "{g}");
         assert!(
@@ -651,38 +650,28 @@ mod tests {
             rotation,
             ..span(0, 30, tile)
         };
-        let r = RangeRender {
-            hold: 3.0,
-            inputs: vec![RangeInput {
-                file: &a,
-                seek: 0.0,
-                at: 0.0,
-                from_frame: 0,
-                tiles: vec![
-                    turn(0),
-                    TileSpan {
-                        from_frame: 30,
-                        to_frame: 60,
-                        ..turn(90)
-                    },
-                    TileSpan {
-                        from_frame: 60,
-                        to_frame: 90,
-                        ..turn(180)
-                    },
-                    TileSpan {
-                        from_frame: 90,
-                        to_frame: 120,
-                        ..turn(270)
-                    },
-                ],
-            }],
-            width: 640,
-            height: 480,
-            frames: 120,
-            encoding: enc(OutputCodec::Vp8),
-            output: Path::new("/w/parts/range.mkv"),
-        };
+        let r = one_track(
+            &a,
+            vec![
+                turn(0),
+                TileSpan {
+                    from_frame: 30,
+                    to_frame: 60,
+                    ..turn(90)
+                },
+                TileSpan {
+                    from_frame: 60,
+                    to_frame: 90,
+                    ..turn(180)
+                },
+                TileSpan {
+                    from_frame: 90,
+                    to_frame: 120,
+                    ..turn(270)
+                },
+            ],
+            120,
+        );
         let g = range_graph(&r);
         assert!(g.contains("split=4"), "{g}");
         // Upright 4:3 in 320x480: 320x240. Turned, it is 3:4: 320x426, made 426x320 first.
