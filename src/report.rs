@@ -17,6 +17,8 @@ pub(crate) fn size_text(bytes: u64) -> String {
     format!("{:.4}MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// A participant's track as the metadata lists it: a video (in `videos`) or their own
+/// audio (in `audios`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoEntry {
@@ -39,12 +41,16 @@ pub struct AudioEntry {
     pub bytes: u64,
 }
 
-/// A video track left out of the recording.
+/// A track left out of the recording.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SkippedEntry {
     pub filename: String,
     #[serde(rename = "userID")]
     pub user_id: String,
+    /// `video` or `audio`; absent in receipts written before recproc read audio tracks (all
+    /// video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub reason: String,
 }
 
@@ -158,6 +164,10 @@ pub struct Metadata {
     pub should_record_audio: bool,
     pub should_record_video: bool,
     pub videos: Vec<VideoEntry>,
+    /// The participants' own audio tracks (Janus-only conferences); absent when there are
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audios: Vec<VideoEntry>,
     pub audio: Option<AudioEntry>,
 }
 
@@ -169,27 +179,25 @@ pub(crate) fn metadata(
     name: impl Fn(&Path) -> String,
 ) -> Metadata {
     let entry = |m: &MediaEntry| (m.start.to_iso_millis(), m.stop.to_iso_millis());
+    let participant = |v: &MediaEntry| {
+        let (start_time, stop_time) = entry(v);
+        VideoEntry {
+            start_time,
+            stop_time,
+            filename: name(&v.path),
+            size: size_text(v.bytes),
+            bytes: v.bytes,
+            user_id: v.user_id.clone().unwrap_or_default(),
+        }
+    };
     Metadata {
         uuid: conference.uuid.clone(),
         start_time: d.origin.map(|o| o.to_iso_millis()),
         stop_time: d.origin.map(|o| o.add_seconds(d.duration).to_iso_millis()),
         should_record_audio: d.should_record_audio,
         should_record_video: d.should_record_video,
-        videos: d
-            .videos
-            .iter()
-            .map(|v| {
-                let (start_time, stop_time) = entry(v);
-                VideoEntry {
-                    start_time,
-                    stop_time,
-                    filename: name(&v.path),
-                    size: size_text(v.bytes),
-                    bytes: v.bytes,
-                    user_id: v.user_id.clone().unwrap_or_default(),
-                }
-            })
-            .collect(),
+        videos: d.videos.iter().map(&participant).collect(),
+        audios: d.voices.iter().map(&participant).collect(),
         audio: d.audio.as_ref().map(|a| {
             let (start_time, stop_time) = entry(a);
             AudioEntry {
@@ -211,7 +219,7 @@ pub struct Processed {
     pub conference_id: String,
     #[serde(flatten)]
     pub metadata: Metadata,
-    /// Video tracks left out because nothing in them could be shown.
+    /// Tracks left out because nothing in them could be shown or heard.
     pub skipped: Vec<SkippedEntry>,
     pub status: Status,
     #[serde(with = "mode_name")]
@@ -250,6 +258,7 @@ pub(crate) fn processed(conference: &Conference, d: &Delivered) -> Processed {
             .map(|s| SkippedEntry {
                 filename: s.source.path.display().to_string(),
                 user_id: s.source.user_id.clone(),
+                kind: Some(s.kind.as_str().to_owned()),
                 reason: s.reason.clone(),
             })
             .collect(),
@@ -445,6 +454,7 @@ impl Processed {
                 should_record_audio: true,
                 should_record_video: true,
                 videos: Vec::new(),
+                audios: Vec::new(),
                 audio: None,
             },
             skipped: Vec::new(),

@@ -57,8 +57,10 @@ pub struct Conference {
     pub(crate) completed: Option<Timestamp>,
     pub(crate) recording_type: RecordingType,
     /// Every video track, sorted by (start, user ID, key).
-    pub(crate) videos: Vec<VideoSource>,
-    /// The mixed WAV, when there is one.
+    pub(crate) videos: Vec<TrackSource>,
+    /// Every participant's own audio track (`sfuaudio`), sorted like the videos.
+    pub(crate) voices: Vec<TrackSource>,
+    /// The audiomixer's mixed WAV, when there is one.
     pub(crate) audio: Option<AudioSource>,
 }
 
@@ -112,12 +114,12 @@ impl fmt::Display for RecordingType {
     }
 }
 
-/// One video track (one `sfuvideo` entry).
+/// One participant's track: a video (`sfuvideo` entry) or their own audio (`sfuaudio`).
 ///
 /// `pub` only because `pipeline` exposes it in `pub` signatures; its fields are
 /// the crate's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VideoSource {
+pub struct TrackSource {
     pub(crate) user_id: String,
     /// The `<startMs>` key of the entry.
     pub(crate) key: String,
@@ -190,6 +192,12 @@ pub(crate) enum EventError {
     },
     #[error("{path} {value} is not a recording type; expected \"all\", \"video\", \"audio\" or \"none\"")]
     BadRecordingType { path: String, value: String },
+    #[error("{path} is not something recproc understands; it reads only {expected} here ({what}), and would rather refuse the event than drop media it does not know")]
+    UnknownKey {
+        path: String,
+        expected: &'static str,
+        what: &'static str,
+    },
     #[error("{path} has {count} entries; there must be at most one (the audiomixer writes one mixed WAV)")]
     TooManyAudio { path: String, count: usize },
     #[error("{path} {filename} is not a usable file name: {reason}")]
@@ -281,6 +289,7 @@ impl EventError {
             | EventError::StopBeforeStart { path, .. }
             | EventError::BadRecordingType { path, .. }
             | EventError::TooManyAudio { path, .. }
+            | EventError::UnknownKey { path, .. }
             | EventError::BadFilename { path, .. }
             | EventError::EscapesRoot { path, .. }
             | EventError::NotFound { path, .. }
@@ -349,27 +358,14 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
 
     let mut videos = Vec::new();
     event.each_video(|track| {
-        let entry = track.entry;
-        let (path, file) = resolve::file(
-            entry.filename,
-            &entry.filename_path,
-            &roots.video_root,
-            "video_root",
-        )?;
-        videos.push(VideoSource {
-            user_id: track.user_id.to_owned(),
-            key: track.key.to_owned(),
-            path,
-            file,
-            filename: entry.filename.to_owned(),
-            start: entry.start,
-            stop: entry.stop,
-        });
+        videos.push(track_source(track, &roots.video_root, "video_root")?);
         Ok(())
     })?;
-    videos.sort_by(|a, b| (a.start, &a.user_id, &a.key).cmp(&(b.start, &b.user_id, &b.key)));
-
-    let audio = match event.audio()? {
+    let mut voices = Vec::new();
+    let audio = match event.audio(|track| {
+        voices.push(track_source(track, &roots.audio_root, "audio_root")?);
+        Ok(())
+    })? {
         None => None,
         Some(entry) => {
             let (path, file) = resolve::file(
@@ -387,6 +383,9 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
             })
         }
     };
+    for tracks in [&mut videos, &mut voices] {
+        tracks.sort_by(|a, b| (a.start, &a.user_id, &a.key).cmp(&(b.start, &b.user_id, &b.key)));
+    }
 
     Ok(Conference {
         conference_id: event.conference_id.to_owned(),
@@ -394,7 +393,27 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
         completed: event.completed,
         recording_type: event.recording_type,
         videos,
+        voices,
         audio,
+    })
+}
+
+/// The track of `track`, its file resolved inside `root` (named `root_key` in messages).
+fn track_source(
+    track: wire::TrackEntry<'_>,
+    root: &std::path::Path,
+    root_key: &'static str,
+) -> Result<TrackSource, EventError> {
+    let entry = track.entry;
+    let (path, file) = resolve::file(entry.filename, &entry.filename_path, root, root_key)?;
+    Ok(TrackSource {
+        user_id: track.user_id.to_owned(),
+        key: track.key.to_owned(),
+        path,
+        file,
+        filename: entry.filename.to_owned(),
+        start: entry.start,
+        stop: entry.stop,
     })
 }
 
@@ -443,11 +462,10 @@ mod tests {
             "bob": {"sfuvideo": {
                 "3": {"filename": "b.mjr", "startTime": "2020-05-25T07:42:40Z"},
                 "1": {"filename": "test/test-video-2.mjr", "startTime": "2020-05-25T07:42:30Z",
-                      "stopTime": "2020-05-25T07:42:35Z"}},
-                "screenshare": {"ignored": true}},
+                      "stopTime": "2020-05-25T07:42:35Z"}}},
             "alice": {"sfuvideo": {
                 "2": {"filename": "test/test-video-1.mjr", "startTime": "2020-05-25T07:42:40Z"}}},
-            "carol": {"other": 1}
+            "carol": {}
         });
         let c = validate(&v, &f.roots).unwrap();
         let order: Vec<_> = c

@@ -6,7 +6,10 @@
 //! The shape, with the keys read (others are ignored):
 //! `{conferenceId, recordingType?, recordingInfo: {uuid, completed?, recordingType?,
 //! video?: {<userId>: {sfuvideo?: {<startMs>: Entry}}}, audio?: {asterisk?: {sipcall?:
-//! {<startMs>: Entry}}}}}` where `Entry` is `{filename, startTime, stopTime?}`.
+//! {<startMs>: Entry}}, <userId>: {sfuaudio?: {<startMs>: Entry}}}}}` where `Entry` is
+//! `{filename, startTime, stopTime?}`. Other keys of the top level, of `recordingInfo` and
+//! of an entry are ignored; under `video`, `audio` and a user, where media is named, a key
+//! recproc does not know is refused: media is never dropped without a word.
 
 use serde_json::{Map, Value};
 
@@ -39,8 +42,8 @@ pub(super) struct Entry<'a> {
     pub(super) stop: Option<Timestamp>,
 }
 
-/// One `sfuvideo` entry with the user and key it is filed under.
-pub(super) struct VideoEntry<'a> {
+/// One `sfuvideo` or `sfuaudio` entry with the user and key it is filed under.
+pub(super) struct TrackEntry<'a> {
     pub(super) user_id: &'a str,
     /// The `<startMs>` key of the entry.
     pub(super) key: &'a str,
@@ -98,7 +101,7 @@ impl<'a> Event<'a> {
     /// soon as it is read; the first error, from either, ends the walk.
     pub(super) fn each_video(
         &self,
-        mut visit: impl FnMut(VideoEntry<'a>) -> Result<(), EventError>,
+        mut visit: impl FnMut(TrackEntry<'a>) -> Result<(), EventError>,
     ) -> Result<(), EventError> {
         let video_path = child(INFO_PATH, "video");
         let Some(video) = optional(self.info, "video") else {
@@ -107,50 +110,101 @@ impl<'a> Event<'a> {
         for (user_id, user) in as_object(video, &video_path)? {
             let user_path = child(&video_path, user_id);
             check_id(&user_path, user_id)?;
-            let user = as_object(user, &user_path)?;
-            let Some(sfuvideo) = optional(user, "sfuvideo") else {
-                continue;
-            };
-            let sfu_path = child(&user_path, "sfuvideo");
-            for (key, entry) in as_object(sfuvideo, &sfu_path)? {
-                let entry = read_entry(entry, &child(&sfu_path, key))?;
-                visit(VideoEntry {
-                    user_id,
-                    key,
-                    entry,
-                })?;
-            }
+            each_track(user, &user_path, user_id, "sfuvideo", &mut visit)?;
         }
         Ok(())
     }
 
-    /// The one `audio.asterisk.sipcall` entry, when there is one.
-    pub(super) fn audio(&self) -> Result<Option<Entry<'a>>, EventError> {
+    /// Reads `audio`: each participant's own track (`<userId>.sfuaudio.<startMs>`), handed
+    /// to `visit` in the order of the event as soon as it is read, and the audiomixer's one
+    /// mixed WAV (`asterisk.sipcall`), returned when there is one. A key recproc does not
+    /// understand is refused by name: audio is never dropped without a word.
+    pub(super) fn audio(
+        &self,
+        mut visit: impl FnMut(TrackEntry<'a>) -> Result<(), EventError>,
+    ) -> Result<Option<Entry<'a>>, EventError> {
         let audio_path = child(INFO_PATH, "audio");
         let Some(audio) = optional(self.info, "audio") else {
             return Ok(None);
         };
-        let audio = as_object(audio, &audio_path)?;
-        let asterisk_path = child(&audio_path, "asterisk");
-        let Some(asterisk) = optional(audio, "asterisk") else {
-            return Ok(None);
-        };
-        let asterisk = as_object(asterisk, &asterisk_path)?;
-        let sip_path = child(&asterisk_path, "sipcall");
-        let Some(sipcall) = optional(asterisk, "sipcall") else {
-            return Ok(None);
-        };
-        let sipcall = as_object(sipcall, &sip_path)?;
-        if sipcall.len() > 1 {
-            return Err(EventError::TooManyAudio {
-                path: sip_path,
-                count: sipcall.len(),
-            });
+        let mut mixed = None;
+        for (key, value) in as_object(audio, &audio_path)? {
+            let path = child(&audio_path, key);
+            if key == ASTERISK {
+                mixed = sipcall(value, &path)?;
+                continue;
+            }
+            check_id(&path, key)?;
+            each_track(value, &path, key, "sfuaudio", &mut visit)?;
         }
-        match sipcall.iter().next() {
-            None => Ok(None),
-            Some((key, entry)) => read_entry(entry, &child(&sip_path, key)).map(Some),
-        }
+        Ok(mixed)
+    }
+}
+
+/// The key under `audio` that holds the audiomixer's recording; any other is a user ID.
+const ASTERISK: &str = "asterisk";
+
+/// The one `sipcall` entry of `audio.asterisk` (at `path`), when there is one.
+fn sipcall<'a>(asterisk: &'a Value, path: &str) -> Result<Option<Entry<'a>>, EventError> {
+    let asterisk = as_object(asterisk, path)?;
+    only_key(asterisk, path, "sipcall", "the audiomixer's mixed WAV")?;
+    let sip_path = child(path, "sipcall");
+    let Some(sipcall) = optional(asterisk, "sipcall") else {
+        return Ok(None);
+    };
+    let sipcall = as_object(sipcall, &sip_path)?;
+    if sipcall.len() > 1 {
+        return Err(EventError::TooManyAudio {
+            path: sip_path,
+            count: sipcall.len(),
+        });
+    }
+    match sipcall.iter().next() {
+        None => Ok(None),
+        Some((key, entry)) => read_entry(entry, &child(&sip_path, key)).map(Some),
+    }
+}
+
+/// The entries of one user's tracks (`user` at `path`, read under `kind`: `sfuvideo` or
+/// `sfuaudio`), each handed to `visit`.
+fn each_track<'a>(
+    user: &'a Value,
+    path: &str,
+    user_id: &'a str,
+    kind: &'static str,
+    visit: &mut impl FnMut(TrackEntry<'a>) -> Result<(), EventError>,
+) -> Result<(), EventError> {
+    let user = as_object(user, path)?;
+    only_key(user, path, kind, "the participant's own tracks")?;
+    let Some(tracks) = optional(user, kind) else {
+        return Ok(());
+    };
+    let tracks_path = child(path, kind);
+    for (key, entry) in as_object(tracks, &tracks_path)? {
+        let entry = read_entry(entry, &child(&tracks_path, key))?;
+        visit(TrackEntry {
+            user_id,
+            key,
+            entry,
+        })?;
+    }
+    Ok(())
+}
+
+/// Refuses any key of `obj` (at `path`) but `known`, which holds `what`.
+fn only_key(
+    obj: &Map<String, Value>,
+    path: &str,
+    known: &'static str,
+    what: &'static str,
+) -> Result<(), EventError> {
+    match obj.keys().find(|k| k.as_str() != known) {
+        None => Ok(()),
+        Some(other) => Err(EventError::UnknownKey {
+            path: child(path, other),
+            expected: known,
+            what,
+        }),
     }
 }
 
@@ -346,6 +400,104 @@ mod tests {
             let c = validate(&v, &f.roots).unwrap();
             assert!(c.videos.is_empty());
             assert!(c.audio.is_some());
+        }
+    }
+
+    #[test]
+    fn each_participants_own_audio_track_is_read_beside_the_mixed_wav() {
+        let f = fixture();
+        let mut v = spec_example();
+        let track = |start: &str| json!({"filename": "audio.wav", "startTime": start});
+        v["recordingInfo"]["audio"]["bob"] = json!({"sfuaudio": {"7": track("2020-05-25T07:42:40Z"), "5": track("2020-05-25T07:42:31Z")}});
+        v["recordingInfo"]["audio"]["alice"] =
+            json!({"sfuaudio": {"6": track("2020-05-25T07:42:35Z")}});
+        let c = validate(&v, &f.roots).unwrap();
+        assert!(c.audio.is_some());
+        let order: Vec<_> = c
+            .voices
+            .iter()
+            .map(|t| (t.user_id.as_str(), t.key.as_str()))
+            .collect();
+        assert_eq!(order, [("bob", "5"), ("alice", "6"), ("bob", "7")]);
+        assert_eq!(c.voices[0].path, f.roots.audio_root.join("audio.wav"));
+
+        // Janus-only: no audiomixer.
+        let info = v["recordingInfo"].as_object_mut().unwrap();
+        info["audio"].as_object_mut().unwrap().remove("asterisk");
+        let c = validate(&v, &f.roots).unwrap();
+        assert_eq!((c.audio, c.voices.len()), (None, 3));
+    }
+
+    #[test]
+    fn an_audio_or_video_entry_recproc_does_not_know_is_refused_by_name() {
+        let f = fixture();
+        let entry = json!({"filename": "audio.wav", "startTime": "2020-05-25T07:42:40Z"});
+        let cases = [
+            (
+                "audio",
+                json!({"bob": {"mixed": {"1": entry}}}),
+                "recordingInfo.audio.bob.mixed",
+                "sfuaudio",
+            ),
+            (
+                "audio",
+                json!({"asterisk": {"sipcall": {}, "confbridge": {}}}),
+                "recordingInfo.audio.asterisk.confbridge",
+                "sipcall",
+            ),
+            (
+                "audio",
+                json!({"bob": {"sfuvideo": {"1": entry}}}),
+                "recordingInfo.audio.bob.sfuvideo",
+                "sfuaudio",
+            ),
+            (
+                "video",
+                json!({"bob": {"screenshare": {}}}),
+                "recordingInfo.video.bob.screenshare",
+                "sfuvideo",
+            ),
+        ];
+        for (key, value, path, expected) in cases {
+            let mut v = spec_example();
+            v["recordingInfo"][key] = value;
+            let e = validate(&v, &f.roots).unwrap_err();
+            assert!(matches!(e, EventError::UnknownKey { .. }), "{e}");
+            assert!(e.is_input_fault());
+            assert_eq!(e.json_path(), Some(path));
+            let msg = e.to_string();
+            assert!(msg.starts_with(path) && msg.contains(expected), "{msg}");
+            assert_one_line(&e);
+        }
+    }
+
+    #[test]
+    fn a_participants_audio_entry_is_checked_like_a_video_entry() {
+        let f = fixture();
+        let cases = [
+            (
+                json!({"a/b": {"sfuaudio": {}}}),
+                "recordingInfo.audio[\"a/b\"]",
+            ),
+            (json!({"bob": []}), "recordingInfo.audio.bob"),
+            (
+                json!({"bob": {"sfuaudio": 1}}),
+                "recordingInfo.audio.bob.sfuaudio",
+            ),
+            (
+                json!({"bob": {"sfuaudio": {"1": {"filename": "audio.wav"}}}}),
+                "recordingInfo.audio.bob.sfuaudio.1.startTime",
+            ),
+            (
+                json!({"bob": {"sfuaudio": {"1": {"filename": "nope.mjr", "startTime": "2020-05-25T07:42:40Z"}}}}),
+                "recordingInfo.audio.bob.sfuaudio.1.filename",
+            ),
+        ];
+        for (audio, path) in cases {
+            let mut v = spec_example();
+            v["recordingInfo"]["audio"] = audio;
+            let e = validate(&v, &f.roots).unwrap_err();
+            assert_eq!(e.json_path(), Some(path), "{e}");
         }
     }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::config::{OutputCodec, Quality};
 use crate::media::failure::{could_not_write, ToolFailure};
+use crate::media::mix::{self, VoiceInput};
 use crate::plan::Rect;
 use crate::process::{Finished, Invocation, ProcessError};
 
@@ -383,12 +384,22 @@ pub(crate) fn concat_list(parts: &[&Path]) -> String {
     s
 }
 
-/// The final file: the video (the rendered parts listed in `parts`, joined by the concat
-/// demuxer and copied) and/or the mixed audio (encoded, padded with silence to the full
-/// length), in the delivered container.
+/// The call's audio in the final file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sound<'a> {
+    /// None: the file has video only.
+    Silent,
+    /// The audiomixer's WAV (the event's file, read as WAV and nothing else).
+    Wav(&'a Path),
+    /// The participants' own tracks, mixed (see [`mix`]).
+    Voices(&'a [VoiceInput<'a>]),
+}
+
+/// The final file: the rendered `parts` joined (stream copy) and/or the `sound`, encoded and
+/// padded with silence to `duration`.
 pub(crate) fn mux(
     parts: Option<&Path>,
-    audio: Option<&Path>,
+    sound: Sound<'_>,
     duration: f64,
     encoding: &Encoding,
     output: &Path,
@@ -399,22 +410,35 @@ pub(crate) fn mux(
             .args(["-f", "concat", "-safe", "0", "-i"])
             .path_arg(list);
     }
-    if let Some(a) = audio {
-        // Read as WAV and nothing else: the file comes from outside and its content must not
-        // be able to make ffmpeg open other files.
-        inv = inv
-            .args(["-protocol_whitelist", "file", "-f", "wav", "-i"])
-            .path_arg(a);
+    let audio_input = usize::from(parts.is_some());
+    match sound {
+        Sound::Silent => {}
+        Sound::Wav(a) => {
+            // Read as WAV and nothing else: the file comes from outside and its content must
+            // not be able to make ffmpeg open other files.
+            inv = inv
+                .args(["-protocol_whitelist", "file", "-f", "wav", "-i"])
+                .path_arg(a);
+        }
+        Sound::Voices(voices) => inv = mix::inputs(inv, voices),
     }
     if parts.is_some() {
         inv = inv.args(["-map", "0:v:0", "-c:v", "copy"]);
     }
-    if audio.is_some() {
-        let index = usize::from(parts.is_some());
-        inv = inv
-            .args(["-map", &format!("{index}:a:0")])
-            .args(["-af", &format!("apad=whole_dur={}", secs(duration))])
-            .args(encoding.audio_args());
+    match sound {
+        Sound::Silent => {}
+        Sound::Wav(_) => {
+            inv = inv
+                .args(["-map", &format!("{audio_input}:a:0")])
+                .args(["-af", &format!("apad=whole_dur={}", secs(duration))]);
+        }
+        Sound::Voices(voices) => {
+            let graph = mix::graph(voices, audio_input, MIX_RATE, duration);
+            inv = inv.args(["-filter_complex", &graph, "-map", "[mix]"]);
+        }
+    }
+    if !matches!(sound, Sound::Silent) {
+        inv = inv.args(encoding.audio_args());
     }
     // The same conference always gives the same bytes (a redelivery, or the same recording
     // encrypted and not, can be compared); no tags come from the inputs (the WAV is
@@ -422,6 +446,30 @@ pub(crate) fn mux(
     inv.args(["-map_metadata", "-1", "-t", &secs(duration)])
         .args(encoding.container_args())
         .args(BITEXACT)
+        .path_arg(output)
+}
+
+/// The rate the participants' tracks are mixed at for the merged output: Opus's own, and
+/// one AAC takes.
+const MIX_RATE: u32 = 48_000;
+
+/// The split recording's mixed WAV from the participants' tracks: 8 kHz, 16-bit mono, like
+/// the audiomixer's, `duration` seconds.
+pub(crate) fn mixdown(voices: &[VoiceInput<'_>], duration: f64, output: &Path) -> Invocation {
+    let graph = mix::graph(voices, 0, 8000, duration);
+    mix::inputs(ffmpeg(), voices)
+        .args(["-filter_complex", &graph, "-map", "[mix]"])
+        .args([
+            "-c:a",
+            "pcm_s16le",
+            "-map_metadata",
+            "-1",
+            "-t",
+            &secs(duration),
+        ])
+        .args(["-f", "wav"])
+        .args(BITEXACT)
+        .args(["-flags:a", "+bitexact"])
         .path_arg(output)
 }
 
@@ -752,7 +800,7 @@ mod tests {
     fn mux_copies_video_and_pads_audio_to_the_full_length() {
         let args = mux(
             Some(Path::new("/w/parts/list.txt")),
-            Some(Path::new("/a/mix.wav")),
+            Sound::Wav(Path::new("/a/mix.wav")),
             20.0,
             &enc(OutputCodec::Vp8),
             Path::new("/w/out.webm"),
@@ -785,7 +833,7 @@ mod tests {
     fn mux_of_audio_alone_maps_the_first_input() {
         let args = mux(
             None,
-            Some(Path::new("/a/mix.wav")),
+            Sound::Wav(Path::new("/a/mix.wav")),
             9.5,
             &enc(OutputCodec::H264),
             Path::new("/w/out.mp4"),
@@ -801,7 +849,7 @@ mod tests {
     fn mux_of_video_alone_has_no_audio() {
         let args = mux(
             Some(Path::new("/w/parts/list.txt")),
-            None,
+            Sound::Silent,
             9.5,
             &enc(OutputCodec::Vp9),
             Path::new("/w/out.webm"),
@@ -828,7 +876,7 @@ mod tests {
         for codec in [OutputCodec::Vp8, OutputCodec::H264] {
             let mux = mux(
                 Some(Path::new("/w/parts/list.txt")),
-                Some(Path::new("/a/mix.wav")),
+                Sound::Wav(Path::new("/a/mix.wav")),
                 5.0,
                 &enc(codec),
                 Path::new("/w/out"),

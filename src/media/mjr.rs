@@ -57,6 +57,27 @@ impl TrackCodec {
     }
 }
 
+/// The codec of a recorded audio track (the `.mjr` header's `c`) that recproc converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceCodec {
+    Opus,
+    /// G.711 µ-law.
+    Pcmu,
+    /// G.711 A-law.
+    Pcma,
+    G722,
+}
+
+impl VoiceCodec {
+    /// The container janus-pp-rec writes for this codec: Ogg Opus, or WAV.
+    pub fn container_extension(self) -> &'static str {
+        match self {
+            VoiceCodec::Opus => "opus",
+            VoiceCodec::Pcmu | VoiceCodec::Pcma | VoiceCodec::G722 => "wav",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct RawHeader {
     t: String,
@@ -101,8 +122,9 @@ impl Header {
     /// The video codec, or an error naming what the file holds instead.
     pub fn video_codec(&self) -> Result<TrackCodec, MjrError> {
         if self.kind != Kind::Video {
-            return Err(MjrError::NotVideo {
-                kind: format!("{:?}", self.kind).to_lowercase(),
+            return Err(MjrError::NotThatKind {
+                kind: self.kind.as_str(),
+                expected: Kind::Video.as_str(),
             });
         }
         match self.codec.as_str() {
@@ -111,8 +133,42 @@ impl Header {
             "h264" => Ok(TrackCodec::H264),
             "av1" => Ok(TrackCodec::Av1),
             other => Err(MjrError::UnsupportedCodec {
+                kind: "video",
                 codec: other.to_owned(),
+                supported: "vp8, vp9, h264 and av1",
             }),
+        }
+    }
+
+    /// The audio codec, or an error naming what the file holds instead.
+    pub fn voice_codec(&self) -> Result<VoiceCodec, MjrError> {
+        if self.kind != Kind::Audio {
+            return Err(MjrError::NotThatKind {
+                kind: self.kind.as_str(),
+                expected: Kind::Audio.as_str(),
+            });
+        }
+        match self.codec.as_str() {
+            "opus" => Ok(VoiceCodec::Opus),
+            "pcmu" => Ok(VoiceCodec::Pcmu),
+            "pcma" => Ok(VoiceCodec::Pcma),
+            "g722" => Ok(VoiceCodec::G722),
+            other => Err(MjrError::UnsupportedCodec {
+                kind: "audio",
+                codec: other.to_owned(),
+                supported: "opus, pcmu, pcma and g722",
+            }),
+        }
+    }
+}
+
+impl Kind {
+    /// `video`, `audio` or `data`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Video => "video",
+            Kind::Audio => "audio",
+            Kind::Data => "data",
         }
     }
 }
@@ -130,6 +186,10 @@ pub struct Inspection {
     /// and where it changes: (seconds of media after the first packet, by the re-anchored
     /// RTP timestamps, degrees). Empty when the track carries no video-orientation extension.
     pub rotations: Vec<(f64, u16)>,
+    /// An audio track's packets, in seconds of media after the first (re-anchored RTP
+    /// timestamps), in file order: where its sender went quiet. Empty for video, whose frames
+    /// ffprobe lists.
+    pub audio_times: Vec<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,10 +206,17 @@ pub enum MjrError {
     TruncatedHeader,
     #[error("the JSON header is invalid: {0}")]
     BadHeader(String),
-    #[error("holds {kind}, not video")]
-    NotVideo { kind: String },
-    #[error("video codec {codec:?} is not supported (vp8, vp9, h264 and av1 are)")]
-    UnsupportedCodec { codec: String },
+    #[error("holds {kind}, not {expected}")]
+    NotThatKind {
+        kind: &'static str,
+        expected: &'static str,
+    },
+    #[error("{kind} codec {codec:?} is not supported ({supported} are)")]
+    UnsupportedCodec {
+        kind: &'static str,
+        codec: String,
+        supported: &'static str,
+    },
     #[error("truncated: packet {index} at byte {offset} is cut short (the file ends {missing} bytes early)")]
     Truncated {
         index: u64,
@@ -228,6 +295,11 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
     let mut last_packet_ms = 0u32;
     let cvo = header.orientation_id.filter(|_| header.kind == Kind::Video);
     let mut rotations = Rotations::default();
+    let mut audio = (header.kind == Kind::Audio)
+        .then(|| header.clock_rate())
+        .flatten()
+        .map(|rate| (MediaClock::default(), f64::from(rate)));
+    let mut audio_times = Vec::new();
     while offset < len {
         let record = read_record(&mut r, (packets, offset, len - offset), cvo)?;
         let timestamp = match &mut clock {
@@ -235,6 +307,9 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
             None => record.timestamp,
         };
         rotations.next(timestamp, record.rotation);
+        if let Some((clock, rate)) = &mut audio {
+            audio_times.push(clock.ticks(timestamp) as f64 / *rate);
+        }
         last_packet_ms = last_packet_ms.max(record.ms);
         packets += 1;
         offset += 10 + record.size;
@@ -248,25 +323,42 @@ pub fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, 
         last_packet_ms,
         leaps: clock.map(Reanchor::into_leaps).unwrap_or_default(),
         rotations: rotations.changes,
+        audio_times,
     })
+}
+
+/// Media time along a track's RTP timestamps, in file order: ticks since the first packet,
+/// across the 32-bit wrap.
+#[derive(Debug, Default)]
+struct MediaClock {
+    /// The last timestamp and the ticks up to it.
+    last: Option<(u32, i64)>,
+}
+
+impl MediaClock {
+    /// The ticks from the first packet to one stamped `timestamp`.
+    fn ticks(&mut self, timestamp: u32) -> i64 {
+        let (last, ticks) = self.last.get_or_insert((timestamp, 0));
+        // A step back (reordering) is a small negative difference, not a wrap.
+        *ticks += i64::from(timestamp.wrapping_sub(*last) as i32);
+        *last = timestamp;
+        *ticks
+    }
 }
 
 /// The rotation a track signals over time, from its packets in file order.
 #[derive(Debug, Default)]
 struct Rotations {
-    /// The first packet's timestamp and the media time since then (90 kHz ticks, unwrapped).
-    clock: Option<(u32, i64)>,
+    /// Media time since the first packet (90 kHz ticks).
+    clock: MediaClock,
     changes: Vec<(f64, u16)>,
 }
 
 impl Rotations {
     fn next(&mut self, timestamp: u32, rotation: Option<u16>) {
-        let (last, ticks) = self.clock.get_or_insert((timestamp, 0));
-        // A step back (reordering) is a small negative difference, not a wrap.
-        *ticks += i64::from(timestamp.wrapping_sub(*last) as i32);
-        *last = timestamp;
+        let ticks = self.clock.ticks(timestamp);
         let Some(degrees) = rotation else { return };
-        let at = *ticks as f64 / 90_000.0;
+        let at = ticks as f64 / 90_000.0;
         match self.changes.last() {
             // A late packet (a retransmission) from before the last change says nothing new.
             Some(&(since, _)) if at < since => {}
@@ -875,6 +967,50 @@ mod tests {
         assert_eq!(rate(r#"{"t":"a","c":"pcmu","s":1,"u":2}"#), Some(8_000));
         assert_eq!(rate(r#"{"t":"a","c":"l16","s":1,"u":2}"#), None);
         assert_eq!(rate(r#"{"t":"d","c":"text","s":1,"u":2}"#), None);
+    }
+
+    #[test]
+    fn audio_codecs_are_named_and_others_refused_by_kind() {
+        let header = |json: &str| parse_header(json.as_bytes()).unwrap();
+        let opus = header(r#"{"t":"a","c":"opus","s":1,"u":2}"#);
+        assert_eq!(opus.voice_codec().unwrap(), VoiceCodec::Opus);
+        assert_eq!(VoiceCodec::Opus.container_extension(), "opus");
+        let pcma = header(r#"{"t":"a","c":"pcma","s":1,"u":2}"#).voice_codec();
+        assert_eq!(pcma.unwrap().container_extension(), "wav");
+        let e = header(r#"{"t":"a","c":"isac","s":1,"u":2}"#)
+            .voice_codec()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"audio codec "isac" is not supported (opus, pcmu, pcma and g722 are)"#
+        );
+        let e = header(HEADER).voice_codec().unwrap_err();
+        assert_eq!(e.to_string(), "holds video, not audio");
+        assert_eq!(
+            opus.video_codec().unwrap_err().to_string(),
+            "holds audio, not video"
+        );
+    }
+
+    #[test]
+    fn an_audio_walk_gives_each_packets_media_time_across_the_wrap() {
+        // 20 ms Opus packets, the clock passing 2^32 after the second; then the sender
+        // stops for a second (the clock runs on) and one packet comes late.
+        let start = u32::MAX - 1500;
+        let at = |n: u32| start.wrapping_add(n * 960);
+        let packets = [
+            (0, rtp_at(at(0), 7, 40)),
+            (20, rtp_at(at(1), 7, 40)),
+            (40, rtp_at(at(2), 7, 40)),
+            (1060, rtp_at(at(53), 7, 40)),
+            (1061, rtp_at(at(52), 7, 40)),
+        ];
+        let header = r#"{"t":"a","c":"opus","s":1795461832734528,"u":1795461832959518}"#;
+        let i = inspect_bytes(&file(header, &packets)).unwrap();
+        assert_eq!(i.audio_times, [0.0, 0.02, 0.04, 1.06, 1.04]);
+        // Video's frame times come from ffprobe.
+        let v = inspect_bytes(&file(HEADER, &[(0, rtp_at(5, 7, 40))])).unwrap();
+        assert!(v.audio_times.is_empty());
     }
 
     /// An RTP packet at `ts` carrying, when given, a video-orientation byte under ID 3 (one-

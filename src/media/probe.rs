@@ -17,11 +17,14 @@ pub(crate) enum Kind {
     /// another file (an HLS playlist named `.wav` would otherwise read media outside the
     /// roots).
     Wav,
+    /// A participant's audio track as janus-pp-rec converted it (Ogg Opus or WAV): recproc's
+    /// own file, read as either format and nothing else.
+    Voice,
 }
 
 /// `ffprobe` asking for what recproc needs to know of a media file, as JSON, in one read.
 pub(crate) fn invocation(path: &Path, kind: Kind) -> Invocation {
-    let entries = "stream=index,codec_type,codec_name,width,height,start_time,duration,nb_read_packets:format=duration,start_time";
+    let entries = "stream=index,codec_type,codec_name,width,height,channels,start_time,duration,nb_read_packets:format=duration,start_time";
     let inv = Invocation::new("ffprobe").args([
         "-v",
         "error",
@@ -39,6 +42,7 @@ pub(crate) fn invocation(path: &Path, kind: Kind) -> Invocation {
                 "{entries}:frame=best_effort_timestamp_time,width,height:packet=pts_time"
             )),
         Kind::Wav => inv.args(["-show_entries", entries, "-f", "wav"]),
+        Kind::Voice => inv.args(["-show_entries", entries, "-format_whitelist", "ogg,wav"]),
     }
     .path_arg(path)
 }
@@ -50,6 +54,8 @@ pub(crate) struct Stream {
     pub codec_name: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Audio channels.
+    pub channels: Option<u32>,
     pub start_time: Option<f64>,
     pub duration: Option<f64>,
     /// Packets (for video: frames) in the stream, counted without decoding.
@@ -108,6 +114,7 @@ struct RawStream {
     codec_name: String,
     width: Option<u32>,
     height: Option<u32>,
+    channels: Option<u32>,
     start_time: Option<String>,
     duration: Option<String>,
     nb_read_packets: Option<String>,
@@ -170,6 +177,7 @@ pub(crate) fn parse(json: &[u8]) -> Result<Probe, String> {
                 codec_name: s.codec_name.clone(),
                 width: s.width,
                 height: s.height,
+                channels: s.channels,
                 start_time: seconds(&s.start_time),
                 duration: seconds(&s.duration),
                 packets: s.nb_read_packets.as_deref().and_then(|n| n.parse().ok()),

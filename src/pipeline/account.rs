@@ -1,10 +1,11 @@
 //! The account of a run for the processed event's `timeline` (SPEC.md "Events"): for every
 //! track how it was placed and what happened to it (its offset from the event's start, how
 //! late its first picture came, its gaps, picture sizes and rotations, or why it was left
-//! out; the mixed audio's length), and in
-//! merged mode who was in which tile when; and the same facts as one INFO line per track.
+//! out; for a participant's audio track where it is heard and where it went quiet; the mixed
+//! audio's length), and in merged mode who was in which tile when; and the same facts as one
+//! INFO line per track.
 
-use crate::plan::{Placed, Plan};
+use crate::plan::{Placed, PlacedVoice, Plan, Span};
 use crate::report::{
     millis, GapEntry, LayoutEntry, ResolutionEntry, RotationEntry, TileEntry, TimelineReport,
     TrackEntry,
@@ -12,10 +13,12 @@ use crate::report::{
 use crate::timestamp::Timestamp;
 
 use super::preprocess::{Audio, Skipped, Track};
+use super::voices::Voice;
 use super::Material;
 
-/// The timeline of `m`: its video tracks, then those `skipped`, then the mixed audio; the
-/// layout of `layout` (merged).
+/// The timeline of `m`: its video tracks, then those `skipped` before they were converted,
+/// then the participants' audio tracks, then the mixed audio; the layout of `layout`
+/// (merged).
 pub(crate) fn timeline(
     m: &Material<'_>,
     skipped: &[Skipped],
@@ -35,12 +38,19 @@ pub(crate) fn timeline(
             entry
         })
         .collect();
-    tracks.extend(
-        skipped
+    let converted = |s: &&Skipped| {
+        m.tracks.iter().any(|t| t.source == s.source)
+            || m.voices.iter().any(|v| v.source == s.source)
+    };
+    tracks.extend(skipped.iter().filter(|s| !converted(s)).map(skipped_entry));
+    tracks.extend(m.voices.iter().zip(&m.timeline.voices).map(|(v, placed)| {
+        let mut entry = voice_entry(v, placed.as_ref());
+        entry.skipped = skipped
             .iter()
-            .filter(|s| !m.tracks.iter().any(|t| t.source == s.source))
-            .map(skipped_entry),
-    );
+            .find(|s| s.source == v.source)
+            .map(|s| s.reason.clone());
+        entry
+    }));
     tracks.extend(
         m.audio
             .as_ref()
@@ -112,11 +122,34 @@ fn placed_entry(t: &Track, placed: Option<&Placed>, anchor: f64) -> TrackEntry {
     }
 }
 
+/// A participant's audio track, `placed` on the output (`None`: nothing of it falls inside
+/// the output).
+fn voice_entry(v: &Voice, placed: Option<&PlacedVoice>) -> TrackEntry {
+    let gap = |g: &Span| GapEntry {
+        at: millis(g.start),
+        seconds: millis(g.seconds()),
+    };
+    TrackEntry {
+        user_id: Some(v.source.user_id.clone()),
+        kind: "audio".into(),
+        filename: v.source.path.display().to_string(),
+        codec: v.codec.clone(),
+        start: placed.map(|p| millis(p.span.start)),
+        end: placed.map(|p| millis(p.span.end)),
+        offset_ms: Some(ms_between(v.source.start, v.facts.first_packet)),
+        first_frame_delay_ms: None,
+        gaps: placed.map_or_else(Vec::new, |p| p.gaps.iter().map(gap).collect()),
+        resolutions: Vec::new(),
+        rotations: Vec::new(),
+        skipped: None,
+    }
+}
+
 /// A track left out before it was converted or probed whole.
 fn skipped_entry(s: &Skipped) -> TrackEntry {
     TrackEntry {
         user_id: Some(s.source.user_id.clone()),
-        kind: "video".into(),
+        kind: s.kind.as_str().into(),
         filename: s.source.path.display().to_string(),
         codec: s.codec.clone(),
         start: None,
@@ -207,7 +240,11 @@ pub(crate) fn log(conference_id: &str, timeline: &TimelineReport) {
             resolutions = crate::logs::field(sizes.join(" ")),
             rotations = crate::logs::field(turns.join(" ")),
             skipped = t.skipped.as_deref().map(crate::logs::field),
-            "Track of {}: {span}, {} gaps.",
+            "{} track of {}: {span}, {} gaps.",
+            match t.kind.as_str() {
+                "audio" => "Audio",
+                _ => "Video",
+            },
             crate::logs::Inline(t.user_id.as_deref().unwrap_or("the audiomixer")),
             t.gaps.len()
         );

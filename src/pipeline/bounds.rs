@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use crate::event::{AudioSource, Conference, VideoSource};
+use crate::event::{AudioSource, Conference, TrackSource};
 use crate::pipeline::preprocess::{Audio, Track};
+use crate::pipeline::voices::Voice;
 use crate::pipeline::Cause;
 use crate::plan::{self, Moment};
 
@@ -14,7 +15,8 @@ use crate::plan::{self, Moment};
 /// `completed`.
 pub(crate) fn event_moments(
     conference: &Conference,
-    videos: &[VideoSource],
+    videos: &[TrackSource],
+    voices: &[TrackSource],
     audio: Option<&AudioSource>,
 ) -> Vec<Moment> {
     let mut moments = Vec::new();
@@ -35,25 +37,40 @@ pub(crate) fn event_moments(
         );
         push(v.stop, format!("the stopTime of video {}", v.filename));
     }
+    for v in voices {
+        push(
+            Some(v.start),
+            format!("the startTime of audio {}", v.filename),
+        );
+        push(v.stop, format!("the stopTime of audio {}", v.filename));
+    }
     moments
 }
 
 /// When each converted track's media starts and ends, and when the WAV's samples end.
-pub(crate) fn media_moments(tracks: &[Track], audio: Option<&Audio>) -> Vec<Moment> {
+pub(crate) fn media_moments(
+    tracks: &[Track],
+    voices: &[Voice],
+    audio: Option<&Audio>,
+) -> Vec<Moment> {
     let mut moments = Vec::new();
-    for t in tracks {
-        let path = t.source.path.display();
-        let first = t.facts.first_packet;
+    let spans = tracks
+        .iter()
+        .map(|t| (&t.source, t.facts.first_packet, t.facts.end))
+        .chain(
+            voices
+                .iter()
+                .map(|v| (&v.source, v.facts.first_packet, v.facts.duration)),
+        );
+    for (source, first, end) in spans {
+        let path = source.path.display();
         moments.push(Moment {
             at: first,
             what: format!("the first packet of {path}, its header's u"),
         });
         moments.push(Moment {
-            at: first.add_seconds(t.facts.end),
-            what: format!(
-                "the end of the media of {path}, its header's u plus {:.3} s",
-                t.facts.end
-            ),
+            at: first.add_seconds(end),
+            what: format!("the end of the media of {path}, its header's u plus {end:.3} s"),
         });
     }
     if let Some(a) = audio {
@@ -85,8 +102,8 @@ mod tests {
             .add_seconds(s)
     }
 
-    fn video(filename: &str, start: f64, stop: Option<f64>) -> VideoSource {
-        VideoSource {
+    fn video(filename: &str, start: f64, stop: Option<f64>) -> TrackSource {
+        TrackSource {
             user_id: "alice".into(),
             key: "0".into(),
             path: PathBuf::from("/v").join(filename),
@@ -97,13 +114,14 @@ mod tests {
         }
     }
 
-    fn conference(completed: Option<f64>, videos: Vec<VideoSource>) -> Conference {
+    fn conference(completed: Option<f64>, videos: Vec<TrackSource>) -> Conference {
         Conference {
             conference_id: "c".into(),
             uuid: "u".into(),
             completed: completed.map(ts),
             recording_type: crate::event::RecordingType::All,
             videos,
+            voices: Vec::new(),
             audio: None,
         }
     }
@@ -121,7 +139,7 @@ mod tests {
             stop: Some(ts(20.0)),
         };
         let c = conference(Some(20.5), videos.clone());
-        let m = event_moments(&c, &videos, Some(&audio));
+        let m = event_moments(&c, &videos, &[], Some(&audio));
         let what: Vec<&str> = m.iter().map(|m| m.what.as_str()).collect();
         assert_eq!(
             what,
@@ -135,14 +153,14 @@ mod tests {
             ]
         );
         assert!(check(&m, TWELVE_HOURS).is_ok());
-        assert_eq!(event_moments(&c, &[], None).len(), 1);
+        assert_eq!(event_moments(&c, &[], &[], None).len(), 1);
     }
 
     #[test]
     fn completed_a_century_ahead_is_the_inputs_fault() {
         let videos = vec![video("a.mjr", 0.0, Some(20.0))];
         let c = conference(Some(100.0 * 365.25 * 86_400.0), videos.clone());
-        let e = check(&event_moments(&c, &videos, None), TWELVE_HOURS).unwrap_err();
+        let e = check(&event_moments(&c, &videos, &[], None), TWELVE_HOURS).unwrap_err();
         assert_eq!(e.blame(), Blame::Input);
         let text = e.to_string();
         assert!(
@@ -178,8 +196,8 @@ mod tests {
             },
         };
         let c = conference(Some(20.0), vec![source.clone()]);
-        let mut m = event_moments(&c, &[source], None);
-        m.extend(media_moments(&[track], None));
+        let mut m = event_moments(&c, &[source], &[], None);
+        m.extend(media_moments(&[track], &[], None));
         let text = check(&m, TWELVE_HOURS).unwrap_err().to_string();
         assert!(
             text.contains("(the end of the media of /v/a.mjr, its header's u plus 20.000 s)"),

@@ -30,6 +30,8 @@ pub enum FileKind {
     Video,
     /// The mixed audio of a split recording.
     Audio,
+    /// A participant's own audio track in a split recording.
+    Voice,
     /// The metadata JSON of a split recording.
     Metadata,
 }
@@ -48,7 +50,7 @@ pub(crate) struct DeliveredFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MediaEntry {
     pub(crate) path: PathBuf,
-    /// The participant, for video.
+    /// The participant, for their own tracks.
     pub(crate) user_id: Option<String>,
     pub(crate) start: Timestamp,
     pub(crate) stop: Timestamp,
@@ -69,8 +71,10 @@ pub(crate) struct Delivered {
     /// Every delivered media file is OpenPGP-encrypted (`.gpg`).
     pub(crate) encrypted: bool,
     pub(crate) videos: Vec<MediaEntry>,
+    /// The participants' own audio tracks.
+    pub(crate) voices: Vec<MediaEntry>,
     pub(crate) audio: Option<MediaEntry>,
-    /// Video tracks left out because nothing in them could be shown.
+    /// Tracks left out because nothing in them could be shown or heard.
     pub(crate) skipped: Vec<Skipped>,
     /// The split recording's directory.
     pub(crate) directory: Option<PathBuf>,

@@ -1,7 +1,9 @@
-//! Merged mode: the layout rendered in ranges, the ranges joined and the mixed audio muxed
-//! in; one file, sealed, delivered under `filename_format`.
+//! Merged mode: the layout rendered in ranges, the ranges joined and the call's audio (the
+//! audiomixer's WAV, or the participants' own tracks mixed) muxed in; one file, sealed,
+//! delivered under `filename_format`.
 
-use crate::media::ffmpeg::Encoding;
+use crate::media::ffmpeg::{Encoding, Sound};
+use crate::media::mix::VoiceInput;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::mux::mux;
 use crate::pipeline::seal::{seal, Plaintext};
@@ -24,7 +26,17 @@ pub(crate) async fn merged(
         fps: rec.fps,
         threads: m.slots.cores(),
     };
-    let has_video = !layout.shown.is_empty() || m.audio.is_none();
+    let voices: Vec<VoiceInput<'_>> = m
+        .mixed_voices()
+        .into_iter()
+        .map(|(v, at)| VoiceInput {
+            file: &v.file,
+            format: v.format,
+            channels: v.channels,
+            at,
+        })
+        .collect();
+    let has_video = !layout.shown.is_empty() || (m.audio.is_none() && voices.is_empty());
     let duration = match has_video {
         true => layout.duration(),
         false => m.timeline.duration,
@@ -35,22 +47,20 @@ pub(crate) async fn merged(
     };
     let muxed = m.work.output().join(&target.name);
     // The mixed audio is read through the file opened when the event was checked.
-    let audio = m.audio.as_ref().map(|a| a.source.file.path());
-    let muxing = mux(
-        m.slots,
-        m.work,
-        &parts,
-        audio.as_deref(),
-        duration,
-        &encoding,
-        &muxed,
-    );
+    let wav = m.audio.as_ref().map(|a| a.source.file.path());
+    let sound = match (&wav, voices.is_empty()) {
+        (Some(wav), _) => Sound::Wav(wav),
+        (None, false) => Sound::Voices(&voices),
+        (None, true) => Sound::Silent,
+    };
+    let muxing = mux(m.slots, m.work, &parts, sound, duration, &encoding, &muxed);
     step(id, Stage::Mux, "mux", muxing).await?;
 
     let key = m.config.encryption.as_ref();
     let sealed = seal(id, key, muxed, Plaintext::Keep).await?;
     delivered.duration = duration;
     delivered.videos = sources(m, duration);
+    delivered.voices = voice_sources(m, duration);
     delivered.audio = m.audio.as_ref().map(|a| MediaEntry {
         path: a.source.path.clone(),
         user_id: None,
@@ -95,6 +105,26 @@ async fn video(
         encoding,
     );
     step(id, Stage::Render, "render", rendering).await
+}
+
+/// The participants' audio tracks mixed in, as placed on the timeline, for the metadata.
+fn voice_sources(m: &Material<'_>, duration: f64) -> Vec<MediaEntry> {
+    let origin = m.timeline.origin;
+    m.voices
+        .iter()
+        .zip(&m.timeline.voices)
+        .filter(|_| m.audio.is_none())
+        .filter_map(|(v, placed)| {
+            let span = placed.as_ref()?.span;
+            Some(MediaEntry {
+                path: v.source.path.clone(),
+                user_id: Some(v.source.user_id.clone()),
+                start: origin.add_seconds(span.start),
+                stop: origin.add_seconds(span.end.min(duration)),
+                bytes: v.source.file.len(),
+            })
+        })
+        .collect()
 }
 
 /// The source tracks as placed on the timeline, for the metadata.

@@ -18,6 +18,7 @@ mod seal;
 mod seekable;
 mod split;
 mod target;
+mod voices;
 mod workspace;
 
 use std::future::Future;
@@ -34,6 +35,7 @@ use crate::report::{self, Processed};
 use deliver::{Delivered, Record};
 use preprocess::{Audio, Skipped, Track};
 use target::Target;
+use voices::Voice;
 
 pub(crate) use error::{AtStage, InStage};
 pub use error::{Blame, Stage};
@@ -135,7 +137,26 @@ pub(crate) struct Material<'a> {
     pub(crate) work: &'a Workspace,
     pub(crate) timeline: Timeline,
     pub(crate) tracks: Vec<Track>,
+    /// The participants' own audio tracks.
+    pub(crate) voices: Vec<Voice>,
+    /// The audiomixer's WAV: when there is one, the call's audio.
     pub(crate) audio: Option<Audio>,
+}
+
+impl Material<'_> {
+    /// The participants' audio tracks that make the call's audio: when there is no
+    /// audiomixer's WAV, those of which something falls inside the output, where their media
+    /// time 0 falls.
+    pub(crate) fn mixed_voices(&self) -> Vec<(&Voice, f64)> {
+        if self.audio.is_some() {
+            return Vec::new();
+        }
+        self.voices
+            .iter()
+            .zip(&self.timeline.voices)
+            .filter_map(|(v, placed)| Some((v, placed.as_ref()?.anchor)))
+            .collect()
+    }
 }
 
 /// Runs every stage for `conference`, writing intermediates under `work`, and delivers,
@@ -178,21 +199,48 @@ pub(crate) async fn run(
     Ok(processed)
 }
 
-/// The tracks of which nothing falls inside the output (a merged recording cannot show
-/// them; a split one delivers them as they are).
+/// The tracks a merged recording leaves out: videos of which nothing falls inside the
+/// output, and participants' audio tracks that are not mixed in (nothing of them inside the
+/// output, or the audiomixer's WAV is the call's audio). A split recording delivers them as
+/// they are.
 fn not_on_the_output(m: &Material<'_>) -> Vec<Skipped> {
-    m.tracks
+    let videos = m
+        .tracks
         .iter()
         .zip(&m.timeline.tracks)
         .filter(|(_, placed)| placed.is_none())
         .map(|(t, _)| Skipped {
             source: t.source.clone(),
+            kind: crate::media::mjr::Kind::Video,
             codec: t.codec.clone(),
             reason: "no picture of it falls inside the recording's time (from its start to \
                      recordingInfo.completed)"
                 .into(),
-        })
-        .collect()
+        });
+    let voices = m
+        .voices
+        .iter()
+        .zip(&m.timeline.voices)
+        .filter_map(|(v, placed)| {
+            let reason = match (&m.audio, placed) {
+                (Some(_), _) => {
+                    "the audiomixer's mixed WAV is the call's audio; a participant's own \
+                     track is delivered only in split mode"
+                }
+                (None, None) => {
+                    "none of its sound falls inside the recording's time (from its start to \
+                     recordingInfo.completed)"
+                }
+                (None, Some(_)) => return None,
+            };
+            Some(Skipped {
+                source: v.source.clone(),
+                kind: crate::media::mjr::Kind::Audio,
+                codec: v.codec.clone(),
+                reason: reason.into(),
+            })
+        });
+    videos.chain(voices).collect()
 }
 
 /// What a run delivers before any stage ran.
@@ -206,6 +254,7 @@ fn nothing_yet(config: &Config, conference: &Conference) -> Delivered {
         should_record_video: conference.recording_type.should_record_video(),
         encrypted: config.encryption.is_some(),
         videos: Vec::new(),
+        voices: Vec::new(),
         audio: None,
         skipped: Vec::new(),
         directory: None,
@@ -241,36 +290,48 @@ async fn prepare<'a>(
         true => conference.videos.clone(),
         false => Vec::new(),
     };
-    let audio_source = conference
-        .audio
-        .clone()
-        .filter(|_| conference.recording_type.should_record_audio());
-    if video_sources.is_empty() && audio_source.is_none() {
+    let keeps_audio = conference.recording_type.should_record_audio();
+    let audio_source = conference.audio.clone().filter(|_| keeps_audio);
+    let voice_sources = match keeps_audio {
+        true => conference.voices.clone(),
+        false => Vec::new(),
+    };
+    if video_sources.is_empty() && audio_source.is_none() && voice_sources.is_empty() {
         let none = "the event names no media to record: no video tracks and no audio";
         return Err(Cause::Input(none.into()).at(Stage::Validate));
     }
     let max = config.recording.max_duration;
-    let event_times = bounds::event_moments(conference, &video_sources, audio_source.as_ref());
+    let event_times = bounds::event_moments(
+        conference,
+        &video_sources,
+        &voice_sources,
+        audio_source.as_ref(),
+    );
     bounds::check(&event_times, max).at(Stage::Validate)?;
-    let ((tracks, skipped), audio) = step(id, Stage::Preprocess, "convert", async {
-        let max_freeze = config.recording.max_freeze;
-        let videos = preprocess::videos(slots, work, &video_sources, (max, max_freeze));
-        let audio = async {
-            match &audio_source {
-                Some(a) => preprocess::audio(slots, a).await.map(Some),
-                None => Ok(None),
-            }
-        };
-        tokio::try_join!(videos, audio)
-    })
-    .await?;
+    let ((tracks, mut skipped), (voices, voices_skipped), audio) =
+        step(id, Stage::Preprocess, "convert", async {
+            let max_freeze = config.recording.max_freeze;
+            let videos = preprocess::videos(slots, work, &video_sources, (max, max_freeze));
+            let voices = voices::voices(slots, work, &voice_sources, max);
+            let audio = async {
+                match &audio_source {
+                    Some(a) => preprocess::audio(slots, a).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            tokio::try_join!(videos, voices, audio)
+        })
+        .await?;
+    skipped.extend(voices_skipped);
     let mut times = event_times;
-    times.extend(bounds::media_moments(&tracks, audio.as_ref()));
+    times.extend(bounds::media_moments(&tracks, &voices, audio.as_ref()));
     bounds::check(&times, max).at(Stage::Plan)?;
     let facts: Vec<_> = tracks.iter().map(|t| t.facts.clone()).collect();
+    let voice_facts: Vec<_> = voices.iter().map(|v| v.facts.clone()).collect();
     let timeline = plan::timeline(
         audio.as_ref().map(|a| &a.facts),
         &facts,
+        &voice_facts,
         conference.completed,
         config.recording.fps,
     )
@@ -283,6 +344,7 @@ async fn prepare<'a>(
         work,
         timeline,
         tracks,
+        voices,
         audio,
     };
     Ok((m, skipped))

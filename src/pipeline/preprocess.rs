@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures::future::try_join_all;
 
-use crate::event::{AudioSource, Opened, VideoSource};
+use crate::event::{AudioSource, Opened, TrackSource};
+use crate::media::mjr::Kind;
 use crate::media::{ffmpeg, janus, leap, mjr, probe};
 use crate::pipeline::{
     budget, clear, commit, create_dir, partial_path, Blame, Cause, ToolSlots, Workspace,
@@ -21,7 +22,7 @@ pub(crate) const MAX_LAST_FRAME_HOLD_S: f64 = 1.0;
 /// One converted video track.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Track {
-    pub source: VideoSource,
+    pub source: TrackSource,
     /// As the `.mjr` header names it.
     pub codec: String,
     /// The janus-pp-rec output.
@@ -52,7 +53,7 @@ pub(crate) struct Audio {
 }
 
 /// What the media at `path` says that recproc cannot use.
-fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
+pub(super) fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
     Cause::Media {
         path: path.to_owned(),
         problem: problem.into(),
@@ -62,7 +63,9 @@ fn unusable(path: &Path, problem: impl Into<String>) -> Cause {
 /// A track left out of the recording, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Skipped {
-    pub source: VideoSource,
+    pub source: TrackSource,
+    /// Video, or a participant's own audio.
+    pub kind: Kind,
     /// As the `.mjr` header names it.
     pub codec: String,
     pub reason: String,
@@ -76,7 +79,7 @@ pub(crate) struct Skipped {
 pub(crate) async fn videos(
     slots: &ToolSlots,
     work: &Workspace,
-    sources: &[VideoSource],
+    sources: &[TrackSource],
     (max, max_freeze): (Duration, f64),
 ) -> Result<(Vec<Track>, Vec<Skipped>), Cause> {
     // Tracks converted by an earlier attempt at this job are complete (committed) and kept.
@@ -103,27 +106,16 @@ async fn video(
     slots: &ToolSlots,
     work: &Workspace,
     index: usize,
-    source: &VideoSource,
+    source: &TrackSource,
     (max, max_freeze): (Duration, f64),
 ) -> Result<Result<Track, Skipped>, Cause> {
-    tracing::info!(
-        conference_id = crate::logs::field(work.conference_id()),
-        path = crate::logs::field(source.path.display()),
-        user_id = crate::logs::field(&source.user_id),
-        "Processing video: {}",
-        crate::logs::Inline(source.path.display())
-    );
-    let path = source.file.path();
-    let inspection = tokio::task::spawn_blocking(move || mjr::inspect(&path))
-        .await
-        .map_err(|e| Cause::System(format!("inspection task: {e}")))?
-        .map_err(|e| Cause::mjr(&source.path, e))?;
+    let inspection = inspect(work, source, Kind::Video).await?;
     let codec = match inspection.header.video_codec() {
         Ok(codec) => codec,
         // Another participant's codec is never a reason to lose everyone's recording.
         Err(e @ mjr::MjrError::UnsupportedCodec { .. }) => {
             let codec = inspection.header.codec;
-            return Ok(Err(skip(work, source, codec, e.to_string())));
+            return Ok(Err(skip(work, source, Kind::Video, codec, e.to_string())));
         }
         Err(e) => return Err(Cause::mjr(&source.path, e)),
     };
@@ -163,7 +155,13 @@ async fn video(
     let Some(first_frame) = probed.first_keyframe() else {
         let reason = "no keyframe was recorded, so no frame of it can be decoded";
         let codec = inspection.header.codec;
-        return Ok(Err(skip(work, source, codec, reason.to_owned())));
+        return Ok(Err(skip(
+            work,
+            source,
+            Kind::Video,
+            codec,
+            reason.to_owned(),
+        )));
     };
     Ok(Ok(Track {
         source: source.clone(),
@@ -186,23 +184,57 @@ async fn video(
     }))
 }
 
-/// Leaves `source` out of the recording for `reason`, with a warning that says so.
-fn skip(work: &Workspace, source: &VideoSource, codec: String, reason: String) -> Skipped {
+/// Says which track is being processed, and walks its `.mjr` whole: its header, its
+/// packets, where its RTP clock leapt.
+pub(super) async fn inspect(
+    work: &Workspace,
+    source: &TrackSource,
+    kind: Kind,
+) -> Result<mjr::Inspection, Cause> {
+    tracing::info!(
+        conference_id = crate::logs::field(work.conference_id()),
+        path = crate::logs::field(source.path.display()),
+        user_id = crate::logs::field(&source.user_id),
+        "Processing {}: {}",
+        kind.as_str(),
+        crate::logs::Inline(source.path.display())
+    );
+    let path = source.file.path();
+    tokio::task::spawn_blocking(move || mjr::inspect(&path))
+        .await
+        .map_err(|e| Cause::System(format!("inspection task: {e}")))?
+        .map_err(|e| Cause::mjr(&source.path, e))
+}
+
+/// Leaves `source` (of `kind`) out of the recording for `reason`, with a warning that says
+/// so.
+pub(super) fn skip(
+    work: &Workspace,
+    source: &TrackSource,
+    kind: Kind,
+    codec: String,
+    reason: String,
+) -> Skipped {
     tracing::warn!(
         conference_id = crate::logs::field(work.conference_id()),
         path = crate::logs::field(source.path.display()),
         user_id = crate::logs::field(&source.user_id),
-        "Leaving a video out of the recording: {reason}."
+        "Leaving {} out of the recording: {reason}.",
+        match kind {
+            Kind::Audio => "an audio track",
+            _ => "a video",
+        }
     );
     Skipped {
         source: source.clone(),
+        kind,
         codec,
         reason,
     }
 }
 
 /// Says where a track's RTP clock leapt and how far, if it did.
-fn log_leaps(work: &Workspace, source: &VideoSource, leaps: &[leap::Leap]) {
+pub(super) fn log_leaps(work: &Workspace, source: &TrackSource, leaps: &[leap::Leap]) {
     if leaps.is_empty() {
         return;
     }
@@ -240,10 +272,10 @@ fn write_reanchored(from: &Opened, named: &Path, to: &Path) -> Result<(), Cause>
 /// Converts `source` into `file` with janus-pp-rec, unless an earlier attempt at this job
 /// did (a committed track is complete). When its RTP clock `leaps`, janus-pp-rec converts a
 /// re-anchored copy of it instead, written beside `file` and removed once converted.
-async fn convert(
+pub(super) async fn convert(
     slots: &ToolSlots,
     work: &Workspace,
-    source: &VideoSource,
+    source: &TrackSource,
     leaps: &[leap::Leap],
     file: &Path,
     timeout: Duration,
@@ -281,7 +313,7 @@ async fn convert(
 
 /// Probes the file at `read`, `named` so in messages; `ours` is what of it recproc made in
 /// the work directory (see [`Cause::tool_on`]).
-async fn probe_file(
+pub(super) async fn probe_file(
     slots: &ToolSlots,
     (read, named): (&Path, &Path),
     ours: &[&Path],

@@ -1,18 +1,25 @@
-//! Split mode: each converted track as janus-pp-rec wrote it and a copy of the mixed WAV,
-//! named by SPEC.md, sealed, with the metadata JSON, delivered as one directory.
+//! Split mode: each converted track as janus-pp-rec wrote it (videos, and the participants'
+//! own audio tracks) and the call's audio as a WAV (a copy of the audiomixer's, or, without
+//! one, recproc's mix of the participants' tracks in the audiomixer's format), named by
+//! SPEC.md, sealed, with the metadata JSON, delivered as one directory.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::event::TrackSource;
+use crate::media::ffmpeg;
+use crate::media::mix::VoiceInput;
 use crate::names;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
-use crate::pipeline::preprocess::{Audio, Track};
+use crate::pipeline::preprocess::Audio;
 use crate::pipeline::seal::{self, seal, Plaintext, Sealed};
 use crate::pipeline::target::SplitTarget;
 use crate::pipeline::{
-    blocking, create_dir, fresh_dir, step, AtStage, Cause, Material, Stage, StageError,
+    blocking, budget, clear, commit, create_dir, fresh_dir, partial_path, step, AtStage, Blame,
+    Cause, Material, Stage, StageError,
 };
 use crate::report;
+use crate::timestamp::Timestamp;
 
 /// A file staged for the directory, and what it is.
 type Staged = (Sealed, FileKind);
@@ -28,24 +35,51 @@ pub(crate) async fn split(
     create_dir(&staging).at(Stage::Deliver)?;
 
     let mut staged: Vec<Staged> = Vec::new();
+    // The call's audio has its name before any track takes one.
+    let mut taken = HashSet::from([target.audio.clone()]);
+    let at = |dir: &Path| Staging {
+        dir: dir.to_owned(),
+        dest: target.dest.clone(),
+    };
+    let into = at(&staging);
+    // The call's audio first: a mix reads the participants' tracks before they are staged.
+    let call = staging.join(&target.audio);
+    let audio = match (&m.audio, m.mixed_voices().is_empty()) {
+        (Some(a), _) => Some(audio(m, a, &call, &target.dest).await?),
+        (None, false) => Some(mixdown(m, &call, &target.dest).await?),
+        (None, true) => None,
+    };
+    if let Some((entry, file)) = audio {
+        staged.push((file, FileKind::Audio));
+        delivered.audio = Some(entry);
+    }
     let mut videos = Vec::with_capacity(m.tracks.len());
-    let mut taken = HashSet::new();
     for t in &m.tracks {
-        let (entry, file) = video(m, t, &staging, &target.dest, &mut taken).await?;
+        let track = (
+            &t.source,
+            t.file.as_path(),
+            t.facts.first_packet,
+            t.facts.end,
+        );
+        let (entry, file) = stage_track(m, track, &into, &mut taken).await?;
         videos.push(entry);
         staged.push((file, FileKind::Video));
     }
-    let audio = match &m.audio {
-        Some(a) => {
-            let (entry, file) = audio(m, a, &staging.join(&target.audio), &target.dest).await?;
-            staged.push((file, FileKind::Audio));
-            Some(entry)
-        }
-        None => None,
-    };
+    let mut voices = Vec::with_capacity(m.voices.len());
+    for v in &m.voices {
+        let track = (
+            &v.source,
+            v.file.as_path(),
+            v.facts.first_packet,
+            v.facts.duration,
+        );
+        let (entry, file) = stage_track(m, track, &into, &mut taken).await?;
+        voices.push(entry);
+        staged.push((file, FileKind::Voice));
+    }
     delivered.duration = m.timeline.duration;
     delivered.videos = videos;
-    delivered.audio = audio;
+    delivered.voices = voices;
 
     let meta = metadata(m, delivered, staging.join(&target.metadata)).await?;
     staged.push((meta, FileKind::Metadata));
@@ -70,33 +104,84 @@ pub(crate) async fn split(
     })
 }
 
-/// A converted track, moved into the staging directory under its SPEC.md name and sealed.
-async fn video(
+/// Where staged files go, and the directory they are delivered as.
+struct Staging {
+    dir: PathBuf,
+    dest: PathBuf,
+}
+
+/// A converted track (its source, recproc's file, when its first packet was written and how
+/// long its media lasts), moved into the staging directory under its SPEC.md name and
+/// sealed.
+async fn stage_track(
     m: &Material<'_>,
-    t: &Track,
-    staging: &Path,
-    dest: &Path,
+    (source, converted, at, length): (&TrackSource, &Path, Timestamp, f64),
+    into: &Staging,
     taken: &mut HashSet<String>,
 ) -> Result<(MediaEntry, Sealed), StageError> {
     // {{date}}/{{time}} and startTime: when the file's media starts (its first packet).
-    let at = t.facts.first_packet;
-    let ext = t
-        .file
+    let ext = converted
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("webm");
-    let name = unique_name(taken, names::split_video_name(at, &t.source.user_id, ext));
-    let file = staging.join(&name);
-    let (from, to) = (t.file.clone(), file.clone());
+    let name = unique_name(taken, names::split_video_name(at, &source.user_id, ext));
+    let file = into.dir.join(&name);
+    let (from, to) = (converted.to_owned(), file.clone());
     blocking(move || std::fs::rename(&from, &to).map_err(Cause::io("cannot stage", &to)))
         .await
         .at(Stage::Deliver)?;
     let sealed = seal_staged(m, file).await?;
     let entry = MediaEntry {
-        path: dest.join(sealed.path.file_name().unwrap_or_default()),
-        user_id: Some(t.source.user_id.clone()),
+        path: into.dest.join(sealed.path.file_name().unwrap_or_default()),
+        user_id: Some(source.user_id.clone()),
         start: at,
-        stop: at.add_seconds(t.facts.end),
+        stop: at.add_seconds(length),
+        bytes: sealed.digest.bytes,
+    };
+    Ok((entry, sealed))
+}
+
+/// The participants' audio tracks mixed into `file`, a WAV in the audiomixer's format (8 kHz,
+/// 16-bit mono) from t=0 to the end of the recording, sealed.
+async fn mixdown(
+    m: &Material<'_>,
+    file: &Path,
+    dest: &Path,
+) -> Result<(MediaEntry, Sealed), StageError> {
+    let id = m.conference.conference_id.as_str();
+    let duration = m.timeline.duration;
+    let voices: Vec<VoiceInput<'_>> = m
+        .mixed_voices()
+        .into_iter()
+        .map(|(v, at)| VoiceInput {
+            file: &v.file,
+            format: v.format,
+            channels: v.channels,
+            at,
+        })
+        .collect();
+    let mixing = async {
+        let partial = partial_path(file);
+        clear(&partial)?;
+        let run = m
+            .slots
+            .run(
+                &ffmpeg::mixdown(&voices, duration, &partial),
+                budget(duration, 1.0),
+            )
+            .await;
+        let ours: Vec<&Path> = voices.iter().map(|v| v.file).chain([file]).collect();
+        ffmpeg::judge(run).map_err(Cause::tool_on(Blame::Input, &ours))?;
+        commit(&partial, file)
+    };
+    step(id, Stage::Mux, "mix the participants' audio", mixing).await?;
+    let sealed = seal_staged(m, file.to_owned()).await?;
+    let origin = m.timeline.origin;
+    let entry = MediaEntry {
+        path: dest.join(sealed.path.file_name().unwrap_or_default()),
+        user_id: None,
+        start: origin,
+        stop: origin.add_seconds(duration),
         bytes: sealed.digest.bytes,
     };
     Ok((entry, sealed))

@@ -168,6 +168,7 @@ mod tests {
             completed: None,
             recording_type: RecordingType::All,
             videos: Vec::new(),
+            voices: Vec::new(),
             audio: None,
         }
     }

@@ -35,6 +35,11 @@ impl Workspace {
         self.tracks().join(format!("track-{index:02}.{extension}"))
     }
 
+    /// A participant's own audio track, converted.
+    pub(crate) fn voice(&self, index: usize, extension: &str) -> PathBuf {
+        self.tracks().join(format!("voice-{index:02}.{extension}"))
+    }
+
     pub(crate) fn parts(&self) -> PathBuf {
         self.root.join("parts")
     }

@@ -13,7 +13,8 @@ use crate::timestamp::Timestamp;
 mod timeline;
 
 pub use timeline::{
-    gaps, timeline, AudioFacts, Placed, Span, Timeline, VideoFacts, SHORTEST_GAP_S,
+    gaps, timeline, AudioFacts, Placed, PlacedVoice, Span, Timeline, VideoFacts, VoiceFacts,
+    SHORTEST_GAP_S,
 };
 
 /// An instant that measures how long a call is, and what it is, in words.

@@ -1,7 +1,8 @@
-//! The output timeline, pure: where t=0 is, how long the output lasts, and for each video
+//! The output timeline, pure: where t=0 is, how long the output lasts, for each video
 //! track when its tile is there, when it first shows a picture, where its media has gaps,
-//! and so when the tile is black (SPEC.md "Timeline and layout"). Also the gaps of a track
-//! from its frames' timestamps.
+//! and so when the tile is black, and for each participant's own audio track where its
+//! media falls (SPEC.md "Timeline and layout"). Also the gaps of a track from its frames' or
+//! packets' timestamps.
 
 use crate::timestamp::Timestamp;
 
@@ -32,6 +33,32 @@ pub struct AudioFacts {
     /// Length of the WAV, in seconds.
     pub duration: f64,
     pub event_stop: Option<Timestamp>,
+}
+
+/// What the event and the media say about one participant's own audio track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceFacts {
+    /// When Janus wrote the track's first packet (`u` in the `.mjr` header): where its
+    /// media time 0 is.
+    pub first_packet: Timestamp,
+    /// The event's start time for the track.
+    pub event_start: Timestamp,
+    /// Seconds of media from its first packet to its end.
+    pub duration: f64,
+    pub event_stop: Option<Timestamp>,
+    /// Where no packet came (the sender went quiet), in seconds after `first_packet`.
+    pub gaps: Vec<Span>,
+}
+
+/// One participant's audio track placed on the output, in seconds from t=0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedVoice {
+    /// Where its media time 0 falls (may be before t=0 when a mixed WAV sets t=0).
+    pub anchor: f64,
+    /// The part of its media inside the output.
+    pub span: Span,
+    /// Where its sender went quiet (within `span`): silence.
+    pub gaps: Vec<Span>,
 }
 
 /// A stretch of time, in seconds (on the output, or of a track's own clock where said).
@@ -108,6 +135,9 @@ pub struct Timeline {
     /// Seconds from t=0 at which each video's first packet was written: where its media
     /// timestamps are anchored.
     pub anchors: Vec<f64>,
+    /// One per participant's audio track, in the same order; `None` for one of which nothing
+    /// falls inside the output.
+    pub voices: Vec<Option<PlacedVoice>>,
 }
 
 /// Why the media cannot be placed on a timeline.
@@ -131,14 +161,21 @@ fn track_start(v: &VideoFacts) -> Timestamp {
     v.event_start.min(v.first_packet)
 }
 
+/// When a participant's audio track starts: as a video's.
+fn voice_start(v: &VoiceFacts) -> Timestamp {
+    v.event_start.min(v.first_packet)
+}
+
 /// Places every track on one timeline (SPEC.md "Timeline and layout"):
-/// t=0 is the audio's start when there is audio, otherwise the earliest track start; the
-/// output lasts until the latest stop time (`completed` standing in for a missing one) or the
-/// end of the media, whichever is later, but never past `completed`: media beyond the event's
-/// end is cut.
+/// t=0 is the mixed audio's start when there is one, otherwise the earliest track start,
+/// audio or video; the output lasts until the latest stop time (`completed` standing in for
+/// a missing one) or the end of the media, whichever is later, but never past `completed`:
+/// media beyond the event's end is cut. With a mixed WAV, that is the call's audio: the
+/// participants' own tracks are placed but do not make the output longer.
 pub fn timeline(
     audio: Option<&AudioFacts>,
     videos: &[VideoFacts],
+    voices: &[VoiceFacts],
     completed: Option<Timestamp>,
     fps: u32,
 ) -> Result<Timeline, TimelineError> {
@@ -147,6 +184,7 @@ pub fn timeline(
         None => videos
             .iter()
             .map(track_start)
+            .chain(voices.iter().map(voice_start))
             .min()
             .ok_or(TimelineError::NoMedia)?,
     };
@@ -166,6 +204,14 @@ pub fn timeline(
         }
         end = end.max(anchor + v.end);
     }
+    if audio.is_none() {
+        for v in voices {
+            if let Some(stop) = v.event_stop.or(completed) {
+                end = end.max(at(stop));
+            }
+            end = end.max(at(v.first_packet) + v.duration);
+        }
+    }
     if let Some(completed) = completed {
         end = end.min(at(completed));
         if to_frame(end, fps) == 0 {
@@ -177,11 +223,39 @@ pub fn timeline(
         .zip(&anchors)
         .map(|(v, &anchor)| place(v, anchor, at(track_start(v)), v.event_stop.map(at), end))
         .collect();
+    let voices = voices
+        .iter()
+        .map(|v| place_voice(v, at(v.first_packet), end))
+        .collect();
     Ok(Timeline {
         origin,
         duration: end,
         tracks,
         anchors,
+        voices,
+    })
+}
+
+/// Places one audio track whose media time 0 falls at `anchor` on an output `end` seconds
+/// long.
+fn place_voice(v: &VoiceFacts, anchor: f64, end: f64) -> Option<PlacedVoice> {
+    let on_output = |s: &Span| Span {
+        start: anchor + s.start,
+        end: anchor + s.end,
+    };
+    let whole = Span {
+        start: 0.0,
+        end: v.duration,
+    };
+    let span = on_output(&whole).clip(Span { start: 0.0, end })?;
+    Some(PlacedVoice {
+        anchor,
+        span,
+        gaps: v
+            .gaps
+            .iter()
+            .filter_map(|g| on_output(g).clip(span))
+            .collect(),
     })
 }
 
@@ -289,13 +363,69 @@ mod tests {
         }
     }
 
+    /// A participant's audio track whose event start is `start`, first packet `first_packet`.
+    fn voice(start: f64, first_packet: f64, duration: f64, stop: Option<f64>) -> VoiceFacts {
+        VoiceFacts {
+            first_packet: ts(first_packet),
+            event_start: ts(start),
+            duration,
+            event_stop: stop.map(ts),
+            gaps: Vec::new(),
+        }
+    }
+
+    fn placed_voice(t: &Timeline, i: usize) -> &PlacedVoice {
+        t.voices[i].as_ref().unwrap()
+    }
+
+    #[test]
+    fn without_a_wav_the_earliest_start_of_audio_or_video_is_t0() {
+        // Her microphone's first packet came 0.2 s before anyone's camera.
+        let videos = [video(1.0, 0.0, 9.0, Some(10.0))];
+        let mut quiet = voice(1.5, 0.8, 5.0, Some(6.0));
+        quiet.gaps = vec![span(1.0, 2.5)];
+        let voices = [quiet, voice(3.0, 3.05, 8.0, None)];
+        let t = timeline(None, &videos, &voices, None, 25).unwrap();
+        assert_eq!(t.origin, ts(0.8));
+        assert!(close(placed(&t, 0).span.start, 0.2));
+        let first = placed_voice(&t, 0);
+        assert!(close(first.anchor, 0.0));
+        assert!(close(first.span.start, 0.0) && close(first.span.end, 5.0));
+        assert!(close(first.gaps[0].start, 1.0) && close(first.gaps[0].end, 2.5));
+        // The second voice's media runs past every stop time: the output lasts until it ends.
+        let second = placed_voice(&t, 1);
+        assert!(close(second.anchor, 2.25) && close(second.span.end, 10.25));
+        assert!(close(t.duration, 10.25));
+    }
+
+    #[test]
+    fn with_a_wav_the_voices_are_placed_on_its_clock_but_do_not_lengthen_the_call() {
+        let voices = [voice(-1.0, -0.5, 4.0, None), voice(2.0, 2.0, 30.0, None)];
+        let t = timeline(Some(&audio(0.0, 10.0, Some(10.0))), &[], &voices, None, 25).unwrap();
+        assert_eq!(t.origin, ts(0.0));
+        assert!(close(t.duration, 10.0));
+        // Before t=0 and after the end nothing of a voice is on the output.
+        let early = placed_voice(&t, 0);
+        assert!(close(early.anchor, -0.5));
+        assert!(close(early.span.start, 0.0) && close(early.span.end, 3.5));
+        assert!(close(placed_voice(&t, 1).span.end, 10.0));
+    }
+
+    #[test]
+    fn a_voice_entirely_outside_the_output_is_not_placed() {
+        let voices = [voice(0.0, 0.0, 5.0, None), voice(20.0, 20.0, 5.0, None)];
+        let t = timeline(None, &[], &voices, Some(ts(10.0)), 25).unwrap();
+        assert!(close(t.duration, 10.0));
+        assert!(t.voices[0].is_some() && t.voices[1].is_none());
+    }
+
     #[test]
     fn audio_start_is_t0_and_video_is_placed_by_its_first_packet() {
         let videos = [
             video(0.035, 0.0, 19.76, Some(19.8)),
             video(4.2, 0.0, 9.6, Some(13.8)),
         ];
-        let t = timeline(Some(&audio(0.0, 20.0, Some(20.0))), &videos, None, 25).unwrap();
+        let t = timeline(Some(&audio(0.0, 20.0, Some(20.0))), &videos, &[], None, 25).unwrap();
         assert_eq!(t.origin, ts(0.0));
         assert!(close(t.duration, 20.0));
         // It left at 19.8 s, just after its media's end (19.795 s).
@@ -314,6 +444,7 @@ mod tests {
         let t = timeline(
             Some(&audio(0.0, 10.0, None)),
             &[video(3.0, 2.0, 7.0, None)],
+            &[],
             None,
             25,
         )
@@ -330,13 +461,13 @@ mod tests {
     fn a_tile_starts_at_the_join_when_that_is_before_the_first_packet() {
         let mut v = video(3.0, 0.5, 7.0, None);
         v.event_start = ts(1.0);
-        let t = timeline(Some(&audio(0.0, 10.0, None)), &[v.clone()], None, 25).unwrap();
+        let t = timeline(Some(&audio(0.0, 10.0, None)), &[v.clone()], &[], None, 25).unwrap();
         let p = placed(&t, 0);
         assert_eq!(p.span.start, 1.0);
         assert!(close(p.picture, 3.5));
         // And at the first packet when the event's start is later (clock skew).
         v.event_start = ts(4.0);
-        let t = timeline(Some(&audio(0.0, 10.0, None)), &[v], None, 25).unwrap();
+        let t = timeline(Some(&audio(0.0, 10.0, None)), &[v], &[], None, 25).unwrap();
         assert_eq!(placed(&t, 0).span.start, 3.0);
     }
 
@@ -345,7 +476,7 @@ mod tests {
         let mut late_keyframe = video(3.0, 1.5, 4.0, None);
         late_keyframe.event_start = ts(2.5);
         let videos = [video(5.0, 0.5, 10.0, None), late_keyframe];
-        let t = timeline(None, &videos, None, 25).unwrap();
+        let t = timeline(None, &videos, &[], None, 25).unwrap();
         // The second joined at 2.5 s, before any picture (4.5 s).
         assert_eq!(t.origin, ts(2.5));
         let first = placed(&t, 0);
@@ -361,6 +492,7 @@ mod tests {
         let t = timeline(
             Some(&audio(0.0, 12.0, None)),
             &[video(1.0, 0.0, 5.0, Some(10.0))],
+            &[],
             None,
             25,
         )
@@ -376,7 +508,7 @@ mod tests {
     fn a_gap_freezes_for_max_freeze_then_is_black() {
         let mut v = video(1.0, 0.0, 20.0, None);
         v.gaps = vec![span(4.0, 14.0), span(15.0, 16.0)];
-        let t = timeline(Some(&audio(0.0, 21.0, None)), &[v], None, 25).unwrap();
+        let t = timeline(Some(&audio(0.0, 21.0, None)), &[v], &[], None, 25).unwrap();
         let p = placed(&t, 0);
         assert_eq!(p.gaps, vec![span(5.0, 15.0), span(16.0, 17.0)]);
         // The 10 s gap: frozen 2 s, then black; the 1 s gap only frozen.
@@ -388,27 +520,44 @@ mod tests {
     fn gaps_outside_the_output_are_cut() {
         let mut v = video(0.0, 0.0, 20.0, None);
         v.gaps = vec![span(0.5, 3.0), span(9.0, 12.0)];
-        let t = timeline(Some(&audio(1.0, 9.0, None)), &[v], Some(ts(11.0)), 25).unwrap();
+        let t = timeline(Some(&audio(1.0, 9.0, None)), &[v], &[], Some(ts(11.0)), 25).unwrap();
         assert_eq!(placed(&t, 0).gaps, vec![span(0.0, 2.0), span(8.0, 10.0)]);
     }
 
     #[test]
     fn nothing_at_all_has_no_timeline() {
-        assert_eq!(timeline(None, &[], None, 25), Err(TimelineError::NoMedia));
+        assert_eq!(
+            timeline(None, &[], &[], None, 25),
+            Err(TimelineError::NoMedia)
+        );
     }
 
     #[test]
     fn output_lasts_until_the_latest_stop_or_completed() {
-        let t = timeline(Some(&audio(0.0, 8.0, None)), &[], Some(ts(9.5)), 25).unwrap();
+        let t = timeline(Some(&audio(0.0, 8.0, None)), &[], &[], Some(ts(9.5)), 25).unwrap();
         assert!(close(t.duration, 9.5));
-        let t = timeline(Some(&audio(0.0, 8.0, Some(8.5))), &[], Some(ts(9.5)), 25).unwrap();
+        let t = timeline(
+            Some(&audio(0.0, 8.0, Some(8.5))),
+            &[],
+            &[],
+            Some(ts(9.5)),
+            25,
+        )
+        .unwrap();
         assert!(close(t.duration, 8.5), "a stop time beats completed");
     }
 
     #[test]
     fn media_longer_than_the_stop_time_is_not_cut() {
         let a = audio(0.0, 12.0, Some(10.0));
-        let t = timeline(Some(&a), &[video(1.0, 0.0, 11.5, Some(10.0))], None, 25).unwrap();
+        let t = timeline(
+            Some(&a),
+            &[video(1.0, 0.0, 11.5, Some(10.0))],
+            &[],
+            None,
+            25,
+        )
+        .unwrap();
         assert!(close(t.duration, 12.5));
         assert!(close(placed(&t, 0).span.end, 12.5));
     }
@@ -420,7 +569,7 @@ mod tests {
             video(10.5, 0.0, 1.0, Some(12.0)),
         ];
         let a = audio(0.0, 12.0, Some(12.0));
-        let t = timeline(Some(&a), &videos, Some(ts(10.0)), 25).unwrap();
+        let t = timeline(Some(&a), &videos, &[], Some(ts(10.0)), 25).unwrap();
         assert!(close(t.duration, 10.0), "{}", t.duration);
         assert_eq!(placed(&t, 0).span, span(1.0, 10.0));
         assert_eq!(
@@ -434,7 +583,7 @@ mod tests {
     fn a_track_whose_clock_ran_hours_ahead_is_cut_at_completed() {
         // What an RTP leap that was not taken out would look like: media for six hours.
         let videos = [video(0.0, 0.0, 21_620.0, Some(20.0))];
-        let t = timeline(None, &videos, Some(ts(20.0)), 25).unwrap();
+        let t = timeline(None, &videos, &[], Some(ts(20.0)), 25).unwrap();
         assert!(close(t.duration, 20.0));
         assert!(close(placed(&t, 0).span.end, 20.0));
     }
@@ -442,7 +591,7 @@ mod tests {
     #[test]
     fn completed_before_the_start_records_nothing() {
         let a = audio(5.0, 10.0, None);
-        let e = timeline(Some(&a), &[], Some(ts(4.0)), 25).unwrap_err();
+        let e = timeline(Some(&a), &[], &[], Some(ts(4.0)), 25).unwrap_err();
         assert_eq!(
             e,
             TimelineError::CompletedBeforeStart {
@@ -452,14 +601,14 @@ mod tests {
         );
         assert!(e.to_string().contains("not after the call's start"), "{e}");
         // Half a frame is still nothing.
-        assert!(timeline(Some(&a), &[], Some(ts(5.01)), 25).is_err());
-        assert!(timeline(Some(&a), &[], Some(ts(5.04)), 25).is_ok());
+        assert!(timeline(Some(&a), &[], &[], Some(ts(5.01)), 25).is_err());
+        assert!(timeline(Some(&a), &[], &[], Some(ts(5.04)), 25).is_ok());
     }
 
     #[test]
     fn video_before_the_audio_start_is_trimmed_to_t0() {
         let a = audio(1.0, 10.0, None);
-        let t = timeline(Some(&a), &[video(0.0, 0.0, 5.0, None)], None, 25).unwrap();
+        let t = timeline(Some(&a), &[video(0.0, 0.0, 5.0, None)], &[], None, 25).unwrap();
         let p = placed(&t, 0);
         assert_eq!(p.span.start, 0.0);
         assert_eq!(p.picture, 0.0);
@@ -471,19 +620,20 @@ mod tests {
     #[test]
     fn video_entirely_before_t0_is_not_shown() {
         let a = audio(10.0, 10.0, None);
-        let t = timeline(Some(&a), &[video(0.0, 0.0, 5.0, None)], None, 25).unwrap();
+        let t = timeline(Some(&a), &[video(0.0, 0.0, 5.0, None)], &[], None, 25).unwrap();
         assert_eq!(t.tracks[0], None);
     }
 
     #[test]
     fn a_track_without_a_picture_inside_the_output_is_not_shown() {
         let a = audio(0.0, 20.0, None);
-        let t = timeline(Some(&a), &[video(1.0, 6.0, 7.0, Some(5.0))], None, 25).unwrap();
+        let t = timeline(Some(&a), &[video(1.0, 6.0, 7.0, Some(5.0))], &[], None, 25).unwrap();
         // Its picture (7 s) comes after it left (5 s) but while its media lasts (8 s).
         assert!(placed(&t, 0).picture < placed(&t, 0).span.end);
         let t = timeline(
             Some(&a),
             &[video(1.0, 6.0, 7.0, Some(5.0))],
+            &[],
             Some(ts(6.5)),
             25,
         );
