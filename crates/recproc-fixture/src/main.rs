@@ -1,6 +1,7 @@
 //! `recproc-fixture [--scenario FILE.json] OUT_DIR`: writes a sample conference of real media
-//! (Janus `.mjr` tracks, the mixed WAV, `event.json`, `recproc.toml`) into OUT_DIR and prints
-//! the paths of `event.json` and `recproc.toml`, one per line.
+//! (Janus `.mjr` video tracks, the mixed WAV, with the scenario's `janus_audio` Janus `.mjr`
+//! microphone tracks, `event.json`, `recproc.toml`) into OUT_DIR and prints the paths of
+//! `event.json` and `recproc.toml`, one per line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
