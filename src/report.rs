@@ -21,7 +21,7 @@ pub(crate) fn size_text(bytes: u64) -> String {
 /// audio (in `audios`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct VideoEntry {
+pub struct ParticipantEntry {
     pub start_time: String,
     pub stop_time: String,
     pub filename: String,
@@ -163,11 +163,11 @@ pub struct Metadata {
     pub stop_time: Option<String>,
     pub should_record_audio: bool,
     pub should_record_video: bool,
-    pub videos: Vec<VideoEntry>,
+    pub videos: Vec<ParticipantEntry>,
     /// The participants' own audio tracks (Janus-only conferences); absent when there are
     /// none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audios: Vec<VideoEntry>,
+    pub audios: Vec<ParticipantEntry>,
     pub audio: Option<AudioEntry>,
 }
 
@@ -181,7 +181,7 @@ pub(crate) fn metadata(
     let entry = |m: &MediaEntry| (m.start.to_iso_millis(), m.stop.to_iso_millis());
     let participant = |v: &MediaEntry| {
         let (start_time, stop_time) = entry(v);
-        VideoEntry {
+        ParticipantEntry {
             start_time,
             stop_time,
             filename: name(&v.path),

@@ -361,23 +361,6 @@ fn temporary_files_are_kept_when_asked() {
     assert!(kept.join("parts/list.txt").is_file());
 }
 
-/// Decodes `path`'s audio as 8 kHz mono samples.
-fn audio_samples(path: &std::path::Path) -> Vec<i16> {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
-}
-
 /// The mean colour of every frame of `path`'s video, in order (`recording.fps`, 30 by default, from t=0).
 fn frame_colours(path: &std::path::Path) -> Vec<[u8; 3]> {
     let out = std::process::Command::new("ffmpeg")

@@ -3,7 +3,7 @@
 //! problem is named by its JSON path. Nothing here touches the file system: an entry's
 //! `filename` is handed on as written, for `resolve` to look up.
 //!
-//! The shape, with the keys read (others are ignored):
+//! The shape, with the keys read:
 //! `{conferenceId, recordingType?, recordingInfo: {uuid, completed?, recordingType?,
 //! video?: {<userId>: {sfuvideo?: {<startMs>: Entry}}}, audio?: {asterisk?: {sipcall?:
 //! {<startMs>: Entry}}, <userId>: {sfuaudio?: {<startMs>: Entry}}}}}` where `Entry` is

@@ -69,11 +69,24 @@ pub enum VoiceCodec {
 }
 
 impl VoiceCodec {
-    /// The container janus-pp-rec writes for this codec: Ogg Opus, or WAV.
+    /// The container janus-pp-rec writes for this codec as recorded (what split mode
+    /// delivers): Ogg Opus, or WAV.
     pub fn container_extension(self) -> &'static str {
         match self {
             VoiceCodec::Opus => "opus",
             VoiceCodec::Pcmu | VoiceCodec::Pcma | VoiceCodec::G722 => "wav",
+        }
+    }
+
+    /// The container janus-pp-rec writes for this codec to be mixed, and the ffmpeg format
+    /// it is read as: one that keeps every packet's time. An Ogg page dates only its last
+    /// packet, so in janus-pp-rec's `.opus` the packets before a silence of the sender that
+    /// share a page with the first after it are read as if they came after the silence;
+    /// Matroska dates each packet. janus-pp-rec's WAV has the silence written out.
+    pub fn mix_container(self) -> (&'static str, &'static str) {
+        match self {
+            VoiceCodec::Opus => ("mka", "matroska"),
+            VoiceCodec::Pcmu | VoiceCodec::Pcma | VoiceCodec::G722 => ("wav", "wav"),
         }
     }
 }

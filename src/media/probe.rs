@@ -17,8 +17,8 @@ pub(crate) enum Kind {
     /// another file (an HLS playlist named `.wav` would otherwise read media outside the
     /// roots).
     Wav,
-    /// A participant's audio track as janus-pp-rec converted it (Ogg Opus or WAV): recproc's
-    /// own file, read as either format and nothing else.
+    /// A participant's audio track as janus-pp-rec converted it (Matroska, Ogg Opus or WAV):
+    /// recproc's own file, read as one of those formats and nothing else.
     Voice,
 }
 
@@ -42,7 +42,12 @@ pub(crate) fn invocation(path: &Path, kind: Kind) -> Invocation {
                 "{entries}:frame=best_effort_timestamp_time,width,height:packet=pts_time"
             )),
         Kind::Wav => inv.args(["-show_entries", entries, "-f", "wav"]),
-        Kind::Voice => inv.args(["-show_entries", entries, "-format_whitelist", "ogg,wav"]),
+        Kind::Voice => inv.args([
+            "-show_entries",
+            entries,
+            "-format_whitelist",
+            "matroska,ogg,wav",
+        ]),
     }
     .path_arg(path)
 }

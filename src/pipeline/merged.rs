@@ -3,7 +3,6 @@
 //! delivered under `filename_format`.
 
 use crate::media::ffmpeg::{Encoding, Sound};
-use crate::media::mix::VoiceInput;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::mux::mux;
 use crate::pipeline::seal::{seal, Plaintext};
@@ -26,16 +25,7 @@ pub(crate) async fn merged(
         fps: rec.fps,
         threads: m.slots.cores(),
     };
-    let voices: Vec<VoiceInput<'_>> = m
-        .mixed_voices()
-        .into_iter()
-        .map(|(v, at)| VoiceInput {
-            file: &v.file,
-            format: v.format,
-            channels: v.channels,
-            at,
-        })
-        .collect();
+    let voices = m.mix_inputs();
     let has_video = !layout.shown.is_empty() || (m.audio.is_none() && voices.is_empty());
     let duration = match has_video {
         true => layout.duration(),

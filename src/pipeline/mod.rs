@@ -29,6 +29,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, MAX_DURATION_LIMIT};
 use crate::event::{Conference, RecordingType};
+use crate::media::mix::{self, VoiceInput};
 use crate::plan::{self, Mode, Plan, PlanTrack, Timeline};
 use crate::process::{self, Finished, Invocation, ProcessError};
 use crate::report::{self, Processed};
@@ -144,17 +145,27 @@ pub(crate) struct Material<'a> {
 }
 
 impl Material<'_> {
-    /// The participants' audio tracks that make the call's audio: when there is no
-    /// audiomixer's WAV, those of which something falls inside the output, where their media
-    /// time 0 falls.
-    pub(crate) fn mixed_voices(&self) -> Vec<(&Voice, f64)> {
+    /// The participants' audio tracks that make the call's audio, as the mix reads them:
+    /// when there is no audiomixer's WAV, those of which something falls inside the output,
+    /// in pieces (see [`mix::pieces`]), each where it falls.
+    pub(crate) fn mix_inputs(&self) -> Vec<VoiceInput<'_>> {
         if self.audio.is_some() {
             return Vec::new();
         }
-        self.voices
-            .iter()
-            .zip(&self.timeline.voices)
+        let placed = self.voices.iter().zip(&self.timeline.voices);
+        placed
             .filter_map(|(v, placed)| Some((v, placed.as_ref()?.anchor)))
+            .flat_map(|(v, anchor)| {
+                let pieces = mix::pieces(&v.facts.gaps, mix::LONG_SILENCE_S);
+                pieces.into_iter().map(move |(from, to)| VoiceInput {
+                    file: &v.file,
+                    format: v.format,
+                    channels: v.channels,
+                    from,
+                    to,
+                    at: anchor + from,
+                })
+            })
             .collect()
     }
 }
@@ -301,10 +312,13 @@ async fn prepare<'a>(
         return Err(Cause::Input(none.into()).at(Stage::Validate));
     }
     let max = config.recording.max_duration;
+    // With the audiomixer's WAV the voices are extra: they cannot make the call longer.
+    let extra = audio_source.is_some();
+    let measuring = |voices| if extra { &[][..] } else { voices };
     let event_times = bounds::event_moments(
         conference,
         &video_sources,
-        &voice_sources,
+        measuring(&voice_sources),
         audio_source.as_ref(),
     );
     bounds::check(&event_times, max).at(Stage::Validate)?;
@@ -312,7 +326,7 @@ async fn prepare<'a>(
         step(id, Stage::Preprocess, "convert", async {
             let max_freeze = config.recording.max_freeze;
             let videos = preprocess::videos(slots, work, &video_sources, (max, max_freeze));
-            let voices = voices::voices(slots, work, &voice_sources, max);
+            let voices = voices::voices(slots, work, &voice_sources, (max, extra));
             let audio = async {
                 match &audio_source {
                     Some(a) => preprocess::audio(slots, a).await.map(Some),
@@ -324,7 +338,8 @@ async fn prepare<'a>(
         .await?;
     skipped.extend(voices_skipped);
     let mut times = event_times;
-    times.extend(bounds::media_moments(&tracks, &voices, audio.as_ref()));
+    let measured = if extra { &[][..] } else { &voices[..] };
+    times.extend(bounds::media_moments(&tracks, measured, audio.as_ref()));
     bounds::check(&times, max).at(Stage::Plan)?;
     let facts: Vec<_> = tracks.iter().map(|t| t.facts.clone()).collect();
     let voice_facts: Vec<_> = voices.iter().map(|v| v.facts.clone()).collect();

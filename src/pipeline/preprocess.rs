@@ -1,7 +1,9 @@
 //! Preprocess: every video `.mjr` is checked, re-anchored where its RTP clock leapt,
 //! converted by janus-pp-rec (tracks in parallel) and probed for where its first decodable
 //! frame and its end really are; the mixed WAV is probed for its length. What comes out is
-//! what the media says, for the planner.
+//! what the media says, for the planner. The steps every `.mjr` goes through (the walk, the
+//! conversion, the probe, leaving a track out) are here too, for the participants' audio
+//! tracks (`voices`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -91,15 +93,20 @@ pub(crate) async fn videos(
             .map(|(i, s)| video(slots, work, i, s, (max, max_freeze))),
     )
     .await?;
-    let mut tracks = Vec::new();
+    Ok(kept_and_skipped(prepared))
+}
+
+/// The tracks prepared, and those left out.
+pub(super) fn kept_and_skipped<T>(prepared: Vec<Result<T, Skipped>>) -> (Vec<T>, Vec<Skipped>) {
+    let mut kept = Vec::new();
     let mut skipped = Vec::new();
     for p in prepared {
         match p {
-            Ok(t) => tracks.push(t),
+            Ok(t) => kept.push(t),
             Err(s) => skipped.push(s),
         }
     }
-    Ok((tracks, skipped))
+    (kept, skipped)
 }
 
 async fn video(

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::event::TrackSource;
 use crate::media::ffmpeg;
-use crate::media::mix::VoiceInput;
 use crate::names;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::preprocess::Audio;
@@ -44,7 +43,7 @@ pub(crate) async fn split(
     let into = at(&staging);
     // The call's audio first: a mix reads the participants' tracks before they are staged.
     let call = staging.join(&target.audio);
-    let audio = match (&m.audio, m.mixed_voices().is_empty()) {
+    let audio = match (&m.audio, m.mix_inputs().is_empty()) {
         (Some(a), _) => Some(audio(m, a, &call, &target.dest).await?),
         (None, false) => Some(mixdown(m, &call, &target.dest).await?),
         (None, true) => None,
@@ -69,7 +68,7 @@ pub(crate) async fn split(
     for v in &m.voices {
         let track = (
             &v.source,
-            v.file.as_path(),
+            v.recorded.as_path(),
             v.facts.first_packet,
             v.facts.duration,
         );
@@ -150,16 +149,7 @@ async fn mixdown(
 ) -> Result<(MediaEntry, Sealed), StageError> {
     let id = m.conference.conference_id.as_str();
     let duration = m.timeline.duration;
-    let voices: Vec<VoiceInput<'_>> = m
-        .mixed_voices()
-        .into_iter()
-        .map(|(v, at)| VoiceInput {
-            file: &v.file,
-            format: v.format,
-            channels: v.channels,
-            at,
-        })
-        .collect();
+    let voices = m.mix_inputs();
     let mixing = async {
         let partial = partial_path(file);
         clear(&partial)?;
@@ -170,7 +160,9 @@ async fn mixdown(
                 budget(duration, 1.0),
             )
             .await;
-        let ours: Vec<&Path> = voices.iter().map(|v| v.file).chain([file]).collect();
+        // The staging directory, not the WAV: that is written under a partial name.
+        let staging = file.parent().unwrap_or(file);
+        let ours: Vec<&Path> = voices.iter().map(|v| v.file).chain([staging]).collect();
         ffmpeg::judge(run).map_err(Cause::tool_on(Blame::Input, &ours))?;
         commit(&partial, file)
     };

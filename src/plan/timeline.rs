@@ -156,14 +156,10 @@ pub enum TimelineError {
     },
 }
 
-/// When a video track starts: its join, or its first packet if that came earlier.
-fn track_start(v: &VideoFacts) -> Timestamp {
-    v.event_start.min(v.first_packet)
-}
-
-/// When a participant's audio track starts: as a video's.
-fn voice_start(v: &VoiceFacts) -> Timestamp {
-    v.event_start.min(v.first_packet)
+/// When a track starts: its join (the event's start), or its first packet if that came
+/// earlier.
+fn track_start(event_start: Timestamp, first_packet: Timestamp) -> Timestamp {
+    event_start.min(first_packet)
 }
 
 /// Places every track on one timeline (SPEC.md "Timeline and layout"):
@@ -183,8 +179,12 @@ pub fn timeline(
         Some(a) => a.start,
         None => videos
             .iter()
-            .map(track_start)
-            .chain(voices.iter().map(voice_start))
+            .map(|v| track_start(v.event_start, v.first_packet))
+            .chain(
+                voices
+                    .iter()
+                    .map(|v| track_start(v.event_start, v.first_packet)),
+            )
             .min()
             .ok_or(TimelineError::NoMedia)?,
     };
@@ -221,7 +221,15 @@ pub fn timeline(
     let tracks = videos
         .iter()
         .zip(&anchors)
-        .map(|(v, &anchor)| place(v, anchor, at(track_start(v)), v.event_stop.map(at), end))
+        .map(|(v, &anchor)| {
+            place(
+                v,
+                anchor,
+                at(track_start(v.event_start, v.first_packet)),
+                v.event_stop.map(at),
+                end,
+            )
+        })
         .collect();
     let voices = voices
         .iter()

@@ -1,6 +1,7 @@
 //! Test helpers: a sandbox per test (its own roots, work and output directories and config),
 //! fixtures written by the project's generator, the real `recproc` binary, and what a user
-//! would check in its output: streams, duration, and the colour of a pixel at a time.
+//! would check in its output: streams, duration, the colour of a pixel at a time, and how
+//! loud a voice's pitch is at a time.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -209,6 +210,44 @@ pub fn probe(path: &Path) -> Probed {
         })
         .collect();
     Probed { duration, streams }
+}
+
+/// The sample rate [`audio_samples`] decodes at.
+pub const AUDIO_RATE: f64 = 8000.0;
+
+/// Decodes `path`'s first audio stream as 8 kHz mono samples.
+pub fn audio_samples(path: &Path) -> Vec<i16> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
+        ])
+        .output()
+        .expect("run ffmpeg");
+    assert!(out.status.success(), "decoding {}", path.display());
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// The amplitude of the `hz` tone in `samples` (8 kHz) from `from` to `to` seconds
+/// (Goertzel): a sine of amplitude A that fills the window measures about A/2.
+pub fn tone(samples: &[i16], hz: f64, from: f64, to: f64) -> f64 {
+    let at = |t: f64| ((t * AUDIO_RATE) as usize).min(samples.len());
+    let window = &samples[at(from)..at(to)];
+    if window.is_empty() {
+        return 0.0;
+    }
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / AUDIO_RATE).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in window {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt() / window.len() as f64
 }
 
 /// One decoded frame as RGB.
