@@ -175,3 +175,16 @@ fn codec_vp9() {
     assert_colours(&out, 1.0, &[((320, 240), RED)]);
     assert_colours(&out, 5.0, &[((160, 240), RED), ((480, 240), YELLOW)]);
 }
+
+#[test]
+fn h264_and_vp9_calls_from_each_participants_own_audio_track() {
+    // P1 (440 Hz) from 0; P4 (1100 Hz) from about 2.3 s; both to the end.
+    for name in ["codec-h264", "codec-vp9"] {
+        let (_sb, run) = process_real_event(name, |e| janus_only(name, e));
+        let out = run.delivered();
+        let samples = audio_samples(&out);
+        assert_voice(&samples, ("P1", 440.0), &[0.5, 5.0, 8.5], &[]);
+        assert_voice(&samples, ("P4", 1100.0), &[3.0, 6.0, 8.5], &[0.2, 1.2]);
+        assert_colours(&out, 5.0, &[((160, 240), RED), ((480, 240), YELLOW)]);
+    }
+}
