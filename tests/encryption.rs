@@ -105,9 +105,13 @@ use std::path::{Path, PathBuf};
 use common::{probe_fails, Sandbox};
 use recproc_fixture::{Participant, Scenario};
 
+/// Two participants and their own microphones, no audiomixer: recproc mixes the call's
+/// audio, and split mode delivers each microphone's track too.
 fn call() -> Scenario {
     Scenario {
         duration: 4.0,
+        audio: false,
+        janus_audio: true,
         participants: vec![
             Participant::new("alice", "red", 0.0, 4.0),
             Participant::new("bob", "blue", 1.0, 4.0).with_codec(recproc_fixture::Codec::H264),
@@ -245,6 +249,7 @@ fn a_split_recording_is_encrypted_file_by_file() {
         let decrypted = ring.decrypt(&s.0);
         let original = std::fs::read(&p.0).unwrap();
         if p.1 == "audio" {
+            // recproc's own mix of the microphones, made the same way both times.
             assert!(decrypted == original, "{:?}: the WAV, byte for byte", s.0);
         } else {
             // janus-pp-rec gives every file it writes random container IDs, so two runs
@@ -274,7 +279,10 @@ fn a_split_recording_is_encrypted_file_by_file() {
     let audio = meta["audio"]["filename"].as_str().unwrap();
     assert!(audio.ends_with(".wav.gpg"), "{audio}");
     assert!(dir.join(audio).exists());
-    for v in meta["videos"].as_array().unwrap() {
+    let voices = meta["audios"].as_array().unwrap();
+    assert_eq!(voices.len(), 2, "{meta}");
+    assert_eq!(sealed_files.iter().filter(|f| f.1 == "voice").count(), 2);
+    for v in meta["videos"].as_array().unwrap().iter().chain(voices) {
         let name = v["filename"].as_str().unwrap();
         assert!(name.ends_with(".gpg"), "{name}");
         assert!(dir.join(name).exists(), "{name}");

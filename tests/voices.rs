@@ -355,6 +355,27 @@ fn with_the_audiomixers_wav_the_voices_are_extra() {
 }
 
 #[test]
+fn in_an_mp4_the_voices_are_mixed_into_aac() {
+    let scenario = Scenario {
+        duration: 4.0,
+        audio: false,
+        janus_audio: true,
+        participants: vec![
+            Participant::new("ann", "red", 0.0, 4.0),
+            Participant::new("bob", "blue", 1.5, 4.0),
+        ],
+        ..Scenario::default()
+    };
+    let sb = Sandbox::new("[recording]\nvideo_codec = \"h264\"\n");
+    let out = sb.process(&sb.generate(&scenario).event).delivered();
+    assert_eq!(probe(&out).codecs(), ["h264", "aac"]);
+    let samples = audio_samples(&out);
+    assert!(beep(&samples, 440.0, 1.0) > 1000.0);
+    assert!(beep(&samples, 660.0, 1.0) < 100.0, "bob is not there yet");
+    assert!(beep(&samples, 660.0, 2.0) > 1000.0);
+}
+
+#[test]
 fn the_recording_type_picks_the_voices_with_the_audio() {
     for (kind, codecs, voices) in [("video", &["vp8"][..], 0), ("audio", &["opus"][..], 3)] {
         let sb = Sandbox::new("");

@@ -36,11 +36,10 @@ pub(crate) async fn split(
     let mut staged: Vec<Staged> = Vec::new();
     // The call's audio has its name before any track takes one.
     let mut taken = HashSet::from([target.audio.clone()]);
-    let at = |dir: &Path| Staging {
-        dir: dir.to_owned(),
+    let into = Staging {
+        dir: staging.clone(),
         dest: target.dest.clone(),
     };
-    let into = at(&staging);
     // The call's audio first: a mix reads the participants' tracks before they are staged.
     let call = staging.join(&target.audio);
     let audio = match (&m.audio, m.mix_inputs().is_empty()) {
