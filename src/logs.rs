@@ -1,5 +1,6 @@
-//! recproc's log: how it is written (stderr, one line per event, `RECPROC_LOG` filters), and
-//! how values recproc does not control get into it.
+//! recproc's log: how it is written (stderr, one line per event, `RECPROC_LOG` filters; as
+//! text or, with `log.format = "json"`, one JSON object per line), and how values recproc
+//! does not control get into it.
 //!
 //! A conference ID, a uuid, a user ID, a file name or path from an event, raw event text, or
 //! an error text that may embed any of them can hold a newline or a terminal escape. Printed
@@ -17,6 +18,8 @@
 use std::fmt;
 
 use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
 
 /// An untrusted value as a log field: `conference_id = logs::field(id)`,
 /// `error = logs::field(&err)`, `path = logs::field(path.display())`.
@@ -37,9 +40,9 @@ impl<T: fmt::Display> fmt::Display for Inline<T> {
     }
 }
 
-/// Logs to stderr, filtered by `RECPROC_LOG` (default `info`, lapin off), in colour on a
-/// terminal only.
-pub fn init() {
+/// Logs to stderr in `format`, filtered by `RECPROC_LOG` (default `info`, lapin off); text in
+/// colour on a terminal only.
+pub fn init(format: LogFormat) {
     use std::io::IsTerminal as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     // lapin logs every channel the broker closes as an error, including the expected ones
@@ -47,20 +50,36 @@ pub fn init() {
     // `RECPROC_LOG=info,lapin=info` shows lapin's lines again.
     let filter =
         EnvFilter::try_from_env("RECPROC_LOG").unwrap_or_else(|_| EnvFilter::new("info,lapin=off"));
-    subscriber(filter, std::io::stderr, std::io::stderr().is_terminal()).init();
+    let ansi = std::io::stderr().is_terminal();
+    subscriber(format, filter, std::io::stderr, ansi).init();
 }
 
-/// The log's format, writing to `writer`.
-fn subscriber<W>(filter: EnvFilter, writer: W, ansi: bool) -> impl tracing::Subscriber + Send + Sync
+/// The log in `format`, writing to `writer`.
+fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(ansi)
-        .with_target(false)
-        .finish()
+        .with_target(false);
+    match format {
+        LogFormat::Text => Box::new(fmt.with_ansi(ansi).finish()),
+        // `{"timestamp", "level", "message", <every field>}`: the fields beside the message,
+        // not under a `fields` object, so a log pipeline finds `conference_id` at the top.
+        LogFormat::Json => Box::new(
+            fmt.json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .finish(),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -92,10 +111,14 @@ mod tests {
         }
     }
 
-    /// What recproc's log format writes for the events `log` makes.
+    /// What recproc's text log writes for the events `log` makes.
     fn logged(ansi: bool, log: impl FnOnce()) -> String {
+        logged_as(LogFormat::Text, ansi, log)
+    }
+
+    fn logged_as(format: LogFormat, ansi: bool, log: impl FnOnce()) -> String {
         let out = Captured::default();
-        let sub = subscriber(EnvFilter::new("debug"), out.clone(), ansi);
+        let sub = subscriber(format, EnvFilter::new("debug"), out.clone(), ansi);
         tracing::subscriber::with_default(sub, log);
         let bytes = out.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
@@ -193,6 +216,37 @@ mod tests {
             text.contains("Received a process recording event with id: c1\\n2026-01-01T00:00:00.000000Z ERROR Lost the broker; reconnecting. conference_id=\"c1\\n2026"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn in_json_each_event_is_one_object_with_its_fields_beside_the_message() {
+        let text = logged_as(LogFormat::Json, true, || {
+            tracing::info!(
+                conference_id = field(FORGED),
+                files = 2,
+                "Recording with ID {} processed correctly.",
+                Inline(FORGED)
+            );
+            tracing::warn!(stage = "render", "Lost the broker; reconnecting.");
+        });
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let first = &lines[0];
+        // The untrusted value is a JSON string, whole; no colour codes even on a terminal.
+        assert_eq!(first["conference_id"], FORGED);
+        assert_eq!(first["files"], 2);
+        assert_eq!(first["level"], "INFO");
+        assert!(first["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Recording with ID c1\\n2026"));
+        assert!(first["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(lines[1]["stage"], "render");
+        assert_eq!(lines[1]["level"], "WARN");
+        assert!(!text.contains('\u{1b}'));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use recproc::config::Config;
+use recproc::config::{Config, LogFormat};
 
 mod cmd;
 
@@ -46,7 +46,8 @@ const EXIT_SETUP: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    recproc::logs::init();
+    let format = Config::log_format(cli.config.as_deref());
+    recproc::logs::init(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,7 +66,10 @@ fn main() -> ExitCode {
                 error = recproc::logs::field(&text),
                 "recproc stopped: see the error."
             );
-            eprintln!("recproc: {text}");
+            // In JSON, the line above is the whole story: every line on stderr is an object.
+            if format == LogFormat::Text {
+                eprintln!("recproc: {text}");
+            }
             ExitCode::from(EXIT_SETUP)
         }
     }

@@ -256,3 +256,92 @@ fn a_missing_tool_is_named_once() {
         }
     }
 }
+
+/// Every line `stderr` holds, each parsed as a JSON object with a timestamp, a level and a
+/// message.
+fn json_lines(stderr: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    stderr
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+            let object = v.as_object().unwrap_or_else(|| panic!("{line}")).clone();
+            for key in ["timestamp", "level", "message"] {
+                assert!(object.contains_key(key), "no {key}: {line}");
+            }
+            object
+        })
+        .collect()
+}
+
+#[test]
+fn with_log_format_json_every_line_is_an_object_and_every_job_line_names_its_conference() {
+    let scenario = recproc_fixture::Scenario {
+        duration: 3.0,
+        participants: vec![recproc_fixture::Participant::new("ann", "red", 0.0, 3.0)],
+        ..recproc_fixture::Scenario::default()
+    };
+    // From the file, and from the environment.
+    let from_file = Sandbox::new("[log]\nformat = \"json\"\n");
+    let from_env = Sandbox::new("");
+    for (sb, env) in [
+        (&from_file, &[][..]),
+        (&from_env, &[("RECPROC_LOG__FORMAT", "json")][..]),
+    ] {
+        let event = sb.generate(&scenario).event;
+        let config = sb.config.to_str().unwrap();
+        let out = recproc(
+            &["process", "--config", config, event.to_str().unwrap()],
+            env,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let lines = json_lines(&text(&out.stderr));
+        let first_job_line = lines
+            .iter()
+            .position(|l| {
+                l["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Received a process")
+            })
+            .expect("the job starts");
+        let job = &lines[first_job_line..];
+        assert!(job.len() > 5, "{job:?}");
+        for line in job {
+            assert_eq!(line["conference_id"], "fixture-conf", "{line:?}");
+        }
+        let done = job.last().unwrap();
+        assert_eq!(
+            done["message"],
+            "Recording with ID fixture-conf processed correctly."
+        );
+        assert_eq!(done["level"], "INFO");
+    }
+
+    // A job that fails is logged the same way.
+    let out = recproc(
+        &[
+            "process",
+            "--config",
+            from_file.config.to_str().unwrap(),
+            "/nonexistent.json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&text(&out.stderr));
+    assert_eq!(lines.last().unwrap()["level"], "ERROR", "{lines:?}");
+}
+
+#[test]
+fn a_log_format_that_does_not_exist_is_named() {
+    let sb = Sandbox::new("[log]\nformat = \"xml\"\n");
+    let out = recproc(
+        &["check-config", "--config", sb.config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("log.format"), "{stderr}");
+    assert!(stderr.contains("json"), "{stderr}");
+}

@@ -36,6 +36,8 @@ pub struct Config {
     /// never writes plaintext instead).
     pub encryption: Option<crate::recipient::PublicKey>,
     pub(crate) daemon: DaemonConfig,
+    /// `log.format`.
+    pub log_format: LogFormat,
     /// `encryption.public_key` as configured, which `check-config` prints even while
     /// encryption is off.
     public_key_setting: PathBuf,
@@ -74,6 +76,17 @@ pub struct AmqpConfig {
 pub(crate) enum QueueType {
     Classic,
     Quorum,
+}
+
+/// `log.format`: how each line on stderr is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event: time, level, message, `key=value` fields.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and every field.
+    Json,
 }
 
 /// `[daemon]`: how `recproc run` behaves as a service.
@@ -326,30 +339,17 @@ fn join_problems(problems: &[Problem]) -> String {
 impl Config {
     /// Defaults ← `file` (when given; it must exist) ← `RECPROC_<SECTION>__<KEY>`, validated.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut figment = Figment::from(Defaults);
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| {
-                if source.kind() == io::ErrorKind::NotFound {
-                    ConfigError::FileNotFound {
-                        path: path.to_owned(),
-                    }
-                } else {
-                    ConfigError::FileUnreadable {
-                        path: path.to_owned(),
-                        source,
-                    }
-                }
-            })?;
-            if let Err(e) = Toml::string(&text).data() {
-                return Err(ConfigError::Syntax {
-                    path: path.to_owned(),
-                    message: one_line_toml_error(&e.to_string()),
-                });
-            }
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        figment = figment.merge(env_provider());
-        Config::from_figment(figment)
+        Config::from_figment(layered(file)?)
+    }
+
+    /// `log.format` as the layers set it, before anything else is checked: the log must be
+    /// in its format before the first line, also the line that says the configuration is
+    /// wrong. Text when it cannot be read (that error is [`Config::load`]'s to report).
+    pub fn log_format(file: Option<&Path>) -> LogFormat {
+        layered(file)
+            .ok()
+            .and_then(|f| f.extract_inner("log.format").ok())
+            .unwrap_or_default()
     }
 
     /// Extracts and validates any figment (tests build theirs from strings). Keys the figment
@@ -367,6 +367,33 @@ impl Config {
         toml::to_string(&RawConfig::effective(self))
             .expect("the effective configuration holds only strings, integers and booleans")
     }
+}
+
+/// Defaults ← `file` (when given; it must exist and be TOML) ← `RECPROC_<SECTION>__<KEY>`.
+fn layered(file: Option<&Path>) -> Result<Figment, ConfigError> {
+    let mut figment = Figment::from(Defaults);
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                ConfigError::FileNotFound {
+                    path: path.to_owned(),
+                }
+            } else {
+                ConfigError::FileUnreadable {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        if let Err(e) = Toml::string(&text).data() {
+            return Err(ConfigError::Syntax {
+                path: path.to_owned(),
+                message: one_line_toml_error(&e.to_string()),
+            });
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    Ok(figment.merge(env_provider()))
 }
 
 /// Turns every figment error into a [`Problem`] naming its key.

@@ -13,7 +13,7 @@ use figment::value::{Dict, Map};
 use figment::{Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
-use super::{Config, OutputCodec, Quality, QueueType};
+use super::{Config, LogFormat, OutputCodec, Quality, QueueType};
 
 /// Prefix of the environment variables that override the configuration.
 pub(super) const ENV_PREFIX: &str = "RECPROC_";
@@ -31,6 +31,14 @@ pub(super) struct RawConfig {
     pub(super) recording: RawRecording,
     pub(super) encryption: RawEncryption,
     pub(super) daemon: RawDaemon,
+    pub(super) log: RawLog,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) format: LogFormat,
 }
 
 /// `[amqp]`; durations in seconds.
@@ -228,6 +236,9 @@ impl RawConfig {
             daemon: RawDaemon {
                 shutdown_grace: config.daemon.shutdown_grace.as_secs(),
                 max_attempts: config.daemon.max_attempts,
+            },
+            log: RawLog {
+                format: config.log_format,
             },
         }
     }

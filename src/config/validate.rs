@@ -35,6 +35,7 @@ pub(super) fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, Conf
             recording,
             encryption,
             daemon,
+            log_format: raw.log.format,
             public_key_setting: raw.encryption.public_key,
         }),
         _ => Err(ConfigError::Invalid(problems.found)),
