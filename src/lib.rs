@@ -3,7 +3,8 @@
 //!
 //! The pure core (`plan`, `names`, the event's wire checks, the argument builders in
 //! `media`, the ack policy) does no I/O; the edges (`event`'s path resolution, `process`,
-//! `pipeline`, `job`, `ledger`, `amqp`) run tools, touch files and talk to the broker. Only
+//! `pipeline`, `job`, `ledger`, `amqp`, `serve`) run tools, touch files, talk to the broker and
+//! answer Prometheus and the probes (`metrics` holds what they report). Only
 //! what the `recproc` binary, the tests and the benches use is public.
 
 pub mod amqp;
@@ -13,11 +14,13 @@ pub mod job;
 pub mod ledger;
 pub mod logs;
 pub mod media;
+pub mod metrics;
 mod names;
 pub mod pipeline;
 mod plan;
 mod process;
 pub mod recipient;
 mod report;
+pub mod serve;
 pub mod signal;
 pub mod timestamp;

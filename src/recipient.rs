@@ -108,6 +108,28 @@ impl PublicKey {
         &self.path
     }
 
+    /// When recordings can no longer be encrypted to it, as of `now`: the latest expiry of
+    /// its usable encryption keys, or the primary key's when that is earlier; `None` when it
+    /// does not expire (or is already unusable: [`PublicKey::check`] says why).
+    pub fn expires(&self, now: SystemTime) -> Option<SystemTime> {
+        let valid = self.cert.with_policy(&POLICY, now).ok()?;
+        let primary = valid.primary_key().key_expiration_time();
+        let encryption = encryption_keys(&valid)
+            .filter(|ka| gnupg_22_decrypts(ka.key().pk_algo()))
+            .map(|ka| ka.key_expiration_time())
+            // A key that never expires outlasts every other.
+            .max_by(|a, b| match (a, b) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(a), Some(b)) => a.cmp(b),
+            })?;
+        match (primary, encryption) {
+            (Some(p), Some(e)) => Some(p.min(e)),
+            (p, e) => p.or(e),
+        }
+    }
+
     /// The keys to encrypt to at `when`, or why there are none.
     pub fn check(&self, when: SystemTime) -> Result<usize, KeyError> {
         self.recipients(when).map(|r| r.len())
@@ -147,17 +169,7 @@ impl PublicKey {
                 what: format!("a v{} key", self.cert.primary_key().key().version()),
             });
         }
-        let usable: Vec<_> = valid
-            .keys()
-            .supported()
-            .alive()
-            .revoked(false)
-            .key_flags(
-                KeyFlags::empty()
-                    .set_storage_encryption()
-                    .set_transport_encryption(),
-            )
-            .collect();
+        let usable: Vec<_> = encryption_keys(&valid).collect();
         let (readable, newer): (Vec<_>, Vec<_>) = usable
             .into_iter()
             .partition(|ka| gnupg_22_decrypts(ka.key().pk_algo()));
@@ -187,6 +199,23 @@ impl PublicKey {
     }
 }
 
+/// The keys of `valid` that recordings could be encrypted to: supported, alive, not revoked,
+/// flagged for encryption.
+fn encryption_keys<'a>(
+    valid: &openpgp::cert::ValidCert<'a>,
+) -> impl Iterator<
+    Item = openpgp::cert::amalgamation::key::ValidErasedKeyAmalgamation<
+        'a,
+        openpgp::packet::key::PublicParts,
+    >,
+> + 'a {
+    valid.keys().supported().alive().revoked(false).key_flags(
+        KeyFlags::empty()
+            .set_storage_encryption()
+            .set_transport_encryption(),
+    )
+}
+
 /// Algorithms GnuPG 2.2 decrypts with: RSA, and ECDH (on Curve25519 or the NIST and
 /// Brainpool curves). X25519/X448 as their own algorithms (RFC 9580) are newer.
 fn gnupg_22_decrypts(algo: openpgp::types::PublicKeyAlgorithm) -> bool {
@@ -198,4 +227,55 @@ fn gnupg_22_decrypts(algo: openpgp::types::PublicKeyAlgorithm) -> bool {
 
 fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::cert::{CertBuilder, CipherSuite};
+    use std::time::Duration;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// A key made a minute ago whose primary key is valid for `primary` and whose
+    /// encryption subkey for `subkey` (`None`: for ever).
+    fn key(primary: Option<Duration>, subkey: Option<Duration>) -> (PublicKey, SystemTime) {
+        // OpenPGP keeps whole seconds.
+        let ago = SystemTime::now() - Duration::from_secs(60);
+        let seconds = ago
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let made = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+        let flags = KeyFlags::empty()
+            .set_transport_encryption()
+            .set_storage_encryption();
+        let (cert, _) = CertBuilder::new()
+            .set_cipher_suite(CipherSuite::RSA2k)
+            .set_creation_time(made)
+            .set_validity_period(primary)
+            .add_userid("recordings@example.org")
+            .add_subkey(flags, subkey, None)
+            .generate()
+            .unwrap();
+        let key = PublicKey {
+            cert: cert.strip_secret_key_material(),
+            path: PathBuf::from("recordings.asc"),
+        };
+        (key, made)
+    }
+
+    #[test]
+    fn a_key_expires_with_the_first_of_its_primary_key_and_its_last_encryption_subkey() {
+        let now = SystemTime::now();
+        let (k, made) = key(Some(30 * DAY), None);
+        assert_eq!(k.expires(now), Some(made + 30 * DAY));
+        let (k, made) = key(None, Some(10 * DAY));
+        assert_eq!(k.expires(now), Some(made + 10 * DAY));
+        let (k, made) = key(Some(30 * DAY), Some(400 * DAY));
+        assert_eq!(k.expires(now), Some(made + 30 * DAY));
+        let (k, _) = key(None, None);
+        assert_eq!(k.expires(now), None);
+        assert!(k.check(now).is_ok());
+    }
 }

@@ -33,6 +33,7 @@ use crate::amqp::topology::{self, TopologyError};
 use crate::amqp::DaemonError;
 use crate::config::{AmqpConfig, Config};
 use crate::job;
+use crate::metrics::{self, InFlight, JobOutcome, Readiness};
 use crate::pipeline::{Blame, ToolSlots};
 use crate::signal::Signals;
 
@@ -49,11 +50,19 @@ pub(crate) struct Shared {
     counted_here: Mutex<HashMap<[u8; 32], u32>>,
     /// Counts the shutdown signals.
     signals: Signals,
+    /// Whether consuming now, for `/readyz`.
+    pub(crate) readiness: Arc<Readiness>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Arc<Config>, tools: ToolSlots, signals: Signals) -> Shared {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        tools: ToolSlots,
+        signals: Signals,
+        readiness: Arc<Readiness>,
+    ) -> Shared {
         Shared {
+            readiness,
             job_slots: Semaphore::new(usize::from(config.amqp.prefetch)),
             config,
             tools,
@@ -113,6 +122,7 @@ pub(crate) async fn session(
             Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
         },
         _ = signals.reached(1) => {
+            shared.readiness.draining();
             let stopped = shutdown::drain(jobs, signals, shared.grace(), None).await;
             return Ok(SessionEnd::Shutdown(stopped));
         }
@@ -130,6 +140,10 @@ pub(crate) async fn session(
         }
     };
     *failures = 0;
+    let (live_conn, live_channel) = (Arc::clone(&conn), channel.clone());
+    shared.readiness.consuming(Box::new(move || {
+        live_conn.status().connected() && live_channel.status().connected()
+    }));
     let watcher = tokio::spawn(connection::log_events(conn.events_listener()));
     tracing::info!(
         url = %amqp.url_redacted(),
@@ -148,6 +162,7 @@ pub(crate) async fn session(
         &tag,
     )
     .await;
+    shared.readiness.stopped();
     watcher.abort();
     connection::close(&conn).await;
     Ok(end)
@@ -216,6 +231,7 @@ async fn consume(
     loop {
         tokio::select! {
             _ = signals.reached(1) => {
+                shared.readiness.draining();
                 // Bounded: a blocked connection (a broker alarm) sends nothing.
                 let cancel = channel.basic_cancel(tag.into(), BasicCancelOptions::default());
                 let _ = tokio::time::timeout(BROKER_CALL_LIMIT, cancel).await;
@@ -286,6 +302,7 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
         .acquire()
         .await
         .expect("the job semaphore is never closed");
+    let _running = InFlight::start();
     if delivery.redelivered {
         tracing::info!(
             delivery_tag = delivery.delivery_tag,
@@ -294,7 +311,10 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
     }
     let outcome = job::process(&shared.config, &shared.tools, &delivery.data).await;
     match decide(&shared, &outcome, &delivery.data) {
-        Action::Requeue { delay, reason } => requeue(&shared, &delivery, delay, &reason).await,
+        Action::Requeue { delay, reason } => {
+            requeue(&shared, &delivery, delay, &reason).await;
+            metrics::job_settled(JobOutcome::Requeued);
+        }
         Action::PublishThenAck {
             queue,
             body,
@@ -313,10 +333,17 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
                 Published::Confirmed => {
                     if ack(&delivery).await {
                         settled(&shared, &delivery.data, forget_attempts_of.as_deref());
+                        metrics::job_settled(match kind {
+                            "processed" => JobOutcome::Processed,
+                            _ => JobOutcome::Failed,
+                        });
                     }
                 }
                 Published::TakenBack => {}
-                Published::Refused(e) => dead_letter(&shared, &delivery, &queue, kind, e).await,
+                Published::Refused(e) => {
+                    dead_letter(&shared, &delivery, &queue, kind, e).await;
+                    metrics::job_settled(JobOutcome::DeadLettered);
+                }
             }
         }
     }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::metrics::Readiness;
 use crate::pipeline::ToolSlots;
 use crate::signal::Signals;
 use consumer::{SessionEnd, Shared};
@@ -57,14 +58,16 @@ pub async fn run(
     config: Arc<Config>,
     slots: ToolSlots,
     mut signals: Signals,
+    readiness: Arc<Readiness>,
 ) -> Result<Stopped, DaemonError> {
-    let shared = Arc::new(Shared::new(config, slots, signals.clone()));
+    let shared = Arc::new(Shared::new(config, slots, signals.clone(), readiness));
     sweep_partials(&shared.config).await;
     let grace = shared.config.daemon.shutdown_grace;
     let mut jobs = JoinSet::new();
     let mut failures = 0u32;
     loop {
         if signals.count() > 0 {
+            shared.readiness.draining();
             return Ok(shutdown::drain(&mut jobs, &mut signals, grace, None).await);
         }
         match consumer::session(&shared, &mut jobs, &mut signals, &mut failures).await {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use recproc::amqp::{self, Stopped};
 use recproc::config::Config;
+use recproc::metrics::{self, Readiness};
 use recproc::pipeline::ToolSlots;
 use recproc::signal::{self, Signals};
 
@@ -16,7 +17,22 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<ExitCode> {
     super::log_startup(&config);
     super::check_tools(&config).await?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "Recording started");
-    let stopped = amqp::run(Arc::new(config), ToolSlots::for_this_machine(), signals).await?;
+    let readiness = Arc::new(Readiness::default());
+    if let Some(listen) = config.metrics_listen {
+        let bound = recproc::serve::start(listen, Arc::clone(&readiness)).await?;
+        tracing::info!(
+            listen = %bound,
+            "Serving /metrics, /healthz and /readyz on http://{bound}"
+        );
+    }
+    metrics::key_expires(
+        config
+            .encryption
+            .as_ref()
+            .and_then(|key| key.expires(std::time::SystemTime::now())),
+    );
+    let slots = ToolSlots::for_this_machine();
+    let stopped = amqp::run(Arc::new(config), slots, signals, readiness).await?;
     Ok(match stopped {
         Stopped::Drained { .. } => ExitCode::SUCCESS,
         Stopped::Cancelled { signal, .. } => ExitCode::from(signal::exit_code(signal)),

@@ -38,6 +38,9 @@ pub struct Config {
     pub(crate) daemon: DaemonConfig,
     /// `log.format`.
     pub log_format: LogFormat,
+    /// `metrics.listen`: where `recproc run` serves `/metrics`, `/healthz` and `/readyz`;
+    /// `None` when it is `""`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `encryption.public_key` as configured, which `check-config` prints even while
     /// encryption is off.
     public_key_setting: PathBuf,

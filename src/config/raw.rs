@@ -32,6 +32,23 @@ pub(super) struct RawConfig {
     pub(super) encryption: RawEncryption,
     pub(super) daemon: RawDaemon,
     pub(super) log: RawLog,
+    pub(super) metrics: RawMetrics,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    /// `host:port`, or `""` for none.
+    pub(super) listen: String,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            listen: "0.0.0.0:9464".into(),
+        }
+    }
 }
 
 /// `[log]`.
@@ -239,6 +256,11 @@ impl RawConfig {
             },
             log: RawLog {
                 format: config.log_format,
+            },
+            metrics: RawMetrics {
+                listen: config
+                    .metrics_listen
+                    .map_or_else(String::new, |a| a.to_string()),
             },
         }
     }

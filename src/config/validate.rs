@@ -28,14 +28,23 @@ pub(super) fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, Conf
     let recording = recording(raw.recording, &mut problems);
     let daemon = daemon(&raw.daemon, &mut problems);
     let encryption = encryption(&raw.encryption, &mut problems);
-    match (amqp, paths, recording, daemon, encryption) {
-        (Some(amqp), Some(paths), Some(recording), Some(daemon), Some(encryption)) => Ok(Config {
+    let listen = metrics_listen(&raw.metrics.listen, &mut problems);
+    match (amqp, paths, recording, daemon, encryption, listen) {
+        (
+            Some(amqp),
+            Some(paths),
+            Some(recording),
+            Some(daemon),
+            Some(encryption),
+            Some(metrics_listen),
+        ) => Ok(Config {
             amqp,
             paths,
             recording,
             encryption,
             daemon,
             log_format: raw.log.format,
+            metrics_listen,
             public_key_setting: raw.encryption.public_key,
         }),
         _ => Err(ConfigError::Invalid(problems.found)),
@@ -395,6 +404,25 @@ fn recording(r: RawRecording, problems: &mut Problems) -> Option<RecordingConfig
 
 // --- [daemon] -----------------------------------------------------------------------------
 
+/// `metrics.listen`: an IP address and a port, or `""` (off).
+fn metrics_listen(listen: &str, problems: &mut Problems) -> Option<Option<std::net::SocketAddr>> {
+    if listen.is_empty() {
+        return Some(None);
+    }
+    match listen.parse() {
+        Ok(addr) => Some(Some(addr)),
+        Err(_) => {
+            problems.push(
+                "metrics.listen",
+                format!(
+                    "{listen:?} is not an address to listen on; expected an IP address and a port (\"0.0.0.0:9464\", \"127.0.0.1:9464\", \"[::]:9464\") or \"\" to serve nothing"
+                ),
+            );
+            None
+        }
+    }
+}
+
 fn daemon(d: &RawDaemon, problems: &mut Problems) -> Option<DaemonConfig> {
     let before = problems.count();
     if d.shutdown_grace > 86_400 {
@@ -498,6 +526,29 @@ mod tests {
         assert!(msg.contains("classic, quorum"), "{msg}");
         let (keys, _) = invalid(d.load("[daemon]\ngrace = 1\n"));
         assert_eq!(keys, ["daemon.grace"]);
+    }
+
+    #[test]
+    fn the_metrics_address_and_the_log_format_are_checked() {
+        let d = Dirs::new();
+        let c = d.load("").unwrap();
+        assert_eq!(c.metrics_listen, Some("0.0.0.0:9464".parse().unwrap()));
+        assert_eq!(c.log_format, crate::config::LogFormat::Text);
+        let c = d
+            .load("[metrics]\nlisten = \"[::1]:9100\"\n[log]\nformat = \"json\"\n")
+            .unwrap();
+        assert_eq!(c.metrics_listen, Some("[::1]:9100".parse().unwrap()));
+        assert_eq!(c.log_format, crate::config::LogFormat::Json);
+        assert!(c.effective_toml().contains("listen = \"[::1]:9100\""));
+        let c = d.load("[metrics]\nlisten = \"\"\n").unwrap();
+        assert_eq!(c.metrics_listen, None);
+        for bad in ["localhost:9464", "9464", "0.0.0.0"] {
+            let (keys, msg) = invalid(d.load(&format!("[metrics]\nlisten = {bad:?}\n")));
+            assert_eq!(keys, ["metrics.listen"], "{bad}");
+            assert!(msg.contains("an IP address and a port"), "{msg}");
+        }
+        let (keys, _) = invalid(d.load("[log]\nformat = \"xml\"\n"));
+        assert_eq!(keys, ["log.format"]);
     }
 
     #[test]

@@ -87,7 +87,11 @@ impl ToolSlots {
             .await
             .expect("the tool slots' semaphore is never closed");
         tracing::debug!(command = crate::logs::field(inv.display()), "Running tool.");
-        process::run_to_exit(inv, timeout).await
+        let run = process::run_to_exit(inv, timeout).await;
+        if !run.as_ref().is_ok_and(|done| done.status.success()) {
+            crate::metrics::tool_failed(&inv.program);
+        }
+        run
     }
 }
 
@@ -110,7 +114,9 @@ pub(crate) async fn step<T, E: InStage>(
     f: impl Future<Output = Result<T, E>>,
 ) -> Result<T, StageError> {
     let started = Instant::now();
-    let out = f.await.at(stage)?;
+    let out = f.await.at(stage);
+    crate::metrics::stage_took(stage.as_str(), started.elapsed());
+    let out = out?;
     tracing::info!(
         conference_id = crate::logs::field(conference_id),
         stage = stage.as_str(),
@@ -179,6 +185,7 @@ pub(crate) async fn run(
     work: &Workspace,
     record: Record<'_>,
 ) -> Result<Processed, StageError> {
+    let started = Instant::now();
     let mut delivered = nothing_yet(config, conference);
     if conference.recording_type == RecordingType::None {
         nothing_recorded(config, conference, &mut delivered);
@@ -207,6 +214,7 @@ pub(crate) async fn run(
     };
     let processed = report::processed(conference, &delivered);
     deliver::deliver(record, &processed, placement, config.paths.modes).await?;
+    crate::metrics::delivered(delivered.duration, started.elapsed());
     Ok(processed)
 }
 

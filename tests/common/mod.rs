@@ -23,9 +23,17 @@ pub struct Sandbox {
 impl Sandbox {
     /// Roots, work and output directories, and a config pointing at them; `extra_toml` is
     /// appended to the config.
+    ///
+    /// A daemon started on it serves its metrics on a port the system picks (tests run in
+    /// parallel; `metrics.listen`'s default port would be taken by the first), unless
+    /// `extra_toml` has a `[metrics]` section of its own.
     pub fn new(extra_toml: &str) -> Sandbox {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = fixture::write_config(dir.path(), extra_toml).expect("write config");
+        let mut extra = extra_toml.to_owned();
+        if !extra.contains("[metrics]") {
+            extra.push_str("\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
+        }
+        let config = fixture::write_config(dir.path(), &extra).expect("write config");
         Sandbox { dir, config }
     }
 

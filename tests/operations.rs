@@ -1,0 +1,199 @@
+//! What an operator plugs into their tools (SPEC.md "Operations"), against the real RabbitMQ
+//! on 127.0.0.1: `/metrics` after a processed, a failed and a requeued job, checked by
+//! Prometheus' own `promtool`; `/healthz`; and `/readyz` following the broker connection and
+//! shutdown.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::broker::{close_connection_of, Broker, Daemon, Queues};
+use common::*;
+use recproc_fixture::{Participant, Scenario};
+
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// A sandbox whose daemon consumes its own queues and serves the endpoints on a port the
+/// system picks; `extra` TOML follows the `[amqp]` keys.
+fn world(tag: &str, extra: &str) -> (Sandbox, Queues, Broker) {
+    let queues = Queues::unique(tag);
+    let sb = Sandbox::new(&format!(
+        "{}{extra}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        queues.toml(1)
+    ));
+    let broker = Broker::connect();
+    broker.declare(&queues.input);
+    (sb, queues, broker)
+}
+
+/// Starts the daemon and waits until it consumes; the address its endpoints are on.
+fn start(sb: &Sandbox) -> (Daemon, String) {
+    let daemon = Daemon::start(&sb.config, sb.path().join("daemon.log"));
+    assert!(
+        daemon.wait_for_log("Consuming conference-ended events", PATIENCE),
+        "the daemon did not start consuming:\n{}",
+        daemon.log_text()
+    );
+    let log = daemon.log_text();
+    let at = log.find("on http://").expect("it says where it serves") + "on http://".len();
+    let addr: String = log[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    (daemon, addr)
+}
+
+/// `GET path` from `addr`: the status code and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the endpoint");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    (status, body)
+}
+
+/// Waits until `GET /readyz` answers `status`.
+fn wait_ready(addr: &str, status: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if get(addr, "/readyz").0 == status {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The value of the sample `series` (name and labels, as written) in `text`.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
+fn call(seconds: f64) -> Scenario {
+    Scenario {
+        duration: seconds,
+        participants: vec![Participant::new("ann", "red", 0.0, seconds)],
+        ..Scenario::default()
+    }
+}
+
+#[test]
+fn metrics_say_what_happened_and_pass_promtool() {
+    let (sb, queues, broker) = world("metrics", "[daemon]\nmax_attempts = 2\n");
+    let good = sb.generate(&call(3.0));
+    let (daemon, addr) = start(&sb);
+    assert_eq!(get(&addr, "/healthz").0, 200);
+
+    // Processed.
+    broker.publish(&queues.input, &std::fs::read(&good.event).unwrap());
+    assert_eq!(broker.wait_for(&queues.processed, 1, PATIENCE).len(), 1);
+    // Failed: not an event.
+    broker.publish(&queues.input, b"{not json");
+    // Requeued once, then failed: its work directory cannot be made (a system failure).
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&good.event).unwrap()).unwrap();
+    event["conferenceId"] = "blocked".into();
+    std::fs::remove_dir_all(sb.work_dir()).unwrap();
+    std::fs::write(sb.work_dir(), b"in the way").unwrap();
+    broker.publish(&queues.input, event.to_string().as_bytes());
+    let failures = broker.wait_for(&queues.failure, 2, PATIENCE);
+    assert_eq!(failures.len(), 2, "{}", daemon.log_text());
+
+    let (status, text) = get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    // Prometheus' own checker reads it as a scrape would.
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) is installed");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    eprintln!("{text}");
+    assert_eq!(
+        sample(&text, "recproc_jobs_total{outcome=\"processed\"}"),
+        1.0
+    );
+    assert_eq!(sample(&text, "recproc_jobs_total{outcome=\"failed\"}"), 2.0);
+    assert_eq!(
+        sample(&text, "recproc_jobs_total{outcome=\"requeued\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "recproc_jobs_total{outcome=\"dead_lettered\"}"),
+        0.0
+    );
+    assert_eq!(sample(&text, "recproc_jobs_in_flight"), 0.0);
+    assert_eq!(sample(&text, "recproc_broker_connected"), 1.0);
+    let seconds = sample(&text, "recproc_recording_seconds_total");
+    assert!((seconds - 3.0).abs() < 0.1, "{seconds}");
+    assert!(sample(&text, "recproc_realtime_factor") > 0.0);
+    assert!(sample(&text, "recproc_stage_seconds_count{stage=\"render\"}") >= 1.0);
+    assert_eq!(
+        sample(&text, "recproc_encryption_key_expiry_timestamp_seconds"),
+        0.0,
+        "encryption is off"
+    );
+}
+
+#[test]
+fn readyz_follows_the_broker_connection_and_shutdown() {
+    let (sb, queues, broker) = world("readyz", "[daemon]\nshutdown_grace = 120\n");
+    let (daemon, addr) = start(&sb);
+    assert!(wait_ready(&addr, 200, Duration::from_secs(10)));
+
+    // The broker drops the connection: not ready until recproc consumes again.
+    assert!(close_connection_of(daemon.pid()));
+    assert!(
+        wait_ready(&addr, 503, Duration::from_secs(10)),
+        "503 while the connection is down:\n{}",
+        daemon.log_text()
+    );
+    assert_eq!(get(&addr, "/healthz").0, 200, "alive all the same");
+    assert!(
+        wait_ready(&addr, 200, PATIENCE),
+        "200 again once consuming:\n{}",
+        daemon.log_text()
+    );
+
+    // SIGTERM while a job runs: not ready while it drains, alive until it exits.
+    let long = sb.generate(&call(20.0));
+    broker.publish(&queues.input, &std::fs::read(&long.event).unwrap());
+    assert!(daemon.wait_for_log("Processing video", PATIENCE));
+    daemon.terminate();
+    assert!(wait_ready(&addr, 503, Duration::from_secs(10)));
+    assert_eq!(get(&addr, "/healthz").0, 200);
+    assert_eq!(broker.wait_for(&queues.processed, 1, PATIENCE).len(), 1);
+}
