@@ -17,6 +17,10 @@
 //!   conference is answered.
 //! - `<sha256>.original` is a message kept whole because it would make its failure event
 //!   too large to publish; the failure event names it.
+//! - All of them go after `daemon.state_retention_days` ([`Ledger::prune`]): a conference's
+//!   files when none changed for that long and nobody holds its lock, which the pruning takes
+//!   while it removes them. A claim that finds its lock file removed under it takes the new
+//!   one instead, so a pruned lock never lets two instances work on one conference.
 //!
 //! The directory is opened once per job without following a symbolic link, and every file
 //! in it is opened relative to that descriptor, again without following one (`openat` with
@@ -30,7 +34,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, Mode, OFlags, CWD};
 use rustix::io::Errno;
@@ -224,26 +228,95 @@ impl Ledger {
     /// Takes the job's lock, waiting while another instance (or another delivery in this
     /// one) holds it. `waiting` is called once if it has to wait.
     pub(crate) async fn claim(&self, job: &str, waiting: impl FnOnce()) -> io::Result<Claim> {
-        let file = self.open_file(&format!("{job}.lock"), OFlags::RDWR | OFlags::CREATE)?;
+        let name = format!("{job}.lock");
         let mut waiting = Some(waiting);
         loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    return Ok(Claim {
-                        _file: file,
-                        ledger: self.clone(),
-                        job: job.to_owned(),
-                    })
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if let Some(f) = waiting.take() {
-                        f();
+            let file = self.open_file(&name, OFlags::RDWR | OFlags::CREATE)?;
+            loop {
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        if let Some(f) = waiting.take() {
+                            f();
+                        }
+                        tokio::time::sleep(LOCK_POLL).await;
                     }
-                    tokio::time::sleep(LOCK_POLL).await;
+                    Err(std::fs::TryLockError::Error(e)) => return Err(e),
                 }
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            // Pruning removes a lock file while it holds it: the file opened before that is
+            // no lock any more, and whoever opens the name now gets another. Take that one.
+            if self.is_current(&name, &file)? {
+                return Ok(Claim {
+                    _file: file,
+                    ledger: self.clone(),
+                    job: job.to_owned(),
+                });
             }
         }
+    }
+
+    /// Whether `file` is still the state file `name` (not removed or replaced since it was
+    /// opened).
+    fn is_current(&self, name: &str, file: &File) -> io::Result<bool> {
+        use std::os::unix::fs::MetadataExt as _;
+        let open = file.metadata()?;
+        match rustix::fs::statat(&*self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(st.st_dev == open.dev() && st.st_ino == open.ino()),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes what no conference needs any more: every state file of a conference none of
+    /// whose files changed for `older_than` (its receipt, its count of attempts, its lock,
+    /// taken first: a conference in progress holds it and is left alone), and kept
+    /// originals that old. Files recproc does not know are left. Returns the names removed.
+    pub fn prune(&self, older_than: Duration) -> io::Result<Vec<String>> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if !meta.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            files.push((name, meta.modified()?));
+        }
+        let (jobs, originals) = prunable(&files, cutoff);
+        let mut removed = Vec::new();
+        for job in jobs {
+            let name = format!("{job}.lock");
+            let lock = self.open_file(&name, OFlags::RDWR | OFlags::CREATE)?;
+            match lock.try_lock() {
+                Ok(()) => {}
+                // In progress: its files are its own.
+                Err(std::fs::TryLockError::WouldBlock) => continue,
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            if !self.is_current(&name, &lock)? {
+                continue;
+            }
+            for file in [receipt_name(&job), attempts_name(&job)] {
+                if files.iter().any(|(n, _)| *n == file) {
+                    self.remove_file(&file)?;
+                    removed.push(file);
+                }
+            }
+            // Last, while it is held: a claim waiting on it takes the next one.
+            self.remove_file(&name)?;
+            if files.iter().any(|(n, _)| *n == name) {
+                removed.push(name);
+            }
+        }
+        for name in originals {
+            self.remove_file(&name)?;
+            removed.push(name);
+        }
+        Ok(removed)
     }
 
     /// The job's receipt, if one was written.
@@ -297,6 +370,37 @@ impl Ledger {
             sha256,
         })
     }
+}
+
+/// Of the state files `files` (name, last change), the conferences all of whose files last
+/// changed before `cutoff`, and the kept originals that old.
+fn prunable(files: &[(String, SystemTime)], cutoff: SystemTime) -> (Vec<String>, Vec<String>) {
+    let mut newest: std::collections::BTreeMap<&str, SystemTime> = Default::default();
+    let mut originals = Vec::new();
+    for (name, changed) in files {
+        if name.starts_with('.') {
+            continue; // a temporary file of a write in progress
+        }
+        if name.ends_with(".original") {
+            if *changed < cutoff {
+                originals.push(name.clone());
+            }
+            continue;
+        }
+        let job = [".json", ".attempts", ".lock"]
+            .iter()
+            .find_map(|ext| name.strip_suffix(ext));
+        if let Some(job) = job {
+            let last = newest.entry(job).or_insert(*changed);
+            *last = (*last).max(*changed);
+        }
+    }
+    let jobs = newest
+        .into_iter()
+        .filter(|(_, last)| *last < cutoff)
+        .map(|(job, _)| job.to_owned())
+        .collect();
+    (jobs, originals)
 }
 
 fn receipt_name(job: &str) -> String {
@@ -523,6 +627,96 @@ mod tests {
     }
 
     /// The state directory's entries, sorted.
+    /// Dates the state file `name` `days` back.
+    fn age(ledger: &Ledger, name: &str, days: u64) {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(ledger.dir().join(name))
+            .unwrap();
+        let then = SystemTime::now() - Duration::from_secs(days * 86_400);
+        file.set_modified(then).unwrap();
+    }
+
+    #[test]
+    fn a_conference_is_prunable_when_none_of_its_files_changed_since_the_cutoff() {
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let files: Vec<(String, SystemTime)> = [
+            ("old.json", 40),
+            ("old.lock", 40),
+            ("old.attempts", 35),
+            ("mixed.json", 40),
+            ("mixed.lock", 1),
+            ("new.json", 2),
+            ("abc.original", 31),
+            ("def.original", 3),
+            (".old.json.1-2.tmp", 90),
+            ("notes.txt", 90),
+        ]
+        .iter()
+        .map(|(n, d)| (n.to_string(), now - day * *d))
+        .collect();
+        let (jobs, originals) = prunable(&files, now - day * 30);
+        assert_eq!(jobs, ["old"]);
+        assert_eq!(originals, ["abc.original"]);
+    }
+
+    #[tokio::test]
+    async fn pruning_leaves_a_conference_in_progress_and_what_is_recent() {
+        let out = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(out.path()).unwrap();
+        let r = receipt(out.path(), &[], "e");
+        for job in ["done", "running", "recent"] {
+            ledger.write(job, &r).unwrap();
+        }
+        drop(ledger.claim("done", || {}).await.unwrap());
+        let running = ledger.claim("running", || {}).await.unwrap();
+        let kept = ledger.keep_original(b"a big message").unwrap();
+        for name in ["done.json", "done.lock", "running.json", "running.lock"] {
+            age(&ledger, name, 40);
+        }
+        age(
+            &ledger,
+            kept.path.file_name().unwrap().to_str().unwrap(),
+            40,
+        );
+        let mut removed = ledger.prune(Duration::from_secs(30 * 86_400)).unwrap();
+        removed.sort();
+        let original = format!("{}.original", kept.sha256);
+        assert_eq!(removed, [&original, "done.json", "done.lock"]);
+        assert_eq!(
+            entries(&ledger),
+            ["recent.json", "running.json", "running.lock"]
+        );
+        drop(running);
+        // Once it is done, it goes too; a receipt of no lock leaves no lock behind.
+        age(&ledger, "running.json", 40);
+        age(&ledger, "recent.json", 40);
+        ledger.prune(Duration::from_secs(30 * 86_400)).unwrap();
+        assert_eq!(entries(&ledger), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_lock_file_was_pruned_takes_the_new_one() {
+        let out = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(out.path()).unwrap();
+        // An instance opened the lock file, then pruning removed it.
+        let stale = ledger
+            .open_file("job.lock", OFlags::RDWR | OFlags::CREATE)
+            .unwrap();
+        ledger.remove_file("job.lock").unwrap();
+        assert!(!ledger.is_current("job.lock", &stale).unwrap());
+        // A claim now holds the lock file that is there, which a second claim cannot get.
+        let claim = ledger.claim("job", || {}).await.unwrap();
+        let current = ledger.open_file("job.lock", OFlags::RDWR).unwrap();
+        assert!(ledger.is_current("job.lock", &current).unwrap());
+        assert!(matches!(
+            current.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(claim);
+    }
+
     fn entries(ledger: &Ledger) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(ledger.dir())
             .unwrap()

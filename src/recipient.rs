@@ -53,6 +53,9 @@ pub enum KeyError {
     Several { path: PathBuf },
 }
 
+/// How long before a key expires recproc starts warning (SPEC.md "Operations": 14 days).
+pub const EXPIRY_WARNING: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
+
 /// A checked public key.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
@@ -128,6 +131,12 @@ impl PublicKey {
             (Some(p), Some(e)) => Some(p.min(e)),
             (p, e) => p.or(e),
         }
+    }
+
+    /// How long it stays usable, as of `now`, when that is less than [`EXPIRY_WARNING`].
+    pub fn expires_soon(&self, now: SystemTime) -> Option<std::time::Duration> {
+        let left = self.expires(now)?.duration_since(now).unwrap_or_default();
+        (left < EXPIRY_WARNING).then_some(left)
     }
 
     /// The keys to encrypt to at `when`, or why there are none.
@@ -277,5 +286,19 @@ mod tests {
         let (k, _) = key(None, None);
         assert_eq!(k.expires(now), None);
         assert!(k.check(now).is_ok());
+    }
+
+    #[test]
+    fn a_key_is_said_to_expire_soon_within_fourteen_days() {
+        let now = SystemTime::now();
+        let (k, made) = key(Some(10 * DAY), None);
+        assert_eq!(
+            k.expires_soon(now),
+            Some((made + 10 * DAY).duration_since(now).unwrap())
+        );
+        let (k, _) = key(Some(15 * DAY), None);
+        assert_eq!(k.expires_soon(now), None);
+        assert!(k.expires_soon(now + 2 * DAY).is_some(), "two days later");
+        assert_eq!(key(None, None).0.expires_soon(now), None);
     }
 }

@@ -1,7 +1,7 @@
 //! What an operator plugs into their tools (SPEC.md "Operations"), against the real RabbitMQ
 //! on 127.0.0.1: `/metrics` after a processed, a failed and a requeued job, checked by
-//! Prometheus' own `promtool`; `/healthz`; and `/readyz` following the broker connection and
-//! shutdown.
+//! Prometheus' own `promtool`; `/healthz`; `/readyz` following the broker connection and
+//! shutdown; and the encryption key's expiry, warned about and published.
 
 mod common;
 
@@ -196,4 +196,74 @@ fn readyz_follows_the_broker_connection_and_shutdown() {
     assert!(wait_ready(&addr, 503, Duration::from_secs(10)));
     assert_eq!(get(&addr, "/healthz").0, 200);
     assert_eq!(broker.wait_for(&queues.processed, 1, PATIENCE).len(), 1);
+}
+
+#[test]
+fn a_key_expiring_within_fourteen_days_is_warned_about_and_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, expires) = common::keys::expiring_key(dir.path(), Duration::from_secs(5 * 86_400));
+    let (sb, _queues, _broker) = world(
+        "key",
+        &format!("[encryption]\nenabled = true\npublic_key = {key:?}\n"),
+    );
+    let (daemon, addr) = start(&sb);
+    assert!(
+        daemon.wait_for_log(
+            "The encryption key expires in 5.0 days",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        daemon.log_text()
+    );
+    let (_, text) = get(&addr, "/metrics");
+    let at = sample(&text, "recproc_encryption_key_expiry_timestamp_seconds");
+    let want = expires
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert_eq!(at, want, "{text}");
+}
+
+#[test]
+fn the_daemon_prunes_what_the_state_directory_keeps_no_longer() {
+    let (sb, queues, broker) = world("prune", "[daemon]\nstate_retention_days = 7\n");
+    // A conference delivered weeks ago, and one delivered just now.
+    let old = sb.generate(&call(2.0));
+    let run = sb.process(&old.event);
+    run.delivered();
+    let state = sb.output_dir().join(recproc::ledger::STATE_DIR);
+    let weeks_ago = std::time::SystemTime::now() - Duration::from_secs(21 * 86_400);
+    let mut aged = Vec::new();
+    for entry in std::fs::read_dir(&state).unwrap() {
+        let path = entry.unwrap().path();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(weeks_ago).unwrap();
+        aged.push(path);
+    }
+    assert!(aged
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "json")));
+    let (daemon, _addr) = start(&sb);
+    assert!(
+        daemon.wait_for_log("Pruned the state directory", Duration::from_secs(10)),
+        "{}",
+        daemon.log_text()
+    );
+    for path in &aged {
+        assert!(!path.exists(), "{} is pruned", path.display());
+    }
+    // What is recent stays: the daemon's next delivery keeps its receipt.
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&old.event).unwrap()).unwrap();
+    event["conferenceId"] = "recent".into();
+    broker.publish(&queues.input, event.to_string().as_bytes());
+    assert_eq!(broker.wait_for(&queues.processed, 1, PATIENCE).len(), 1);
+    let receipts = std::fs::read_dir(&state)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".json")
+        })
+        .count();
+    assert_eq!(receipts, 1);
 }

@@ -62,6 +62,7 @@ pub async fn run(
 ) -> Result<Stopped, DaemonError> {
     let shared = Arc::new(Shared::new(config, slots, signals.clone(), readiness));
     sweep_partials(&shared.config).await;
+    tokio::spawn(prune_state(Arc::clone(&shared.config)));
     let grace = shared.config.daemon.shutdown_grace;
     let mut jobs = JoinSet::new();
     let mut failures = 0u32;
@@ -94,6 +95,43 @@ pub async fn run(
                 return Err(e);
             }
         }
+    }
+}
+
+/// How often the state directory is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Prunes the state directory of what `daemon.state_retention_days` no longer keeps, now and
+/// once a day (see [`Ledger::prune`](crate::ledger::Ledger::prune)).
+async fn prune_state(config: Arc<Config>) {
+    let days = config.daemon.state_retention.as_secs() / 86_400;
+    loop {
+        let (output_dir, keep) = (
+            config.paths.output_dir.clone(),
+            config.daemon.state_retention,
+        );
+        let pruned = tokio::task::spawn_blocking(move || {
+            crate::ledger::Ledger::open(&output_dir)?.prune(keep)
+        })
+        .await;
+        match pruned {
+            Ok(Ok(removed)) if removed.is_empty() => {}
+            Ok(Ok(removed)) => tracing::info!(
+                files = removed.len(),
+                retention_days = days,
+                "Pruned the state directory: {} files of conferences settled more than {days} days ago.",
+                removed.len()
+            ),
+            Ok(Err(e)) => tracing::warn!(
+                error = crate::logs::field(&e),
+                "Could not prune the state directory; it is tried again tomorrow."
+            ),
+            Err(e) => tracing::warn!(
+                error = crate::logs::field(&e),
+                "Could not prune the state directory; it is tried again tomorrow."
+            ),
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
     }
 }
 

@@ -1,14 +1,17 @@
 //! `recproc run`: the daemon. Listens for signals before anything starts, checks the tools,
-//! hands over to [`amqp::run`], and turns how it stopped into the exit code: 0 when every job
-//! in flight finished, 128 + signal when jobs were cancelled.
+//! serves the metrics and probes, watches the encryption key's expiry, hands over to
+//! [`amqp::run`], and turns how it stopped into the exit code: 0 when every job in flight
+//! finished, 128 + signal when jobs were cancelled.
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use recproc::amqp::{self, Stopped};
 use recproc::config::Config;
 use recproc::metrics::{self, Readiness};
 use recproc::pipeline::ToolSlots;
+use recproc::recipient::PublicKey;
 use recproc::signal::{self, Signals};
 
 pub(crate) async fn run(config: Config) -> anyhow::Result<ExitCode> {
@@ -25,16 +28,35 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<ExitCode> {
             "Serving /metrics, /healthz and /readyz on http://{bound}"
         );
     }
-    metrics::key_expires(
-        config
-            .encryption
-            .as_ref()
-            .and_then(|key| key.expires(std::time::SystemTime::now())),
-    );
+    if let Some(key) = &config.encryption {
+        tokio::spawn(watch_key(key.clone()));
+    }
     let slots = ToolSlots::for_this_machine();
     let stopped = amqp::run(Arc::new(config), slots, signals, readiness).await?;
     Ok(match stopped {
         Stopped::Drained { .. } => ExitCode::SUCCESS,
         Stopped::Cancelled { signal, .. } => ExitCode::from(signal::exit_code(signal)),
     })
+}
+
+/// How often the key's expiry is looked at again.
+const KEY_CHECK_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Publishes when `key` expires, now and once a day, with a WARN while that is less than 14
+/// days away: renewing it in time is the operator's job, and an expired key fails every job.
+async fn watch_key(key: PublicKey) {
+    loop {
+        let now = SystemTime::now();
+        metrics::key_expires(key.expires(now));
+        if let Some(left) = key.expires_soon(now) {
+            tracing::warn!(
+                key = %key.fingerprint(),
+                public_key = %key.path().display(),
+                days_left = left.as_secs_f64() / 86_400.0,
+                "The encryption key expires in {:.1} days; extend it (gpg --quick-set-expire) and export it again, or every job fails once it has expired.",
+                left.as_secs_f64() / 86_400.0
+            );
+        }
+        tokio::time::sleep(KEY_CHECK_EVERY).await;
+    }
 }

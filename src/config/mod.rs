@@ -101,6 +101,8 @@ pub(crate) struct DaemonConfig {
     /// Attempts at one conference that may fail for system reasons before it gets a
     /// failure event instead of another retry.
     pub(crate) max_attempts: u32,
+    /// How long the state directory keeps a settled conference's receipt, count and lock.
+    pub(crate) state_retention: Duration,
 }
 
 impl AmqpConfig {

@@ -194,6 +194,7 @@ impl Default for RawEncryption {
 pub(super) struct RawDaemon {
     pub(super) shutdown_grace: u64,
     pub(super) max_attempts: u32,
+    pub(super) state_retention_days: u64,
 }
 
 impl Default for RawDaemon {
@@ -201,6 +202,7 @@ impl Default for RawDaemon {
         RawDaemon {
             shutdown_grace: 120,
             max_attempts: 10,
+            state_retention_days: 30,
         }
     }
 }
@@ -253,6 +255,7 @@ impl RawConfig {
             daemon: RawDaemon {
                 shutdown_grace: config.daemon.shutdown_grace.as_secs(),
                 max_attempts: config.daemon.max_attempts,
+                state_retention_days: config.daemon.state_retention.as_secs() / 86_400,
             },
             log: RawLog {
                 format: config.log_format,

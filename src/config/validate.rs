@@ -443,9 +443,19 @@ fn daemon(d: &RawDaemon, problems: &mut Problems) -> Option<DaemonConfig> {
             ),
         );
     }
+    if !(1..=3650).contains(&d.state_retention_days) {
+        problems.push(
+            "daemon.state_retention_days",
+            format!(
+                "{} is out of range; allowed: 1 to 3650 days",
+                d.state_retention_days
+            ),
+        );
+    }
     (problems.count() == before).then(|| DaemonConfig {
         shutdown_grace: Duration::from_secs(d.shutdown_grace),
         max_attempts: d.max_attempts,
+        state_retention: Duration::from_secs(d.state_retention_days * 86_400),
     })
 }
 

@@ -18,6 +18,26 @@ pub enum Algo {
     Curve25519,
 }
 
+/// A public key made by Sequoia (RSA, with an encryption subkey) that expires `valid_for`
+/// after it was made (a minute ago, to the second), written to `dir`; and when it expires.
+pub fn expiring_key(dir: &Path, valid_for: Duration) -> (PathBuf, SystemTime) {
+    let seconds = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let made = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+    let (cert, _) = CertBuilder::general_purpose(Some("expiring <x@example.org>"))
+        .set_cipher_suite(CipherSuite::RSA2k)
+        .set_creation_time(made)
+        .set_validity_period(valid_for)
+        .generate()
+        .unwrap();
+    let path = dir.join("expiring.asc");
+    std::fs::write(&path, cert.armored().to_vec().unwrap()).unwrap();
+    (path, made + valid_for)
+}
+
 /// A GnuPG home of one's own.
 pub struct Keyring {
     pub home: tempfile::TempDir,
