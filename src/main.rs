@@ -39,6 +39,32 @@ enum Command {
     /// Validate the configuration (keys, directories, tools and their versions, the broker
     /// and its queues) and print the effective configuration.
     CheckConfig,
+    /// After the cause of failures is fixed: republish the original events of the chosen
+    /// failure events (or dead-lettered events) to amqp.queue, each with a publisher
+    /// confirm, and only then remove them; every other message stays where it was.
+    #[command(group = clap::ArgGroup::new("which").required(true).args(["conference", "all"]))]
+    Replay {
+        /// A conference to replay (its conferenceId); may be given several times.
+        #[arg(long, value_name = "ID")]
+        conference: Vec<String>,
+        /// Replay every message of the queue.
+        #[arg(long)]
+        all: bool,
+        /// Where the messages are: the failure queue (failure events) or the dead-letter
+        /// queue (originals the broker dead-lettered).
+        #[arg(long, value_enum, default_value = "failed")]
+        from: ReplayFrom,
+        /// Say what would be replayed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `recproc replay --from`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReplayFrom {
+    Failed,
+    Dead,
 }
 
 /// Exit code for a configuration or usage problem (the event was never processed).
@@ -99,6 +125,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => cmd::check_config(&config).await,
         Command::Process { event } => cmd::process(&config, &event).await,
         Command::Run => cmd::run(config).await,
+        Command::Replay {
+            conference,
+            all,
+            from,
+            dry_run,
+        } => {
+            let request = recproc::amqp::replay::Request {
+                conferences: conference,
+                all,
+                from: match from {
+                    ReplayFrom::Failed => recproc::amqp::replay::From::Failed,
+                    ReplayFrom::Dead => recproc::amqp::replay::From::Dead,
+                },
+                dry_run,
+            };
+            cmd::replay(&config, &request).await
+        }
     }
 }
 

@@ -267,3 +267,81 @@ fn the_daemon_prunes_what_the_state_directory_keeps_no_longer() {
         .count();
     assert_eq!(receipts, 1);
 }
+
+/// Waits until `queue` holds `n` messages ready.
+fn wait_ready_messages(broker: &Broker, queue: &str, n: u32) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if broker.counts(queue).0 == n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn replay_republishes_the_conference_asked_for_once_fixed_and_leaves_the_rest_in_order() {
+    let (sb, queues, broker) = world("replay", "");
+    let g = sb.generate(&call(2.0));
+    let event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&g.event).unwrap()).unwrap();
+    let named = |id: &str| {
+        let mut e = event.clone();
+        e["conferenceId"] = id.into();
+        e.to_string()
+    };
+    // Its file is gone (moved away by mistake): "missing", "junk" and "other" fail.
+    let mjr = &g.tracks[0].mjr;
+    let aside = sb.path().join("aside.mjr");
+    std::fs::rename(mjr, &aside).unwrap();
+    let (daemon, _addr) = start(&sb);
+    for body in [named("missing"), "{not json".to_owned(), named("other")] {
+        broker.publish(&queues.input, body.as_bytes());
+    }
+    assert!(
+        wait_ready_messages(&broker, &queues.failure, 3),
+        "{}",
+        daemon.log_text()
+    );
+    std::fs::rename(&aside, mjr).unwrap();
+
+    let config = sb.config.to_str().unwrap();
+    let replay = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_recproc"))
+            .args(["replay", "--config", config])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Nothing changes on a dry run.
+    let said = replay(&["--conference", "missing", "--dry-run"]);
+    assert!(said.contains("would replay missing"), "{said}");
+    assert!(wait_ready_messages(&broker, &queues.failure, 3));
+    assert!(broker.get_all(&queues.processed).is_empty());
+
+    let said = replay(&["--conference", "missing"]);
+    assert!(said.contains("replayed   missing"), "{said}");
+    assert!(said.contains("kept       other"), "{said}");
+    let processed = broker.wait_for(&queues.processed, 1, PATIENCE);
+    assert_eq!(processed.len(), 1, "{}", daemon.log_text());
+    assert_eq!(processed[0]["conferenceId"], "missing");
+    // The other failure events stay, in their order.
+    let left = broker.get_all(&queues.failure);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0]["event"], "{not json");
+    assert_eq!(left[1]["conferenceId"], "other");
+    // Neither --all nor --conference: a usage error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recproc"))
+        .args(["replay", "--config", config])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

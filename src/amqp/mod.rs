@@ -13,12 +13,15 @@
 //!   looks at them ([`check_broker`]).
 //! - **Shutdown.** The first SIGTERM/SIGINT stops consuming and drains (`shutdown`); a
 //!   second signal stops at once.
+//! - **Replay.** `recproc replay` puts failed conferences' original events back on the input
+//!   queue ([`replay`]).
 
 mod check;
 mod connection;
 mod consumer;
 mod policy;
 mod publish;
+pub mod replay;
 mod shutdown;
 mod topology;
 

@@ -5,10 +5,12 @@
 
 mod check_config;
 mod process;
+mod replay;
 mod run;
 
 pub(crate) use check_config::check_config;
 pub(crate) use process::process;
+pub(crate) use replay::replay;
 pub(crate) use run::run;
 
 use anyhow::Context as _;
