@@ -98,7 +98,10 @@ fn call(seconds: f64) -> Scenario {
 
 #[test]
 fn metrics_say_what_happened_and_pass_promtool() {
-    let (sb, queues, broker) = world("metrics", "[daemon]\nmax_attempts = 2\n");
+    let (sb, queues, broker) = world(
+        "metrics",
+        "[daemon]\nmax_attempts = 2\n[log]\nformat = \"json\"\n",
+    );
     let good = sb.generate(&call(3.0));
     let (daemon, addr) = start(&sb);
     assert_eq!(get(&addr, "/healthz").0, 200);
@@ -141,7 +144,6 @@ fn metrics_say_what_happened_and_pass_promtool() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
-    eprintln!("{text}");
     assert_eq!(
         sample(&text, "recproc_jobs_total{outcome=\"processed\"}"),
         1.0
@@ -166,6 +168,29 @@ fn metrics_say_what_happened_and_pass_promtool() {
         0.0,
         "encryption is off"
     );
+
+    // In JSON every line is an object, and every line about a conference's message names it:
+    // also the daemon's own (the retry of the blocked one).
+    let log = daemon.log_text();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    let retry = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("The system failed, not the message")
+        })
+        .expect("the blocked conference was retried");
+    assert_eq!(retry["conference_id"], "blocked", "{retry}");
+    let about_blocked = lines
+        .iter()
+        .filter(|l| l["conference_id"] == "blocked")
+        .count();
+    assert!(about_blocked >= 4, "{log}");
 }
 
 #[test]

@@ -303,8 +303,12 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
         .await
         .expect("the job semaphore is never closed");
     let _running = InFlight::start();
+    // Every line about this delivery names its conference, when the message says.
+    let conference = conference_of(&delivery.data);
+    let id = conference.as_deref().map(crate::logs::field);
     if delivery.redelivered {
         tracing::info!(
+            conference_id = id,
             delivery_tag = delivery.delivery_tag,
             "This message was delivered before; processing it again resumes or republishes."
         );
@@ -312,7 +316,7 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
     let outcome = job::process(&shared.config, &shared.tools, &delivery.data).await;
     match decide(&shared, &outcome, &delivery.data) {
         Action::Requeue { delay, reason } => {
-            requeue(&shared, &delivery, delay, &reason).await;
+            requeue(&shared, &delivery, delay, &reason, id.as_deref()).await;
             metrics::job_settled(JobOutcome::Requeued);
         }
         Action::PublishThenAck {
@@ -327,12 +331,17 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
             let amqp = &shared.config.amqp;
             let acker = &delivery.acker;
             match publisher
-                .until_confirmed(amqp, acker, &queue, &body, kind)
+                .until_confirmed(amqp, acker, (&queue, &body, kind), id.as_deref())
                 .await
             {
                 Published::Confirmed => {
-                    if ack(&delivery).await {
-                        settled(&shared, &delivery.data, forget_attempts_of.as_deref());
+                    if ack(&delivery, id.as_deref()).await {
+                        settled(
+                            &shared,
+                            &delivery.data,
+                            forget_attempts_of.as_deref(),
+                            id.as_deref(),
+                        );
                         metrics::job_settled(match kind {
                             "processed" => JobOutcome::Processed,
                             _ => JobOutcome::Failed,
@@ -341,7 +350,7 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
                 }
                 Published::TakenBack => {}
                 Published::Refused(e) => {
-                    dead_letter(&shared, &delivery, &queue, kind, e).await;
+                    dead_letter(&shared, &delivery, (&queue, kind, e), id.as_deref()).await;
                     metrics::job_settled(JobOutcome::DeadLettered);
                 }
             }
@@ -349,12 +358,18 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
     }
 }
 
+/// The `conferenceId` of a message, when it is a JSON object that has one.
+fn conference_of(message: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(message).ok()?;
+    crate::event::ids_best_effort(&value).0
+}
+
 /// Forgets the attempts counted for a message that is settled.
-fn settled(shared: &Shared, message: &[u8], job: Option<&str>) {
+fn settled(shared: &Shared, message: &[u8], job: Option<&str>, conference_id: Option<&str>) {
     shared.forget_here(message);
     if let Some(job) = job {
         if let Err(e) = job::forget_attempts(&shared.config, job) {
-            tracing::warn!(error = crate::logs::field(&e), "Could not remove the count of failed attempts of a conference recproc gave up on; its next delivery gets one attempt.");
+            tracing::warn!(conference_id, error = crate::logs::field(&e), "Could not remove the count of failed attempts of a conference recproc gave up on; its next delivery gets one attempt.");
         }
     }
 }
@@ -388,9 +403,16 @@ fn decide(shared: &Shared, outcome: &job::Outcome, message: &[u8]) -> Action {
 /// Gives the message back to the queue after `delay`: the system failed, not the message.
 /// A shutdown signal ends the wait at once: the message goes back now, and the drain does not
 /// wait out a backoff.
-async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: &str) {
+async fn requeue(
+    shared: &Shared,
+    delivery: &Delivery,
+    delay: Duration,
+    reason: &str,
+    conference_id: Option<&str>,
+) {
     shared.system_failures.fetch_add(1, Ordering::Relaxed);
     tracing::error!(
+        conference_id,
         error = crate::logs::field(reason),
         retry_in_s = delay.as_secs(),
         "The system failed, not the message: it goes back to the queue to be tried again. Fix the cause (see the error); nothing was published."
@@ -400,6 +422,7 @@ async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: 
         biased;
         _ = tokio::time::sleep(delay) => {}
         _ = signals.reached(1) => tracing::info!(
+            conference_id,
             "Shutting down: the message waiting to be retried goes back to the queue now."
         ),
     }
@@ -410,23 +433,28 @@ async fn requeue(shared: &Shared, delivery: &Delivery, delay: Duration, reason: 
     match delivery.acker.nack(requeue).await {
         Ok(true) => {}
         Ok(false) | Err(_) => {
-            tracing::info!("The message was already back in the queue (its channel closed).")
+            tracing::info!(
+                conference_id,
+                "The message was already back in the queue (its channel closed)."
+            )
         }
     }
 }
 
 /// Acks the delivery; whether the ack went out.
-async fn ack(delivery: &Delivery) -> bool {
+async fn ack(delivery: &Delivery, conference_id: Option<&str>) -> bool {
     match delivery.acker.ack(BasicAckOptions::default()).await {
         Ok(true) => true,
         Ok(false) => {
             tracing::warn!(
+                conference_id,
                 "The ack did not reach the broker (the channel closed): the message will be delivered again and answered from its receipt."
             );
             false
         }
         Err(e) => {
             tracing::warn!(
+                conference_id,
                 error = crate::logs::field(&e),
                 "The ack failed: the message will be delivered again and answered from its receipt."
             );
@@ -442,9 +470,8 @@ async fn ack(delivery: &Delivery) -> bool {
 async fn dead_letter(
     shared: &Shared,
     delivery: &Delivery,
-    queue: &str,
-    kind: &str,
-    refusal: PublishError,
+    (queue, kind, refusal): (&str, &str, PublishError),
+    conference_id: Option<&str>,
 ) {
     let (config, message) = (Arc::clone(&shared.config), delivery.data.clone());
     let kept = tokio::task::spawn_blocking(move || job::keep_original(&config, &message)).await;
@@ -454,6 +481,7 @@ async fn dead_letter(
         Err(e) => format!("not kept: {e}"),
     };
     tracing::error!(
+        conference_id,
         queue,
         kind,
         error = crate::logs::field(&refusal),
@@ -466,7 +494,7 @@ async fn dead_letter(
         ..BasicNackOptions::default()
     };
     if !matches!(delivery.acker.nack(reject).await, Ok(true)) {
-        tracing::warn!("The message could not be rejected (its channel closed); it comes back and is answered again.");
+        tracing::warn!(conference_id, "The message could not be rejected (its channel closed); it comes back and is answered again.");
     }
     shared.forget_here(&delivery.data);
 }

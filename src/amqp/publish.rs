@@ -155,13 +155,13 @@ impl Publisher {
         &self,
         amqp: &AmqpConfig,
         acker: &Acker,
-        queue: &str,
-        body: &[u8],
-        kind: &str,
+        (queue, body, kind): (&str, &[u8], &str),
+        conference_id: Option<&str>,
     ) -> Published {
         for attempt in 0u32.. {
             if !acker.usable() {
                 tracing::info!(
+                    conference_id,
                     queue,
                     kind,
                     "The broker took this message back (its channel closed) before the {kind} event was confirmed; the next delivery publishes it."
@@ -174,7 +174,7 @@ impl Publisher {
                     Ok(channel) => channel,
                     Err(e) => {
                         drop(slot);
-                        retry_later(None, amqp, attempt, queue, kind, e).await;
+                        retry_later(None, amqp, (attempt, queue, kind, conference_id), e).await;
                         continue;
                     }
                 };
@@ -182,6 +182,7 @@ impl Publisher {
                     let wanted = acker.usable();
                     if wanted {
                         tracing::warn!(
+                            conference_id,
                             queue,
                             kind,
                             waited_s = waited.as_secs(),
@@ -196,11 +197,14 @@ impl Publisher {
             };
             match published {
                 Ok(()) => {
-                    tracing::debug!(queue, kind, "Published the {kind} event.");
+                    tracing::debug!(conference_id, queue, kind, "Published the {kind} event.");
                     return Published::Confirmed;
                 }
                 Err(e) if e.refused_for_good() => return Published::Refused(e),
-                Err(e) => retry_later(Some(&channel), amqp, attempt, queue, kind, e).await,
+                Err(e) => {
+                    let about = (attempt, queue, kind, conference_id);
+                    retry_later(Some(&channel), amqp, about, e).await
+                }
             }
         }
         unreachable!("the retry loop only ends by returning")
@@ -212,13 +216,12 @@ impl Publisher {
 async fn retry_later(
     channel: Option<&Channel>,
     amqp: &AmqpConfig,
-    attempt: u32,
-    queue: &str,
-    kind: &str,
+    (attempt, queue, kind, conference_id): (u32, &str, &str, Option<&str>),
     e: PublishError,
 ) {
     let delay = policy::backoff(attempt, RECONNECT_BASE, RECONNECT_MAX);
     tracing::warn!(
+        conference_id,
         queue,
         kind,
         error = crate::logs::field(&e),
