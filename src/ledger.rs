@@ -17,9 +17,9 @@
 //!   conference is answered.
 //! - `<sha256>.original` is a message kept whole because it would make its failure event
 //!   too large to publish; the failure event names it.
-//! - All of them go after `daemon.state_retention_days` ([`Ledger::prune`]): a conference's
-//!   files when none changed for that long and nobody holds its lock, which the pruning takes
-//!   while it removes them. A claim that finds its lock file removed under it takes the new
+//! - A conference's files go after `daemon.state_retention_days` ([`Ledger::prune`]) when
+//!   none changed for that long and nobody holds its lock, which the pruning takes while it
+//!   removes them (kept originals stay: a failure event may still name one). A claim that finds its lock file removed under it takes the new
 //!   one instead, so a pruned lock never lets two instances work on one conference.
 //!
 //! The directory is opened once per job without following a symbolic link, and every file
@@ -270,53 +270,72 @@ impl Ledger {
 
     /// Removes what no conference needs any more: every state file of a conference none of
     /// whose files changed for `older_than` (its receipt, its count of attempts, its lock,
-    /// taken first: a conference in progress holds it and is left alone), and kept
-    /// originals that old. Files recproc does not know are left. Returns the names removed.
-    pub fn prune(&self, older_than: Duration) -> io::Result<Vec<String>> {
-        let cutoff = std::time::SystemTime::now()
+    /// taken first: a conference in progress holds it and is left alone; and under it the
+    /// files' times are read again, so one written since the listing stays). Kept originals
+    /// stay: a failure event may still name one. Files recproc does not know are left. Returns
+    /// the names removed, and what could not be looked at (that conference is left).
+    pub fn prune(&self, older_than: Duration) -> io::Result<(Vec<String>, Vec<String>)> {
+        let cutoff = SystemTime::now()
             .checked_sub(older_than)
             .unwrap_or(std::time::UNIX_EPOCH);
         let mut files = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if !meta.is_file() {
+            // Gone since it was listed (a temporary file renamed): nothing to prune.
+            let Ok(meta) = entry.and_then(|e| Ok((e.file_name(), e.metadata()?))) else {
                 continue;
+            };
+            if meta.1.is_file() {
+                files.push((meta.0.to_string_lossy().into_owned(), meta.1.modified()?));
             }
-            let name = entry.file_name().to_string_lossy().into_owned();
-            files.push((name, meta.modified()?));
         }
-        let (jobs, originals) = prunable(&files, cutoff);
         let mut removed = Vec::new();
-        for job in jobs {
-            let name = format!("{job}.lock");
-            let lock = self.open_file(&name, OFlags::RDWR | OFlags::CREATE)?;
-            match lock.try_lock() {
-                Ok(()) => {}
-                // In progress: its files are its own.
-                Err(std::fs::TryLockError::WouldBlock) => continue,
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        let mut skipped = Vec::new();
+        for job in prunable(&files, cutoff) {
+            match self.prune_job(&job, cutoff) {
+                Ok(names) => removed.extend(names),
+                Err(e) => skipped.push(format!("{job}: {e}")),
             }
-            if !self.is_current(&name, &lock)? {
-                continue;
-            }
-            for file in [receipt_name(&job), attempts_name(&job)] {
-                if files.iter().any(|(n, _)| *n == file) {
-                    self.remove_file(&file)?;
-                    removed.push(file);
+        }
+        Ok((removed, skipped))
+    }
+
+    /// Removes `job`'s state files if nobody holds its lock and none of them changed since
+    /// `cutoff`; the names removed.
+    fn prune_job(&self, job: &str, cutoff: SystemTime) -> io::Result<Vec<String>> {
+        let lock_name = format!("{job}.lock");
+        let lock = self.open_file(&lock_name, OFlags::RDWR | OFlags::CREATE)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            // In progress: its files are its own.
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Vec::new()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if !self.is_current(&lock_name, &lock)? {
+            return Ok(Vec::new());
+        }
+        let others = [receipt_name(job), attempts_name(job)];
+        let mut present = Vec::new();
+        for name in &others {
+            match rustix::fs::statat(&*self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => {
+                    let changed = std::time::UNIX_EPOCH
+                        + Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32);
+                    if changed >= cutoff {
+                        return Ok(Vec::new()); // written since the listing
+                    }
+                    present.push(name.clone());
                 }
-            }
-            // Last, while it is held: a claim waiting on it takes the next one.
-            self.remove_file(&name)?;
-            if files.iter().any(|(n, _)| *n == name) {
-                removed.push(name);
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
             }
         }
-        for name in originals {
-            self.remove_file(&name)?;
-            removed.push(name);
+        for name in &present {
+            self.remove_file(name)?;
         }
-        Ok(removed)
+        // Last, while it is held: a claim waiting on it takes the next one.
+        self.remove_file(&lock_name)?;
+        present.push(lock_name);
+        Ok(present)
     }
 
     /// The job's receipt, if one was written.
@@ -373,19 +392,12 @@ impl Ledger {
 }
 
 /// Of the state files `files` (name, last change), the conferences all of whose files last
-/// changed before `cutoff`, and the kept originals that old.
-fn prunable(files: &[(String, SystemTime)], cutoff: SystemTime) -> (Vec<String>, Vec<String>) {
+/// changed before `cutoff`.
+fn prunable(files: &[(String, SystemTime)], cutoff: SystemTime) -> Vec<String> {
     let mut newest: std::collections::BTreeMap<&str, SystemTime> = Default::default();
-    let mut originals = Vec::new();
     for (name, changed) in files {
         if name.starts_with('.') {
             continue; // a temporary file of a write in progress
-        }
-        if name.ends_with(".original") {
-            if *changed < cutoff {
-                originals.push(name.clone());
-            }
-            continue;
         }
         let job = [".json", ".attempts", ".lock"]
             .iter()
@@ -395,12 +407,11 @@ fn prunable(files: &[(String, SystemTime)], cutoff: SystemTime) -> (Vec<String>,
             *last = (*last).max(*changed);
         }
     }
-    let jobs = newest
+    newest
         .into_iter()
         .filter(|(_, last)| *last < cutoff)
         .map(|(job, _)| job.to_owned())
-        .collect();
-    (jobs, originals)
+        .collect()
 }
 
 fn receipt_name(job: &str) -> String {
@@ -656,9 +667,7 @@ mod tests {
         .iter()
         .map(|(n, d)| (n.to_string(), now - day * *d))
         .collect();
-        let (jobs, originals) = prunable(&files, now - day * 30);
-        assert_eq!(jobs, ["old"]);
-        assert_eq!(originals, ["abc.original"]);
+        assert_eq!(prunable(&files, now - day * 30), ["old"]);
     }
 
     #[tokio::test]
@@ -680,41 +689,56 @@ mod tests {
             kept.path.file_name().unwrap().to_str().unwrap(),
             40,
         );
-        let mut removed = ledger.prune(Duration::from_secs(30 * 86_400)).unwrap();
+        let (mut removed, skipped) = ledger.prune(Duration::from_secs(30 * 86_400)).unwrap();
         removed.sort();
+        assert_eq!(removed, ["done.json", "done.lock"]);
+        assert!(skipped.is_empty(), "{skipped:?}");
         let original = format!("{}.original", kept.sha256);
-        assert_eq!(removed, [&original, "done.json", "done.lock"]);
         assert_eq!(
             entries(&ledger),
-            ["recent.json", "running.json", "running.lock"]
+            [&original, "recent.json", "running.json", "running.lock"]
         );
         drop(running);
         // Once it is done, it goes too; a receipt of no lock leaves no lock behind.
         age(&ledger, "running.json", 40);
         age(&ledger, "recent.json", 40);
         ledger.prune(Duration::from_secs(30 * 86_400)).unwrap();
-        assert_eq!(entries(&ledger), Vec::<String>::new());
+        assert_eq!(entries(&ledger), [original]);
     }
 
     #[tokio::test]
-    async fn a_claim_whose_lock_file_was_pruned_takes_the_new_one() {
+    async fn a_claim_waiting_on_a_lock_file_that_pruning_removes_takes_the_new_one() {
         let out = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(out.path()).unwrap();
-        // An instance opened the lock file, then pruning removed it.
-        let stale = ledger
-            .open_file("job.lock", OFlags::RDWR | OFlags::CREATE)
-            .unwrap();
+        // Pruning holds the lock; a delivery of the same conference waits on that file.
+        let pruning = ledger.claim("job", || {}).await.unwrap();
+        let (waits, waiting) = tokio::sync::oneshot::channel();
+        let other = ledger.clone();
+        let claimed = tokio::spawn(async move {
+            let mut waits = Some(waits);
+            other
+                .claim("job", move || {
+                    let _ = waits.take().map(|w| w.send(()));
+                })
+                .await
+                .unwrap()
+        });
+        waiting.await.unwrap();
+        // It removes the file, then lets go; the waiting claim's lock is no lock any more.
         ledger.remove_file("job.lock").unwrap();
-        assert!(!ledger.is_current("job.lock", &stale).unwrap());
-        // A claim now holds the lock file that is there, which a second claim cannot get.
-        let claim = ledger.claim("job", || {}).await.unwrap();
+        drop(pruning);
+        let claim = tokio::time::timeout(Duration::from_secs(10), claimed)
+            .await
+            .unwrap()
+            .unwrap();
+        // The claim holds the lock file that is there now: nobody else can take it.
         let current = ledger.open_file("job.lock", OFlags::RDWR).unwrap();
-        assert!(ledger.is_current("job.lock", &current).unwrap());
         assert!(matches!(
             current.try_lock(),
             Err(std::fs::TryLockError::WouldBlock)
         ));
         drop(claim);
+        assert!(current.try_lock().is_ok());
     }
 
     fn entries(ledger: &Ledger) -> Vec<String> {

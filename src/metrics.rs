@@ -115,8 +115,8 @@ static FAMILIES: LazyLock<Families> = LazyLock::new(|| {
     ] {
         registry.register(family).expect("each family once");
     }
-    // Every outcome is there from the start, at 0: a rate over a series that appears only
-    // with its first event misses that event.
+    // Every outcome and every tool is there from the start, at 0: a rate over a series that
+    // appears only with its first event misses that event.
     for outcome in [
         JobOutcome::Processed,
         JobOutcome::Failed,
@@ -124,6 +124,9 @@ static FAMILIES: LazyLock<Families> = LazyLock::new(|| {
         JobOutcome::DeadLettered,
     ] {
         jobs.with_label_values(&[outcome.as_str()]);
+    }
+    for tool in ["ffmpeg", "ffprobe", "janus-pp-rec"] {
+        tool_failures.with_label_values(&[tool]);
     }
     Families {
         registry,

@@ -111,9 +111,10 @@ impl PublicKey {
         &self.path
     }
 
-    /// When recordings can no longer be encrypted to it, as of `now`: the latest expiry of
-    /// its usable encryption keys, or the primary key's when that is earlier; `None` when it
-    /// does not expire (or is already unusable: [`PublicKey::check`] says why).
+    /// When recordings can no longer be encrypted to it: the latest expiry of its encryption
+    /// keys, or the primary key's when that is earlier; in the past once it has expired;
+    /// `None` when it does not expire (or cannot be read under the policy at `now`:
+    /// [`PublicKey::check`] says why).
     pub fn expires(&self, now: SystemTime) -> Option<SystemTime> {
         let valid = self.cert.with_policy(&POLICY, now).ok()?;
         let primary = valid.primary_key().key_expiration_time();
@@ -133,7 +134,8 @@ impl PublicKey {
         }
     }
 
-    /// How long it stays usable, as of `now`, when that is less than [`EXPIRY_WARNING`].
+    /// How long it stays usable, as of `now`, when that is less than [`EXPIRY_WARNING`]
+    /// (zero once it has expired).
     pub fn expires_soon(&self, now: SystemTime) -> Option<std::time::Duration> {
         let left = self.expires(now)?.duration_since(now).unwrap_or_default();
         (left < EXPIRY_WARNING).then_some(left)
@@ -178,7 +180,7 @@ impl PublicKey {
                 what: format!("a v{} key", self.cert.primary_key().key().version()),
             });
         }
-        let usable: Vec<_> = encryption_keys(&valid).collect();
+        let usable: Vec<_> = encryption_keys(&valid).alive().collect();
         let (readable, newer): (Vec<_>, Vec<_>) = usable
             .into_iter()
             .partition(|ka| gnupg_22_decrypts(ka.key().pk_algo()));
@@ -208,17 +210,16 @@ impl PublicKey {
     }
 }
 
-/// The keys of `valid` that recordings could be encrypted to: supported, alive, not revoked,
-/// flagged for encryption.
+/// The keys of `valid` that recordings could be encrypted to, alive or not: supported, not
+/// revoked, flagged for encryption.
 fn encryption_keys<'a>(
     valid: &openpgp::cert::ValidCert<'a>,
-) -> impl Iterator<
-    Item = openpgp::cert::amalgamation::key::ValidErasedKeyAmalgamation<
-        'a,
-        openpgp::packet::key::PublicParts,
-    >,
-> + 'a {
-    valid.keys().supported().alive().revoked(false).key_flags(
+) -> openpgp::cert::amalgamation::key::ValidKeyAmalgamationIter<
+    'a,
+    openpgp::packet::key::PublicParts,
+    openpgp::packet::key::UnspecifiedRole,
+> {
+    valid.keys().supported().revoked(false).key_flags(
         KeyFlags::empty()
             .set_storage_encryption()
             .set_transport_encryption(),
@@ -300,5 +301,11 @@ mod tests {
         assert_eq!(k.expires_soon(now), None);
         assert!(k.expires_soon(now + 2 * DAY).is_some(), "two days later");
         assert_eq!(key(None, None).0.expires_soon(now), None);
+        // Once expired it still says when, and that nothing is left.
+        let (k, made) = key(Some(10 * DAY), None);
+        let later = now + 20 * DAY;
+        assert_eq!(k.expires(later), Some(made + 10 * DAY));
+        assert_eq!(k.expires_soon(later), Some(Duration::ZERO));
+        assert!(k.check(later).is_err());
     }
 }

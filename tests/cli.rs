@@ -318,7 +318,8 @@ fn with_log_format_json_every_line_is_an_object_and_every_job_line_names_its_con
         assert_eq!(done["level"], "INFO");
     }
 
-    // A job that fails is logged the same way.
+    // An event file that is not there, and a configuration file that is not there (the
+    // format then comes from the environment), are said in JSON too.
     let out = recproc(
         &[
             "process",
@@ -331,6 +332,18 @@ fn with_log_format_json_every_line_is_an_object_and_every_job_line_names_its_con
     assert_eq!(out.status.code(), Some(2));
     let lines = json_lines(&text(&out.stderr));
     assert_eq!(lines.last().unwrap()["level"], "ERROR", "{lines:?}");
+    let out = recproc(
+        &["check-config", "--config", "/nonexistent/recproc.toml"],
+        &[("RECPROC_LOG__FORMAT", "json")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&text(&out.stderr));
+    let last = lines.last().unwrap();
+    assert_eq!(last["level"], "ERROR", "{lines:?}");
+    assert!(last["error"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/recproc.toml"));
 }
 
 #[test]

@@ -252,7 +252,7 @@ fn a_key_expiring_within_fourteen_days_is_warned_about_and_published() {
 #[test]
 fn the_daemon_prunes_what_the_state_directory_keeps_no_longer() {
     let (sb, queues, broker) = world("prune", "[daemon]\nstate_retention_days = 7\n");
-    // A conference delivered weeks ago, and one delivered just now.
+    // A conference delivered weeks ago.
     let old = sb.generate(&call(2.0));
     let run = sb.process(&old.event);
     run.delivered();
@@ -268,6 +268,11 @@ fn the_daemon_prunes_what_the_state_directory_keeps_no_longer() {
     assert!(aged
         .iter()
         .any(|p| p.extension().is_some_and(|e| e == "json")));
+    // And one delivered just now.
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&old.event).unwrap()).unwrap();
+    event["conferenceId"] = "recent".into();
+    sb.process_text(&event.to_string()).delivered();
     let (daemon, _addr) = start(&sb);
     assert!(
         daemon.wait_for_log("Pruned the state directory", Duration::from_secs(10)),
@@ -277,12 +282,14 @@ fn the_daemon_prunes_what_the_state_directory_keeps_no_longer() {
     for path in &aged {
         assert!(!path.exists(), "{} is pruned", path.display());
     }
-    // What is recent stays: the daemon's next delivery keeps its receipt.
-    let mut event: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&old.event).unwrap()).unwrap();
-    event["conferenceId"] = "recent".into();
+    // What is recent stays: its redelivery is answered from its receipt.
     broker.publish(&queues.input, event.to_string().as_bytes());
     assert_eq!(broker.wait_for(&queues.processed, 1, PATIENCE).len(), 1);
+    assert!(
+        daemon.wait_for_log("already delivered", Duration::from_secs(10)),
+        "{}",
+        daemon.log_text()
+    );
     let receipts = std::fs::read_dir(&state)
         .unwrap()
         .filter(|e| {
@@ -351,6 +358,21 @@ fn replay_republishes_the_conference_asked_for_once_fixed_and_leaves_the_rest_in
     assert!(said.contains("would replay missing"), "{said}");
     assert!(wait_ready_messages(&broker, &queues.failure, 3));
     assert!(broker.get_all(&queues.processed).is_empty());
+
+    // A conference no message is about: said, and exit 1.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recproc"))
+        .args([
+            "replay",
+            "--config",
+            config,
+            "--conference",
+            "nosuch",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not found  nosuch"));
 
     let said = replay(&["--conference", "missing"]);
     assert!(said.contains("replayed   missing"), "{said}");

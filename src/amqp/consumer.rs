@@ -350,8 +350,9 @@ async fn handle(shared: Arc<Shared>, publisher: Arc<Publisher>, delivery: Delive
                 }
                 Published::TakenBack => {}
                 Published::Refused(e) => {
-                    dead_letter(&shared, &delivery, (&queue, kind, e), id.as_deref()).await;
-                    metrics::job_settled(JobOutcome::DeadLettered);
+                    if dead_letter(&shared, &delivery, (&queue, kind, e), id.as_deref()).await {
+                        metrics::job_settled(JobOutcome::DeadLettered);
+                    }
                 }
             }
         }
@@ -472,7 +473,7 @@ async fn dead_letter(
     delivery: &Delivery,
     (queue, kind, refusal): (&str, &str, PublishError),
     conference_id: Option<&str>,
-) {
+) -> bool {
     let (config, message) = (Arc::clone(&shared.config), delivery.data.clone());
     let kept = tokio::task::spawn_blocking(move || job::keep_original(&config, &message)).await;
     let kept = match kept {
@@ -493,8 +494,10 @@ async fn dead_letter(
         requeue: false,
         ..BasicNackOptions::default()
     };
-    if !matches!(delivery.acker.nack(reject).await, Ok(true)) {
+    let rejected = matches!(delivery.acker.nack(reject).await, Ok(true));
+    if !rejected {
         tracing::warn!(conference_id, "The message could not be rejected (its channel closed); it comes back and is answered again.");
     }
     shared.forget_here(&delivery.data);
+    rejected
 }

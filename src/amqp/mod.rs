@@ -117,22 +117,24 @@ async fn prune_state(config: Arc<Config>) {
             crate::ledger::Ledger::open(&output_dir)?.prune(keep)
         })
         .await;
-        match pruned {
-            Ok(Ok(removed)) if removed.is_empty() => {}
-            Ok(Ok(removed)) => tracing::info!(
+        let (removed, skipped) = match pruned {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => (Vec::new(), vec![e.to_string()]),
+            Err(e) => (Vec::new(), vec![e.to_string()]),
+        };
+        if !removed.is_empty() {
+            tracing::info!(
                 files = removed.len(),
                 retention_days = days,
                 "Pruned the state directory: {} files of conferences settled more than {days} days ago.",
                 removed.len()
-            ),
-            Ok(Err(e)) => tracing::warn!(
-                error = crate::logs::field(&e),
-                "Could not prune the state directory; it is tried again tomorrow."
-            ),
-            Err(e) => tracing::warn!(
-                error = crate::logs::field(&e),
-                "Could not prune the state directory; it is tried again tomorrow."
-            ),
+            );
+        }
+        for problem in skipped {
+            tracing::warn!(
+                error = crate::logs::field(&problem),
+                "Could not prune part of the state directory; it is tried again tomorrow."
+            );
         }
         tokio::time::sleep(PRUNE_EVERY).await;
     }

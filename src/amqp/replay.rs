@@ -1,20 +1,21 @@
 //! `recproc replay` (SPEC.md "Command line"): after an operator fixed what made conferences
-//! fail, their original events go back to the input queue. The messages of the failure queue
-//! (failure events, whose `event` is the original) or of the dead-letter queue (the
-//! originals themselves) are taken one by one and held; each chosen one (`--conference ID`,
-//! or `--all`) is republished to `amqp.queue` with a publisher confirm, and only then is its
-//! message removed. Every other message goes back to its queue when the run ends, in its
-//! place (RabbitMQ returns requeued messages to their position where it can); so does a
-//! chosen one whose republish was not confirmed. `--dry-run` says what it would do and
-//! takes nothing.
+//! fail, their original events go back to the input queue. The messages the failure queue
+//! (failure events, whose `event` is the original) or the dead-letter queue (the originals
+//! themselves) holds when the run starts, and no more, are taken one by one and held (a
+//! replayed event that fails again comes back behind them and is not taken again); each
+//! chosen one (`--conference ID`, or `--all`) is republished to `amqp.queue` with a publisher
+//! confirm, and only then is its message removed. Every other message, and a chosen one
+//! whose republish was not confirmed, goes back to its queue when the run ends by closing
+//! the channel that holds them, not by a nack per message: RabbitMQ returns them to their
+//! places, and a quorum queue does not count that as a failed delivery (RabbitMQ 4 counts
+//! nacks against its delivery limit). `--dry-run` says what it would do and changes
+//! nothing.
 //!
 //! What a message holds is read here, purely ([`original`]); the broker work is [`replay`].
 
 use std::path::{Path, PathBuf};
 
-use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use sha2::{Digest as _, Sha256};
 
@@ -144,9 +145,26 @@ fn chosen(found: &Found, request: &Request) -> bool {
             .is_some_and(|id| request.conferences.contains(id))
 }
 
-/// Replays what `request` asks for; one line per message of the queue, saying what became of
-/// it.
-pub async fn replay(config: &Config, request: &Request) -> Result<Vec<String>, ReplayError> {
+/// What a replay did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Messages looked at.
+    pub messages: usize,
+    /// Chosen and republished (with `--dry-run`: chosen and republishable).
+    pub replayed: usize,
+    /// Chosen but not republished (nothing to republish, or no confirm): still in the queue.
+    pub not_replayed: usize,
+    /// The conferences found among the messages.
+    pub found: std::collections::BTreeSet<String>,
+}
+
+/// Replays what `request` asks for, handing `say` a line per message, as it goes, that says
+/// what became of it (so that what was done is known even when the broker fails midway).
+pub async fn replay(
+    config: &Config,
+    request: &Request,
+    mut say: impl FnMut(&str),
+) -> Result<Summary, ReplayError> {
     let amqp = &config.amqp;
     let queue = match request.from {
         From::Failed => amqp.failure_queue.as_str(),
@@ -179,9 +197,18 @@ pub async fn replay(config: &Config, request: &Request) -> Result<Vec<String>, R
                 "the input queue {:?} is not there (start recproc run once)",
                 amqp.queue
             )))?;
-        let mut lines = Vec::new();
+        let reading = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let waiting = taking
+            .queue_declare(queue.into(), reading, FieldTable::default())
+            .await
+            .map_err(broker(format!("the queue {queue:?} is not there")))?
+            .message_count();
+        let mut summary = Summary::default();
         let mut held = Vec::new();
-        loop {
+        for _ in 0..waiting {
             let got = taking
                 .basic_get(queue.into(), BasicGetOptions { no_ack: false })
                 .await
@@ -193,6 +220,8 @@ pub async fn replay(config: &Config, request: &Request) -> Result<Vec<String>, R
                 .conference_id
                 .as_deref()
                 .unwrap_or("(no conferenceId)");
+            summary.messages += 1;
+            summary.found.extend(found.conference_id.clone());
             let line = match (&found.original, chosen(&found, request)) {
                 (_, false) => {
                     held.push(delivery);
@@ -200,10 +229,12 @@ pub async fn replay(config: &Config, request: &Request) -> Result<Vec<String>, R
                 }
                 (Err(why), true) => {
                     held.push(delivery);
+                    summary.not_replayed += 1;
                     format!("kept       {id}: cannot replay it: {why}")
                 }
                 (Ok(_), true) if request.dry_run => {
                     held.push(delivery);
+                    summary.replayed += 1;
                     format!("would replay {id} to {:?}", amqp.queue)
                 }
                 (Ok(body), true) => {
@@ -224,31 +255,24 @@ pub async fn replay(config: &Config, request: &Request) -> Result<Vec<String>, R
                                 .map_err(broker(format!(
                                     "cannot remove the replayed message from {queue:?}"
                                 )))?;
+                            summary.replayed += 1;
                             format!("replayed   {id} to {:?}", amqp.queue)
                         }
                         Err(e) => {
                             held.push(delivery);
+                            summary.not_replayed += 1;
                             format!("kept       {id}: the republish was not confirmed: {e}")
                         }
                     }
                 }
             };
-            lines.push(line);
+            say(&line);
         }
-        // Everything else goes back where it was, in order.
-        let requeue = BasicNackOptions {
-            requeue: true,
-            ..BasicNackOptions::default()
-        };
-        for delivery in held {
-            delivery
-                .acker
-                .nack(requeue)
-                .await
-                .map_err(broker(format!("cannot give a message back to {queue:?}")))?;
-        }
-        let _ = tokio::time::timeout(BROKER_CALL_LIMIT, taking.close(200, "replayed".into())).await;
-        Ok(lines)
+        // Everything else goes back where it was, in order, when the channel holding it closes.
+        let closing = taking.close(200, "replay done: the messages not replayed go back".into());
+        let _ = tokio::time::timeout(BROKER_CALL_LIMIT, closing).await;
+        drop(held);
+        Ok(summary)
     }
     .await;
     connection::close(&conn).await;

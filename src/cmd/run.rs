@@ -48,14 +48,20 @@ async fn watch_key(key: PublicKey) {
     loop {
         let now = SystemTime::now();
         metrics::key_expires(key.expires(now));
-        if let Some(left) = key.expires_soon(now) {
-            tracing::warn!(
+        match key.expires_soon(now) {
+            Some(left) if left.is_zero() => tracing::error!(
+                key = %key.fingerprint(),
+                public_key = %key.path().display(),
+                "The encryption key has expired: every job fails until it is extended (gpg --quick-set-expire), exported again to public_key, and recproc restarted."
+            ),
+            Some(left) => tracing::warn!(
                 key = %key.fingerprint(),
                 public_key = %key.path().display(),
                 days_left = left.as_secs_f64() / 86_400.0,
-                "The encryption key expires in {:.1} days; extend it (gpg --quick-set-expire) and export it again, or every job fails once it has expired.",
+                "The encryption key expires in {:.1} days; extend it (gpg --quick-set-expire), export it again to public_key and restart recproc, or every job fails once it has expired.",
                 left.as_secs_f64() / 86_400.0
-            );
+            ),
+            None => {}
         }
         tokio::time::sleep(KEY_CHECK_EVERY).await;
     }

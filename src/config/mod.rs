@@ -349,11 +349,13 @@ impl Config {
 
     /// `log.format` as the layers set it, before anything else is checked: the log must be
     /// in its format before the first line, also the line that says the configuration is
-    /// wrong. Text when it cannot be read (that error is [`Config::load`]'s to report).
+    /// wrong. When the file cannot be read, the environment's (`RECPROC_LOG__FORMAT`); text
+    /// when neither says (what is wrong is [`Config::load`]'s to report).
     pub fn log_format(file: Option<&Path>) -> LogFormat {
+        let without_file = || Figment::from(Defaults).merge(env_provider());
         layered(file)
-            .ok()
-            .and_then(|f| f.extract_inner("log.format").ok())
+            .unwrap_or_else(|_| without_file())
+            .extract_inner("log.format")
             .unwrap_or_default()
     }
 
