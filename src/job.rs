@@ -20,6 +20,36 @@ use crate::pipeline::{
 };
 use crate::report::{self, Failed, Processed};
 
+/// Decides, by the recording policy, what may be recorded of `conference`, says so, and
+/// keeps only that.
+fn apply_policy(config: &Config, conference: &mut Conference) {
+    let decision = crate::policy::decide(
+        conference.policy.as_ref(),
+        conference.recording_type,
+        &config.policy,
+    );
+    let id = logs::field(&conference.conference_id);
+    match &decision.reason {
+        None => tracing::info!(
+            conference_id = id,
+            source = decision.source.as_str(),
+            recording_type = decision.recording_type(),
+            "Recording policy: recorded ({}), decided by the {} permissions.",
+            decision.recording_type(),
+            decision.source.as_str()
+        ),
+        Some(reason) => tracing::info!(
+            conference_id = id,
+            source = decision.source.as_str(),
+            reason = logs::field(reason),
+            "Recording policy: not recorded: {}.",
+            logs::Inline(reason)
+        ),
+    }
+    conference.recording_type = decision.recording_type;
+    conference.decision = Some(decision);
+}
+
 /// What became of one event.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -137,7 +167,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
     );
 
     let roots = Roots::from_paths(&config.paths);
-    let conference = match event::validate(&value, &roots) {
+    let mut conference = match event::validate(&value, &roots) {
         Ok(c) => c,
         Err(e) => {
             let err = Cause::Event(e).at(Stage::Validate);
@@ -150,6 +180,7 @@ pub async fn process(config: &Config, slots: &ToolSlots, raw: &[u8]) -> Outcome 
         }
     };
 
+    apply_policy(config, &mut conference);
     let id = conference.conference_id.as_str();
     let dir = work_dir(config, id, &conference.uuid);
     let (result, attempts) = run(config, slots, &conference, &value, &dir).await;

@@ -18,6 +18,7 @@ pub mod metrics;
 mod names;
 pub mod pipeline;
 mod plan;
+pub mod policy;
 mod process;
 pub mod recipient;
 mod report;

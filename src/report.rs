@@ -235,6 +235,25 @@ pub struct Processed {
     /// Absent only in receipts written before recproc reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<TimelineReport>,
+    /// What the recording policy decided (SPEC.md "Recording policy"); absent only in
+    /// receipts written before recproc applied one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyReport>,
+}
+
+/// The processed event's `policy`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyReport {
+    pub recorded: bool,
+    /// `user`, `domain`, `system` or `pstn`: which level decided.
+    pub source: String,
+    /// The media kept, when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_type: Option<String>,
+    /// Why not, when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The processed event of a successful run.
@@ -273,6 +292,12 @@ pub(crate) fn processed(conference: &Conference, d: &Delivered) -> Processed {
         directory: d.directory.as_ref().map(|p| p.display().to_string()),
         files,
         timeline: Some(d.timeline.clone()),
+        policy: conference.decision.as_ref().map(|d| PolicyReport {
+            recorded: d.recorded(),
+            source: d.source.as_str().into(),
+            recording_type: d.recorded().then(|| d.recording_type().into()),
+            reason: d.reason.clone(),
+        }),
     }
 }
 
@@ -466,6 +491,7 @@ impl Processed {
             directory: None,
             files,
             timeline: None,
+            policy: None,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Config {
     pub(crate) daemon: DaemonConfig,
     /// `log.format`.
     pub log_format: LogFormat,
+    /// `[policy]`: the system's side of the recording policy.
+    pub(crate) policy: crate::policy::PolicyConfig,
     /// `metrics.listen`: where `recproc run` serves `/metrics`, `/healthz` and `/readyz`;
     /// `None` when it is `""`.
     pub metrics_listen: Option<std::net::SocketAddr>,

@@ -33,6 +33,24 @@ pub(super) struct RawConfig {
     pub(super) daemon: RawDaemon,
     pub(super) log: RawLog,
     pub(super) metrics: RawMetrics,
+    pub(super) policy: RawPolicy,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub(super) record: String,
+    pub(super) record_incoming_pstn: bool,
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        RawPolicy {
+            record: "all".into(),
+            record_incoming_pstn: false,
+        }
+    }
 }
 
 /// `[metrics]`.
@@ -259,6 +277,10 @@ impl RawConfig {
             },
             log: RawLog {
                 format: config.log_format,
+            },
+            policy: RawPolicy {
+                record: config.policy.record.as_str().into(),
+                record_incoming_pstn: config.policy.record_incoming_pstn,
             },
             metrics: RawMetrics {
                 listen: config

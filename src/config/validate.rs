@@ -29,6 +29,17 @@ pub(super) fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, Conf
     let daemon = daemon(&raw.daemon, &mut problems);
     let encryption = encryption(&raw.encryption, &mut problems);
     let listen = metrics_listen(&raw.metrics.listen, &mut problems);
+    let record = crate::event::RecordingType::parse(&raw.policy.record)
+        .filter(|_| raw.policy.record.bytes().all(|b| b.is_ascii_lowercase()));
+    if record.is_none() {
+        problems.push(
+            "policy.record",
+            format!(
+                "{:?} is not a recording type; allowed: \"all\", \"video\", \"audio\" or \"none\"",
+                raw.policy.record
+            ),
+        );
+    }
     match (amqp, paths, recording, daemon, encryption, listen) {
         (
             Some(amqp),
@@ -37,7 +48,7 @@ pub(super) fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, Conf
             Some(daemon),
             Some(encryption),
             Some(metrics_listen),
-        ) => Ok(Config {
+        ) if record.is_some() => Ok(Config {
             amqp,
             paths,
             recording,
@@ -45,6 +56,10 @@ pub(super) fn validate(raw: RawConfig, figment: &Figment) -> Result<Config, Conf
             daemon,
             log_format: raw.log.format,
             metrics_listen,
+            policy: crate::policy::PolicyConfig {
+                record: record.unwrap_or_default(),
+                record_incoming_pstn: raw.policy.record_incoming_pstn,
+            },
             public_key_setting: raw.encryption.public_key,
         }),
         _ => Err(ConfigError::Invalid(problems.found)),
@@ -559,6 +574,15 @@ mod tests {
         }
         let (keys, _) = invalid(d.load("[log]\nformat = \"xml\"\n"));
         assert_eq!(keys, ["log.format"]);
+        let c = d
+            .load("[policy]\nrecord = \"audio\"\nrecord_incoming_pstn = true\n")
+            .unwrap();
+        assert_eq!(c.policy.record, crate::event::RecordingType::Audio);
+        assert!(c.policy.record_incoming_pstn);
+        assert!(c.effective_toml().contains("record = \"audio\""));
+        let (keys, msg) = invalid(d.load("[policy]\nrecord = \"All\"\n"));
+        assert_eq!(keys, ["policy.record"]);
+        assert!(msg.contains("\"none\""), "{msg}");
     }
 
     #[test]

@@ -55,7 +55,15 @@ pub struct Conference {
     pub(crate) uuid: String,
     /// `recordingInfo.completed`.
     pub(crate) completed: Option<Timestamp>,
+    /// The media kept: the event's `recordingType` (`all` when it gives none) until the
+    /// recording policy is applied, then what the policy's [`Decision`] keeps.
+    ///
+    /// [`Decision`]: crate::policy::Decision
     pub(crate) recording_type: RecordingType,
+    /// `recordingPolicy`, when the event carries one.
+    pub(crate) policy: Option<crate::policy::RecordingPolicy>,
+    /// What the recording policy decided, once applied.
+    pub(crate) decision: Option<crate::policy::Decision>,
     /// Every video track, sorted by (start, user ID, key).
     pub(crate) videos: Vec<TrackSource>,
     /// Every participant's own audio track (`sfuaudio`), sorted like the videos.
@@ -198,6 +206,12 @@ pub(crate) enum EventError {
         expected: &'static str,
         what: &'static str,
     },
+    #[error("{path} {value} is not allowed; expected {allowed}")]
+    BadValue {
+        path: String,
+        value: String,
+        allowed: &'static str,
+    },
     #[error("{path} has {count} entries; there must be at most one (the audiomixer writes one mixed WAV)")]
     TooManyAudio { path: String, count: usize },
     #[error("{path} {filename} is not a usable file name: {reason}")]
@@ -290,6 +304,7 @@ impl EventError {
             | EventError::BadRecordingType { path, .. }
             | EventError::TooManyAudio { path, .. }
             | EventError::UnknownKey { path, .. }
+            | EventError::BadValue { path, .. }
             | EventError::BadFilename { path, .. }
             | EventError::EscapesRoot { path, .. }
             | EventError::NotFound { path, .. }
@@ -392,6 +407,8 @@ pub(crate) fn validate(value: &Value, roots: &Roots) -> Result<Conference, Event
         uuid: event.uuid.to_owned(),
         completed: event.completed,
         recording_type: event.recording_type,
+        policy: event.policy,
+        decision: None,
         videos,
         voices,
         audio,

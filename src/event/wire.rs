@@ -14,6 +14,7 @@
 use serde_json::{Map, Value};
 
 use super::{EventError, RecordingType};
+use crate::policy::{CallType, Permissions, Profile, RecordingPolicy};
 use crate::timestamp::Timestamp;
 
 /// Longest accepted ID (`conferenceId`, `recordingInfo.uuid`, a user ID), in bytes.
@@ -27,6 +28,8 @@ pub(super) struct Event<'a> {
     pub(super) uuid: &'a str,
     pub(super) completed: Option<Timestamp>,
     pub(super) recording_type: RecordingType,
+    /// `recordingPolicy`, when the event carries one.
+    pub(super) policy: Option<RecordingPolicy>,
     /// `recordingInfo`, which holds the media entries.
     info: &'a Map<String, Value>,
 }
@@ -88,11 +91,20 @@ impl<'a> Event<'a> {
             },
         };
 
+        let policy = match optional(top, "recordingPolicy") {
+            Some(v) => Some(read_policy(v, "recordingPolicy")?),
+            None => match optional(info, "recordingPolicy") {
+                Some(v) => Some(read_policy(v, "recordingInfo.recordingPolicy")?),
+                None => None,
+            },
+        };
+
         Ok(Event {
             conference_id,
             uuid,
             completed,
             recording_type,
+            policy,
             info,
         })
     }
@@ -262,6 +274,81 @@ fn check_id(path: &str, value: &str) -> Result<(), EventError> {
         path: path.to_owned(),
         value: quote(value),
         reason,
+    })
+}
+
+/// `recordingPolicy` (at `path`): `{callType?, user?, domain?, record?}`, each value checked.
+fn read_policy(value: &Value, path: &str) -> Result<RecordingPolicy, EventError> {
+    let obj = as_object(value, path)?;
+    let call_type = match optional(obj, "callType") {
+        None => CallType::Internal,
+        Some(v) => one_of(
+            v,
+            &child(path, "callType"),
+            CallType::ALLOWED,
+            CallType::parse,
+        )?,
+    };
+    let level = |key: &str| -> Result<Option<Permissions>, EventError> {
+        let Some(v) = optional(obj, key) else {
+            return Ok(None);
+        };
+        let level_path = child(path, key);
+        let level = as_object(v, &level_path)?;
+        let recording_type = match optional(level, "recordingType") {
+            None => None,
+            Some(t) => Some(parse_recording_type(
+                t,
+                &child(&level_path, "recordingType"),
+            )?),
+        };
+        let profile = match optional(level, "recordingProfile") {
+            None => None,
+            Some(p) => {
+                let p_path = child(&level_path, "recordingProfile");
+                Some(one_of(p, &p_path, Profile::ALLOWED, Profile::parse)?)
+            }
+        };
+        Ok(Some(Permissions {
+            recording_type,
+            profile,
+        }))
+    };
+    let record = match optional(obj, "record") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            return Err(EventError::WrongType {
+                path: child(path, "record"),
+                expected: "true or false",
+                found: type_name(other),
+            })
+        }
+    };
+    Ok(RecordingPolicy {
+        call_type,
+        user: level("user")?,
+        domain: level("domain")?,
+        record,
+    })
+}
+
+/// The string at `path` read by `parse`, which knows the `allowed` values.
+fn one_of<T>(
+    value: &Value,
+    path: &str,
+    allowed: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, EventError> {
+    let text = value.as_str().ok_or_else(|| EventError::WrongType {
+        path: path.to_owned(),
+        expected: "a string",
+        found: type_name(value),
+    })?;
+    parse(text).ok_or_else(|| EventError::BadValue {
+        path: path.to_owned(),
+        value: quote(text),
+        allowed,
     })
 }
 
@@ -544,6 +631,47 @@ mod tests {
             }
             let c = validate(&v, &f.roots).unwrap();
             assert_eq!(c.recording_type, expected, "{top:?} {inner:?}");
+        }
+    }
+
+    #[test]
+    fn the_recording_policy_is_read_from_the_top_or_recording_info() {
+        use crate::policy::{CallType, Profile};
+        let f = fixture();
+        let mut v = spec_example();
+        v["recordingInfo"]["recordingPolicy"] = json!({"callType": "incomingPstn"});
+        let c = validate(&v, &f.roots).unwrap();
+        assert_eq!(c.policy.unwrap().call_type, CallType::IncomingPstn);
+        v["recordingPolicy"] = json!({"user": {"recordingType": "video", "recordingProfile": "optional"}, "record": false});
+        let p = validate(&v, &f.roots).unwrap().policy.unwrap();
+        assert_eq!(p.call_type, CallType::Internal, "the top level wins");
+        let user = p.user.unwrap();
+        assert_eq!(user.recording_type, Some(RecordingType::Video));
+        assert_eq!(user.profile, Some(Profile::Optional));
+        assert_eq!((p.domain, p.record), (None, Some(false)));
+        assert_eq!(validate(&spec_example(), &f.roots).unwrap().policy, None);
+    }
+
+    #[test]
+    fn a_bad_recording_policy_is_named() {
+        let f = fixture();
+        for (policy, path) in [
+            (json!("all"), "recordingPolicy"),
+            (json!({"callType": 1}), "recordingPolicy.callType"),
+            (json!({"callType": "outgoing"}), "recordingPolicy.callType"),
+            (json!({"user": []}), "recordingPolicy.user"),
+            (
+                json!({"domain": {"recordingProfile": "never"}}),
+                "recordingPolicy.domain.recordingProfile",
+            ),
+            (json!({"record": "yes"}), "recordingPolicy.record"),
+        ] {
+            let mut v = spec_example();
+            v["recordingPolicy"] = policy;
+            let e = validate(&v, &f.roots).unwrap_err();
+            assert_eq!(e.json_path(), Some(path), "{e}");
+            assert!(e.is_input_fault());
+            assert_one_line(&e);
         }
     }
 

@@ -123,6 +123,8 @@ mod tests {
             videos,
             voices: Vec::new(),
             audio: None,
+            policy: None,
+            decision: None,
         }
     }
 

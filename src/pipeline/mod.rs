@@ -290,7 +290,15 @@ fn nothing_recorded(config: &Config, conference: &Conference, delivered: &mut De
     let rec = &config.recording;
     let (mode, reason) = plan::choose_mode(rec.split_recording_output, rec.mix_limit, 0);
     delivered.mode = mode;
-    delivered.mode_reason = format!("recordingType is none: nothing is recorded ({reason})");
+    let why = match conference
+        .decision
+        .as_ref()
+        .and_then(|d| d.reason.as_deref())
+    {
+        Some(policy) => format!("the recording policy does not allow it: {policy}"),
+        None => "recordingType is none".to_owned(),
+    };
+    delivered.mode_reason = format!("{why}: nothing is recorded ({reason})");
     tracing::info!(
         conference_id = crate::logs::field(&conference.conference_id),
         "The recording type is none: nothing to render."

@@ -170,6 +170,8 @@ mod tests {
             videos: Vec::new(),
             voices: Vec::new(),
             audio: None,
+            policy: None,
+            decision: None,
         }
     }
 
