@@ -4,9 +4,12 @@
 //! decided, and which media are kept. recproc never delivers more than this allows.
 //!
 //! - Internal calls: the user's permissions, else the domain's, else the system setting
-//!   (`policy.record`). A level's `recordingProfile`: `always` records, `skip` never does,
-//!   `optional` records when the caller chose to (`record`, default true); its
-//!   `recordingType` then selects the media.
+//!   (`policy.record`). A level that sets neither field is no permission at all, and a field
+//!   a level leaves out comes from the next (the profile from the domain, else `always`; the
+//!   type from the domain, else `policy.record`): a partial user level never opens what the
+//!   domain closed. `recordingProfile`: `always` records, `skip` never does, `optional`
+//!   records when the caller chose to (`record`, default true); `recordingType` then selects
+//!   the media.
 //! - Incoming PSTN/SIP-trunk calls: all media when `policy.record_incoming_pstn`, else
 //!   nothing; user and domain permissions do not apply.
 //! - An explicit `recordingType` and the policy's: the more restrictive wins (the media both
@@ -25,12 +28,15 @@ pub(crate) enum CallType {
 impl CallType {
     pub(crate) const ALLOWED: &'static str = "\"internal\" or \"incomingPstn\"";
 
+    /// ASCII case is ignored, as for `recordingType`.
     pub(crate) fn parse(text: &str) -> Option<CallType> {
-        match text {
-            "internal" => Some(CallType::Internal),
-            "incomingPstn" => Some(CallType::IncomingPstn),
-            _ => None,
-        }
+        [
+            ("internal", CallType::Internal),
+            ("incomingPstn", CallType::IncomingPstn),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|(_, t)| t)
     }
 }
 
@@ -45,13 +51,16 @@ pub(crate) enum Profile {
 impl Profile {
     pub(crate) const ALLOWED: &'static str = "\"always\", \"optional\" or \"skip\"";
 
+    /// ASCII case is ignored, as for `recordingType`.
     pub(crate) fn parse(text: &str) -> Option<Profile> {
-        match text {
-            "always" => Some(Profile::Always),
-            "optional" => Some(Profile::Optional),
-            "skip" => Some(Profile::Skip),
-            _ => None,
-        }
+        [
+            ("always", Profile::Always),
+            ("optional", Profile::Optional),
+            ("skip", Profile::Skip),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|(_, p)| p)
     }
 }
 
@@ -149,20 +158,13 @@ pub(crate) fn decide(
             false => (
                 Source::Pstn,
                 RecordingType::None,
-                Some("incoming PSTN calls are not recorded (policy.record_incoming_pstn is false)".to_owned()),
+                Some(
+                    "incoming PSTN calls are not recorded (policy.record_incoming_pstn is false)"
+                        .to_owned(),
+                ),
             ),
         },
-        CallType::Internal => match (policy.user, policy.domain) {
-            (Some(user), _) => level(Source::User, user, policy.record),
-            (None, Some(domain)) => level(Source::Domain, domain, policy.record),
-            (None, None) => (
-                Source::System,
-                config.record,
-                (config.record == RecordingType::None).then(|| {
-                    "neither the user nor the domain has recording permissions, and policy.record is none".to_owned()
-                }),
-            ),
-        },
+        CallType::Internal => internal(&policy, config),
     };
     let kept = stricter(allowed, explicit);
     let reason = why.or_else(|| {
@@ -180,33 +182,48 @@ pub(crate) fn decide(
     }
 }
 
-/// What one level's permissions allow, and why nothing when nothing.
-fn level(
-    source: Source,
-    permissions: Permissions,
-    record: Option<bool>,
+/// What the permissions of an internal call allow: the first level that sets anything
+/// decides, each field it leaves out coming from the next level; and why nothing when
+/// nothing.
+fn internal(
+    policy: &RecordingPolicy,
+    config: &PolicyConfig,
 ) -> (Source, RecordingType, Option<String>) {
-    let name = source.as_str();
-    let allowed = permissions.recording_type.unwrap_or(RecordingType::All);
-    match permissions.profile.unwrap_or(Profile::Always) {
-        Profile::Skip => (
-            source,
-            RecordingType::None,
-            Some(format!("the {name}'s recordingProfile is skip")),
-        ),
-        Profile::Optional if !record.unwrap_or(true) => (
-            source,
-            RecordingType::None,
-            Some(format!(
-                "the {name}'s recordingProfile is optional and the caller chose not to record (record: false)"
-            )),
-        ),
-        _ if allowed == RecordingType::None => (
-            source,
-            RecordingType::None,
-            Some(format!("the {name}'s recordingType is none")),
-        ),
-        _ => (source, allowed, None),
+    let levels: Vec<(Source, Permissions)> =
+        [(Source::User, policy.user), (Source::Domain, policy.domain)]
+            .into_iter()
+            .filter_map(|(source, p)| {
+                p.filter(|p| *p != Permissions::default())
+                    .map(|p| (source, p))
+            })
+            .collect();
+    let Some(&(source, _)) = levels.first() else {
+        let why = (config.record == RecordingType::None).then(|| {
+            "neither the user nor the domain has recording permissions, and policy.record is none"
+                .to_owned()
+        });
+        return (Source::System, config.record, why);
+    };
+    let profile = levels
+        .iter()
+        .find_map(|(s, p)| p.profile.map(|profile| (*s, profile)));
+    let allowed = levels
+        .iter()
+        .find_map(|(s, p)| p.recording_type.map(|t| (s.as_str(), t)))
+        .unwrap_or(("system", config.record));
+    let not = |why: String| (source, RecordingType::None, Some(why));
+    match profile {
+        Some((from, Profile::Skip)) => {
+            not(format!("the {}'s recordingProfile is skip", from.as_str()))
+        }
+        Some((from, Profile::Optional)) if !policy.record.unwrap_or(true) => not(format!(
+            "the {}'s recordingProfile is optional and the caller chose not to record (record: false)",
+            from.as_str()
+        )),
+        _ if allowed.1 == RecordingType::None => {
+            not(format!("the {}'s recordingType is none", allowed.0))
+        }
+        _ => (source, allowed.1, None),
     }
 }
 
@@ -299,11 +316,55 @@ mod tests {
         let declined = decide(Some(&with(Profile::Optional, Some(false))), T::All, &SYSTEM);
         assert!(!declined.recorded());
         assert!(declined.reason.unwrap().contains("chose not to record"));
-        // Left out: always, all.
+        // An empty level is no permission: the domain (or the system) decides.
+        let skip_domain = perms(Some(T::None), Some(Profile::Skip));
+        let empty_user = decide(
+            Some(&internal(perms(None, None), skip_domain)),
+            T::All,
+            &SYSTEM,
+        );
+        assert_eq!(
+            (empty_user.source, empty_user.recorded()),
+            (Source::Domain, false)
+        );
         assert_eq!(
             decided(&internal(perms(None, None), None), T::All, &SYSTEM),
-            (Source::User, T::All)
+            (Source::System, T::All)
         );
+        // A field a level leaves out comes from the next: never more than the domain allows.
+        let audio_domain = perms(Some(T::Audio), Some(Profile::Always));
+        let profile_only = internal(perms(None, Some(Profile::Always)), audio_domain);
+        assert_eq!(
+            decided(&profile_only, T::All, &SYSTEM),
+            (Source::User, T::Audio)
+        );
+        let type_only = decide(
+            Some(&internal(perms(Some(T::All), None), skip_domain)),
+            T::All,
+            &SYSTEM,
+        );
+        assert_eq!(
+            (type_only.source, type_only.recorded()),
+            (Source::User, false)
+        );
+        assert!(type_only
+            .reason
+            .unwrap()
+            .contains("domain's recordingProfile is skip"));
+        let video_system = PolicyConfig {
+            record: T::Video,
+            ..SYSTEM
+        };
+        let user_profile = internal(perms(None, Some(Profile::Always)), None);
+        assert_eq!(
+            decided(&user_profile, T::All, &video_system),
+            (Source::User, T::Video)
+        );
+        assert_eq!(
+            CallType::parse("INCOMINGPSTN"),
+            Some(CallType::IncomingPstn)
+        );
+        assert_eq!(Profile::parse("Skip"), Some(Profile::Skip));
         let none = decide(
             Some(&internal(perms(Some(T::None), Some(Profile::Always)), None)),
             T::All,

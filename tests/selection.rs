@@ -159,6 +159,19 @@ fn the_seed_example_alice_is_recorded_and_another_user_of_her_domain_is_not() {
         .contains("skip"));
     assert_eq!(run.json["files"], json!([]));
     assert!(sb.outputs().is_empty(), "nothing delivered");
+    assert!(
+        run.stderr
+            .contains("Recording policy: not recorded: the domain's recordingProfile is skip"),
+        "{}",
+        run.stderr
+    );
+
+    // A user level that says nothing, or only part, does not open what the domain closed.
+    for user in [json!({}), json!({"recordingType": "all"})] {
+        let (sb, run) = with_policy("", json!({"domain": seed_domain(), "user": user}));
+        assert_eq!(run.json["policy"]["recorded"], false, "{user}");
+        assert!(sb.outputs().is_empty());
+    }
 }
 
 #[test]

@@ -200,7 +200,7 @@ pub(crate) enum EventError {
     },
     #[error("{path} {value} is not a recording type; expected \"all\", \"video\", \"audio\" or \"none\"")]
     BadRecordingType { path: String, value: String },
-    #[error("{path} is not something recproc understands; it reads only {expected} here ({what}), and would rather refuse the event than drop media it does not know")]
+    #[error("{path} is not something recproc understands; it reads only {expected} here ({what}), and refuses what it does not understand rather than drop or guess it")]
     UnknownKey {
         path: String,
         expected: &'static str,

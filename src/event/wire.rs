@@ -210,11 +210,22 @@ fn only_key(
     known: &'static str,
     what: &'static str,
 ) -> Result<(), EventError> {
-    match obj.keys().find(|k| k.as_str() != known) {
+    only_keys(obj, path, (&[known], known), what)
+}
+
+/// Refuses any key of `obj` (at `path`) but those `known` (named so in the message), which
+/// hold `what`.
+fn only_keys(
+    obj: &Map<String, Value>,
+    path: &str,
+    (known, named): (&[&str], &'static str),
+    what: &'static str,
+) -> Result<(), EventError> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
         None => Ok(()),
         Some(other) => Err(EventError::UnknownKey {
             path: child(path, other),
-            expected: known,
+            expected: named,
             what,
         }),
     }
@@ -280,6 +291,10 @@ fn check_id(path: &str, value: &str) -> Result<(), EventError> {
 /// `recordingPolicy` (at `path`): `{callType?, user?, domain?, record?}`, each value checked.
 fn read_policy(value: &Value, path: &str) -> Result<RecordingPolicy, EventError> {
     let obj = as_object(value, path)?;
+    // A misspelt key would fall through to a looser level: refused instead.
+    let keys = ["callType", "user", "domain", "record"];
+    let named = "callType, user, domain and record";
+    only_keys(obj, path, (&keys, named), "the recording policy")?;
     let call_type = match optional(obj, "callType") {
         None => CallType::Internal,
         Some(v) => one_of(
@@ -295,6 +310,9 @@ fn read_policy(value: &Value, path: &str) -> Result<RecordingPolicy, EventError>
         };
         let level_path = child(path, key);
         let level = as_object(v, &level_path)?;
+        let keys = ["recordingType", "recordingProfile"];
+        let named = "recordingType and recordingProfile";
+        only_keys(level, &level_path, (&keys, named), "recording permissions")?;
         let recording_type = match optional(level, "recordingType") {
             None => None,
             Some(t) => Some(parse_recording_type(
@@ -665,6 +683,11 @@ mod tests {
                 "recordingPolicy.domain.recordingProfile",
             ),
             (json!({"record": "yes"}), "recordingPolicy.record"),
+            (json!({"domian": {}}), "recordingPolicy.domian"),
+            (
+                json!({"user": {"recordingprofile": "skip"}}),
+                "recordingPolicy.user.recordingprofile",
+            ),
         ] {
             let mut v = spec_example();
             v["recordingPolicy"] = policy;
