@@ -15,7 +15,6 @@ pub const RATE: u32 = 48_000;
 /// What libopus's encoder delays its output by at 48 kHz (2.5 ms look-ahead + 4 ms of
 /// delay compensation); confirmed from each encoding's `OpusHead`.
 const EXPECTED_PRE_SKIP: usize = 312;
-const STDERR_TAIL: usize = 2000;
 
 /// The ffmpeg arguments that read mono s16le PCM at 48 kHz from stdin and write Ogg Opus of
 /// 20 ms packets to stdout, as a browser's VoIP encoder would code them.
@@ -119,13 +118,7 @@ fn run_ffmpeg(pcm: Vec<i16>, what: &str) -> Result<Vec<u8>, FixtureError> {
     let output = child.wait_with_output().map_err(spawn_error)?;
     let written = writer.join().expect("the PCM writer panicked");
     if !output.status.success() || written.is_err() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail_from = stderr
-            .char_indices()
-            .rev()
-            .nth(STDERR_TAIL)
-            .map_or(0, |(i, _)| i);
-        let mut tail = stderr[tail_from..].trim().to_string();
+        let mut tail = crate::encode::stderr_tail(&output.stderr);
         if let Err(e) = written {
             tail = format!("writing its input: {e}; {tail}");
         }
