@@ -207,13 +207,13 @@ pub async fn replay(
             .map_err(broker(format!("the queue {queue:?} is not there")))?
             .message_count();
         let mut summary = Summary::default();
-        let mut held = Vec::new();
         for _ in 0..waiting {
             let got = taking
                 .basic_get(queue.into(), BasicGetOptions { no_ack: false })
                 .await
                 .map_err(broker(format!("cannot read {queue:?}")))?;
             let Some(message) = got else { break };
+            // Not acked, it stays held by `taking` until that closes.
             let delivery = message.delivery;
             let found = original(&delivery.data, request.from, &state_dir);
             let id = found
@@ -224,16 +224,13 @@ pub async fn replay(
             summary.found.extend(found.conference_id.clone());
             let line = match (&found.original, chosen(&found, request)) {
                 (_, false) => {
-                    held.push(delivery);
                     format!("kept       {id}")
                 }
                 (Err(why), true) => {
-                    held.push(delivery);
                     summary.not_replayed += 1;
                     format!("kept       {id}: cannot replay it: {why}")
                 }
                 (Ok(_), true) if request.dry_run => {
-                    held.push(delivery);
                     summary.replayed += 1;
                     format!("would replay {id} to {:?}", amqp.queue)
                 }
@@ -259,7 +256,6 @@ pub async fn replay(
                             format!("replayed   {id} to {:?}", amqp.queue)
                         }
                         Err(e) => {
-                            held.push(delivery);
                             summary.not_replayed += 1;
                             format!("kept       {id}: the republish was not confirmed: {e}")
                         }
@@ -271,7 +267,6 @@ pub async fn replay(
         // Everything else goes back where it was, in order, when the channel holding it closes.
         let closing = taking.close(200, "replay done: the messages not replayed go back".into());
         let _ = tokio::time::timeout(BROKER_CALL_LIMIT, closing).await;
-        drop(held);
         Ok(summary)
     }
     .await;

@@ -2,13 +2,14 @@
 //! audiomixer's WAV, or the participants' own tracks mixed) muxed in; one file, sealed,
 //! delivered under `filename_format`.
 
+use crate::event::TrackSource;
 use crate::media::ffmpeg::{Encoding, Sound};
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::mux::mux;
 use crate::pipeline::seal::{seal, Plaintext};
 use crate::pipeline::target::MergedTarget;
 use crate::pipeline::{budget, render, seekable, step, Material, Stage, StageError};
-use crate::plan::Plan;
+use crate::plan::{Plan, Span};
 
 /// Renders and muxes the recording, seals it, and says how to place it.
 pub(crate) async fn merged(
@@ -99,38 +100,38 @@ async fn video(
 
 /// The participants' audio tracks mixed in, as placed on the timeline, for the metadata.
 fn voice_sources(m: &Material<'_>, duration: f64) -> Vec<MediaEntry> {
-    let origin = m.timeline.origin;
-    m.voices
-        .iter()
-        .zip(&m.timeline.voices)
-        .filter(|_| m.audio.is_none())
-        .filter_map(|(v, placed)| {
-            let span = placed.as_ref()?.span;
-            Some(MediaEntry {
-                path: v.source.path.clone(),
-                user_id: Some(v.source.user_id.clone()),
-                start: origin.add_seconds(span.start),
-                stop: origin.add_seconds(span.end.min(duration)),
-                bytes: v.source.file.len(),
-            })
-        })
-        .collect()
+    if m.audio.is_some() {
+        return Vec::new();
+    }
+    let spans = m.timeline.voices.iter().map(|p| p.as_ref().map(|p| p.span));
+    let sources = m.voices.iter().map(|v| &v.source);
+    placed(m, sources.zip(spans), duration)
 }
 
 /// The source tracks as placed on the timeline, for the metadata.
 fn sources(m: &Material<'_>, duration: f64) -> Vec<MediaEntry> {
+    let spans = m.timeline.tracks.iter().map(|p| p.as_ref().map(|p| p.span));
+    let sources = m.tracks.iter().map(|t| &t.source);
+    placed(m, sources.zip(spans), duration)
+}
+
+/// Each source with its span on the output (none: nothing of it is on the output), as the
+/// metadata lists it, within an output `duration` seconds long.
+fn placed<'a>(
+    m: &Material<'_>,
+    tracks: impl Iterator<Item = (&'a TrackSource, Option<Span>)>,
+    duration: f64,
+) -> Vec<MediaEntry> {
     let origin = m.timeline.origin;
-    m.tracks
-        .iter()
-        .zip(&m.timeline.tracks)
-        .filter_map(|(t, placed)| {
-            let span = placed.as_ref()?.span;
+    tracks
+        .filter_map(|(source, span)| {
+            let span = span?;
             Some(MediaEntry {
-                path: t.source.path.clone(),
-                user_id: Some(t.source.user_id.clone()),
+                path: source.path.clone(),
+                user_id: Some(source.user_id.clone()),
                 start: origin.add_seconds(span.start),
                 stop: origin.add_seconds(span.end.min(duration)),
-                bytes: t.source.file.len(),
+                bytes: source.file.len(),
             })
         })
         .collect()

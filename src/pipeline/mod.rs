@@ -330,11 +330,11 @@ async fn prepare<'a>(
     let max = config.recording.max_duration;
     // With the audiomixer's WAV the voices are extra: they cannot make the call longer.
     let extra = audio_source.is_some();
-    let measuring = |voices| if extra { &[][..] } else { voices };
+
     let event_times = bounds::event_moments(
         conference,
         &video_sources,
-        measuring(&voice_sources),
+        if extra { &[] } else { &voice_sources },
         audio_source.as_ref(),
     );
     bounds::check(&event_times, max).at(Stage::Validate)?;

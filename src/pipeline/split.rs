@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::event::TrackSource;
 use crate::media::ffmpeg;
+use crate::media::mix::VoiceInput;
 use crate::names;
 use crate::pipeline::deliver::{Delivered, DeliveredFile, FileKind, MediaEntry, Placement};
 use crate::pipeline::preprocess::Audio;
@@ -42,9 +43,10 @@ pub(crate) async fn split(
     };
     // The call's audio first: a mix reads the participants' tracks before they are staged.
     let call = staging.join(&target.audio);
-    let audio = match (&m.audio, m.mix_inputs().is_empty()) {
+    let voices = m.mix_inputs();
+    let audio = match (&m.audio, voices.is_empty()) {
         (Some(a), _) => Some(audio(m, a, &call, &target.dest).await?),
-        (None, false) => Some(mixdown(m, &call, &target.dest).await?),
+        (None, false) => Some(mixdown(m, &voices, &call, &target.dest).await?),
         (None, true) => None,
     };
     if let Some((entry, file)) = audio {
@@ -143,19 +145,19 @@ async fn stage_track(
 /// 16-bit mono) from t=0 to the end of the recording, sealed.
 async fn mixdown(
     m: &Material<'_>,
+    voices: &[VoiceInput<'_>],
     file: &Path,
     dest: &Path,
 ) -> Result<(MediaEntry, Sealed), StageError> {
     let id = m.conference.conference_id.as_str();
     let duration = m.timeline.duration;
-    let voices = m.mix_inputs();
     let mixing = async {
         let partial = partial_path(file);
         clear(&partial)?;
         let run = m
             .slots
             .run(
-                &ffmpeg::mixdown(&voices, duration, &partial),
+                &ffmpeg::mixdown(voices, duration, &partial),
                 budget(duration, 1.0),
             )
             .await;
